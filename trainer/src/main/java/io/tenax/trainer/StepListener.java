@@ -1,0 +1,20 @@
+package io.tenax.trainer;
+
+/** Hooks on the training loop: progress, metrics and checkpoint cadence hang off these. */
+public interface StepListener {
+
+    /** Called on the training thread after every completed step; keep it cheap. */
+    void onStep(StepResult result);
+
+    /**
+     * One completed step.
+     *
+     * @param step       the global step index that completed (0-based)
+     * @param epoch      the epoch that step belongs to
+     * @param loss       the global mean loss, identical on every rank
+     * @param samples    samples this step consumed over all ranks
+     * @param nanos      wall time of the step on this rank
+     */
+    record StepResult(long step, int epoch, float loss, int samples, long nanos) {
+    }
+}

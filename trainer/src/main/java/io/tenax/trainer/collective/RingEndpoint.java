@@ -1,0 +1,193 @@
+package io.tenax.trainer.collective;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The listening side of one process's ring connections. It outlives generations: every
+ * generation's ring connects to the same address, and each incoming connection opens with a
+ * handshake (magic, run id, generation, sender rank) that decides where it goes. Connections
+ * for another run, for a retired generation, or that do not complete their handshake are
+ * closed and counted, never read as gradients.
+ */
+public final class RingEndpoint implements AutoCloseable {
+    static final int MAGIC = 0x544E5852; // "TNXR"
+    static final int MAX_RUN_ID_BYTES = 256;
+    private static final int HANDSHAKE_TIMEOUT_MS = 3_000;
+    private static final Logger log = LoggerFactory.getLogger(RingEndpoint.class);
+
+    private final String runId;
+    private final ServerSocket server;
+    private final Map<Key, CompletableFuture<Socket>> pending = new ConcurrentHashMap<>();
+    private final AtomicLong rejected = new AtomicLong();
+    private final Thread acceptor;
+    private volatile long retiredBelow = Long.MIN_VALUE;
+    private volatile boolean closed;
+
+    private record Key(long generation, int fromRank) {
+    }
+
+    private RingEndpoint(String runId, ServerSocket server) {
+        this.runId = runId;
+        this.server = server;
+        this.acceptor = new Thread(this::acceptLoop, "tenax-ring-accept-" + server.getLocalPort());
+        this.acceptor.setDaemon(true);
+        this.acceptor.start();
+    }
+
+    /** Binds a listener on {@code host}; port 0 picks a free one. */
+    public static RingEndpoint bind(String runId, String host, int port) throws IOException {
+        Objects.requireNonNull(runId, "runId identifies the run in every handshake");
+        ServerSocket server = new ServerSocket();
+        server.setReuseAddress(true);
+        server.bind(new InetSocketAddress(InetAddress.getByName(host), port), 64);
+        return new RingEndpoint(runId, server);
+    }
+
+    public String runId() {
+        return runId;
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) server.getLocalSocketAddress();
+    }
+
+    /** Connections closed because of a bad handshake, another run, or a retired generation. */
+    public long rejectedConnections() {
+        return rejected.get();
+    }
+
+    /**
+     * Waits for the connection that rank {@code fromRank} of {@code generation} opens to us.
+     *
+     * @throws CollectiveException with TIMEOUT when it does not arrive in time
+     */
+    Socket awaitPeer(long generation, int fromRank, long timeoutMillis) throws InterruptedException {
+        Key key = new Key(generation, fromRank);
+        CompletableFuture<Socket> future = pending.computeIfAbsent(key, k -> new CompletableFuture<>());
+        try {
+            return future.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new CollectiveException(CollectiveException.Reason.TIMEOUT, fromRank,
+                    "rank " + fromRank + " of generation " + generation + " did not connect within "
+                            + timeoutMillis + " ms", e);
+        } catch (ExecutionException e) {
+            throw new CollectiveException(CollectiveException.Reason.ABORTED, fromRank,
+                    "endpoint closed while waiting for rank " + fromRank, e.getCause());
+        } finally {
+            pending.remove(key, future);
+        }
+    }
+
+    /** Closes connections of generations below {@code generation} and refuses later ones. */
+    public void retireBelow(long generation) {
+        retiredBelow = Math.max(retiredBelow, generation);
+        pending.forEach((key, future) -> {
+            if (key.generation() < generation && pending.remove(key, future)) {
+                future.thenAccept(RingEndpoint::closeQuietly);
+                future.completeExceptionally(new IOException("generation " + key.generation() + " retired"));
+            }
+        });
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            Socket socket;
+            try {
+                socket = server.accept();
+            } catch (IOException e) {
+                if (!closed) {
+                    log.warn("ring listener failed to accept: {}", e.toString());
+                }
+                continue;
+            }
+            try {
+                admit(socket);
+            } catch (IOException | RuntimeException e) {
+                reject(socket, "bad handshake from " + socket.getRemoteSocketAddress() + ": " + e);
+            }
+        }
+    }
+
+    private void admit(Socket socket) throws IOException {
+        socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
+        DataInputStream in = new DataInputStream(socket.getInputStream());
+        int magic;
+        try {
+            magic = in.readInt();
+        } catch (SocketTimeoutException e) {
+            reject(socket, "no handshake from " + socket.getRemoteSocketAddress());
+            return;
+        }
+        if (magic != MAGIC) {
+            reject(socket, "wrong magic 0x" + Integer.toHexString(magic) + " from " + socket.getRemoteSocketAddress());
+            return;
+        }
+        int idLength = in.readUnsignedShort();
+        if (idLength > MAX_RUN_ID_BYTES) {
+            reject(socket, "run id of " + idLength + " bytes");
+            return;
+        }
+        byte[] id = in.readNBytes(idLength);
+        long generation = in.readLong();
+        int fromRank = in.readInt();
+        String peerRun = new String(id, java.nio.charset.StandardCharsets.UTF_8);
+        if (!peerRun.equals(runId)) {
+            reject(socket, "connection for run '" + peerRun + "', this is run '" + runId + "'");
+            return;
+        }
+        if (generation < retiredBelow) {
+            reject(socket, "stale connection of generation " + generation + " (current " + retiredBelow + ")");
+            return;
+        }
+        socket.setSoTimeout(0);
+        CompletableFuture<Socket> future = pending.computeIfAbsent(new Key(generation, fromRank),
+                k -> new CompletableFuture<>());
+        if (!future.complete(socket)) {
+            reject(socket, "duplicate connection from rank " + fromRank + " of generation " + generation);
+        }
+    }
+
+    private void reject(Socket socket, String why) {
+        rejected.incrementAndGet();
+        log.info("ring listener rejected a connection: {}", why);
+        closeQuietly(socket);
+    }
+
+    static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // closing is best effort; the peer sees the connection drop either way
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        closeQuietly(server);
+        pending.forEach((key, future) -> {
+            future.thenAccept(RingEndpoint::closeQuietly);
+            future.completeExceptionally(new IOException("endpoint closed"));
+        });
+        pending.clear();
+    }
+}

@@ -1,0 +1,337 @@
+package io.tenax.trainer.collective;
+
+import io.tenax.trainer.collective.CollectiveException.Reason;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Ring all-reduce over TCP: a reduce-scatter, then an all-gather, each of {@code n - 1} steps
+ * in which every rank sends one chunk to its successor while it receives one from its
+ * predecessor. Each chunk's final sum is computed by exactly one rank and then copied, so
+ * every rank ends with the same bytes.
+ *
+ * <p>Every frame carries the generation and a sequence number; a frame of any other
+ * generation or sequence, or of the wrong length, is a protocol error. A watchdog enforces
+ * the timeout by closing the sockets, which is also how {@link #abort} unblocks a rank
+ * stuck in a read or a write.
+ */
+public final class TcpRingCollective implements Collective {
+    static final int FRAME_MAGIC = 0x544E5846; // "TNXF"
+    static final int HEADER_BYTES = 4 + 8 + 8 + 4;
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "tenax-collective-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private final long generation;
+    private final int rank;
+    private final int worldSize;
+    private final long timeoutMillis;
+    private final Socket toNext;
+    private final Socket fromPrev;
+    private final OutputStream out;
+    private final InputStream in;
+    private final ExecutorService sender;
+    private volatile String abortReason;
+    private volatile boolean timedOut;
+    private long sequence;
+    private byte[] sendBytes = new byte[0];
+    private byte[] recvBytes = new byte[0];
+    private float[] recvFloats = new float[0];
+
+    private TcpRingCollective(long generation, int rank, int worldSize, Duration timeout, Socket toNext,
+            Socket fromPrev) throws IOException {
+        this.generation = generation;
+        this.rank = rank;
+        this.worldSize = worldSize;
+        this.timeoutMillis = timeout.toMillis();
+        this.toNext = toNext;
+        this.fromPrev = fromPrev;
+        this.out = toNext == null ? null : toNext.getOutputStream();
+        this.in = fromPrev == null ? null : fromPrev.getInputStream();
+        this.sender = worldSize == 1 ? null : Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tenax-ring-send-g" + generation);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Joins the ring of {@code generation}: connects to the successor's endpoint and waits for
+     * the predecessor's connection on ours. {@code ring.get(r)} is rank r's endpoint.
+     */
+    public static TcpRingCollective connect(RingEndpoint endpoint, long generation, int rank,
+            List<InetSocketAddress> ring, Duration timeout) throws InterruptedException {
+        Objects.requireNonNull(endpoint, "endpoint receives the predecessor's connection");
+        int n = ring.size();
+        if (rank < 0 || rank >= n) {
+            throw new IllegalArgumentException("rank " + rank + " outside a ring of " + n);
+        }
+        endpoint.retireBelow(generation);
+        if (n == 1) {
+            try {
+                return new TcpRingCollective(generation, rank, 1, timeout, null, null);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int next = (rank + 1) % n;
+        int prev = (rank - 1 + n) % n;
+        Socket toNext = null;
+        Socket fromPrev = null;
+        try {
+            toNext = dial(ring.get(next), deadline, next);
+            sendHandshake(toNext, endpoint.runId(), generation, rank);
+            fromPrev = endpoint.awaitPeer(generation, prev, remainingMillis(deadline));
+            fromPrev.setTcpNoDelay(true);
+            return new TcpRingCollective(generation, rank, n, timeout, toNext, fromPrev);
+        } catch (IOException e) {
+            RingEndpoint.closeQuietly(toNext);
+            RingEndpoint.closeQuietly(fromPrev);
+            throw new CollectiveException(Reason.PEER_FAILED, next,
+                    "could not connect to rank " + next + " at " + ring.get(next), e);
+        } catch (RuntimeException | InterruptedException e) {
+            RingEndpoint.closeQuietly(toNext);
+            RingEndpoint.closeQuietly(fromPrev);
+            throw e;
+        }
+    }
+
+    private static Socket dial(InetSocketAddress address, long deadline, int peer) throws IOException,
+            InterruptedException {
+        while (true) {
+            Socket socket = new Socket();
+            try {
+                socket.setTcpNoDelay(true);
+                socket.setSendBufferSize(1 << 22);
+                socket.connect(address, (int) Math.max(1, remainingMillis(deadline)));
+                return socket;
+            } catch (ConnectException e) {
+                RingEndpoint.closeQuietly(socket);
+                if (remainingMillis(deadline) <= 0) {
+                    throw new CollectiveException(Reason.TIMEOUT, peer, "rank " + peer + " at " + address
+                            + " refused connections until the timeout", e);
+                }
+                Thread.sleep(50);
+            } catch (IOException e) {
+                RingEndpoint.closeQuietly(socket);
+                throw e;
+            }
+        }
+    }
+
+    private static void sendHandshake(Socket socket, String runId, long generation, int rank) throws IOException {
+        byte[] id = runId.getBytes(StandardCharsets.UTF_8);
+        DataOutputStream out = new DataOutputStream(socket.getOutputStream());
+        out.writeInt(RingEndpoint.MAGIC);
+        out.writeShort(id.length);
+        out.write(id);
+        out.writeLong(generation);
+        out.writeInt(rank);
+        out.flush();
+    }
+
+    private static long remainingMillis(long deadlineNanos) {
+        return TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime());
+    }
+
+    @Override
+    public long generation() {
+        return generation;
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public int worldSize() {
+        return worldSize;
+    }
+
+    @Override
+    public void allReduceSum(float[] data) {
+        Objects.requireNonNull(data, "data");
+        checkUsable();
+        if (worldSize == 1) {
+            return;
+        }
+        int n = worldSize;
+        ensureBuffers(data.length);
+        ScheduledFuture<?> watchdog = WATCHDOG.schedule(this::onTimeout, timeoutMillis, TimeUnit.MILLISECONDS);
+        try {
+            for (int s = 0; s < n - 1; s++) {
+                exchange(data, Math.floorMod(rank - s, n), Math.floorMod(rank - s - 1, n), true);
+            }
+            for (int s = 0; s < n - 1; s++) {
+                exchange(data, Math.floorMod(rank - s + 1, n), Math.floorMod(rank - s, n), false);
+            }
+        } finally {
+            watchdog.cancel(false);
+        }
+    }
+
+    /** Sends chunk {@code sendIdx} to the successor while receiving chunk {@code recvIdx}. */
+    private void exchange(float[] data, int sendIdx, int recvIdx, boolean accumulate) {
+        int sendFrom = chunkStart(data.length, sendIdx);
+        int sendLen = chunkStart(data.length, sendIdx + 1) - sendFrom;
+        long seq = ++sequence;
+        Future<?> sent = sender.submit(() -> {
+            writeFrame(seq, data, sendFrom, sendLen);
+            return null;
+        });
+        int recvFrom = chunkStart(data.length, recvIdx);
+        int recvLen = chunkStart(data.length, recvIdx + 1) - recvFrom;
+        readFrame(seq, recvLen);
+        if (accumulate) {
+            for (int i = 0; i < recvLen; i++) {
+                data[recvFrom + i] += recvFloats[i];
+            }
+        } else {
+            System.arraycopy(recvFloats, 0, data, recvFrom, recvLen);
+        }
+        awaitSend(sent);
+    }
+
+    private int chunkStart(int length, int chunk) {
+        return (int) ((long) length * chunk / worldSize);
+    }
+
+    private void writeFrame(long seq, float[] data, int from, int len) throws IOException {
+        ByteBuffer buf = ByteBuffer.wrap(sendBytes).order(ByteOrder.LITTLE_ENDIAN);
+        buf.putInt(FRAME_MAGIC).putLong(generation).putLong(seq).putInt(len * Float.BYTES);
+        buf.asFloatBuffer().put(data, from, len);
+        out.write(sendBytes, 0, HEADER_BYTES + len * Float.BYTES);
+        out.flush();
+    }
+
+    private void readFrame(long seq, int expectedFloats) {
+        int prev = Math.floorMod(rank - 1, worldSize);
+        try {
+            readFully(recvBytes, HEADER_BYTES);
+            ByteBuffer header = ByteBuffer.wrap(recvBytes, 0, HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            int magic = header.getInt();
+            long frameGeneration = header.getLong();
+            long frameSeq = header.getLong();
+            int bytes = header.getInt();
+            if (magic != FRAME_MAGIC || frameGeneration != generation || frameSeq != seq
+                    || bytes != expectedFloats * Float.BYTES) {
+                String why = "rank " + prev + " sent frame (magic 0x" + Integer.toHexString(magic) + ", generation "
+                        + frameGeneration + ", seq " + frameSeq + ", " + bytes + " bytes); expected generation "
+                        + generation + ", seq " + seq + ", " + expectedFloats * Float.BYTES + " bytes";
+                poison(why);
+                throw new CollectiveException(Reason.PROTOCOL, prev, why, null);
+            }
+            readFully(recvBytes, bytes);
+            FloatBuffer floats = ByteBuffer.wrap(recvBytes, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            floats.get(recvFloats, 0, expectedFloats);
+        } catch (IOException e) {
+            throw failure(e, prev, "receiving from rank " + prev);
+        }
+    }
+
+    private void readFully(byte[] dst, int len) throws IOException {
+        int off = 0;
+        while (off < len) {
+            int r = in.read(dst, off, len - off);
+            if (r < 0) {
+                throw new EOFException("connection closed by peer");
+            }
+            off += r;
+        }
+    }
+
+    private void awaitSend(Future<?> sent) {
+        int next = (rank + 1) % worldSize;
+        try {
+            sent.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw failure(cause instanceof IOException io ? io : new IOException(cause), next,
+                    "sending to rank " + next);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            poison("interrupted");
+            throw new CollectiveException(Reason.ABORTED, -1, "interrupted while sending", e);
+        }
+    }
+
+    /** Classifies an I/O failure: our own timeout or abort, else the peer's fault. */
+    private CollectiveException failure(IOException e, int peer, String what) {
+        String prior = abortReason;
+        poison(what + " failed: " + e);
+        if (timedOut) {
+            return new CollectiveException(Reason.TIMEOUT, peer, what + " took longer than " + timeoutMillis
+                    + " ms (generation " + generation + ")", e);
+        }
+        if (prior != null) {
+            return new CollectiveException(Reason.ABORTED, -1, prior, e);
+        }
+        return new CollectiveException(Reason.PEER_FAILED, peer, what + ": " + e.getMessage(), e);
+    }
+
+    private void checkUsable() {
+        String aborted = abortReason;
+        if (aborted != null) {
+            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
+                    "communicator of generation " + generation + " is unusable: " + aborted, null);
+        }
+    }
+
+    private void ensureBuffers(int length) {
+        int maxChunk = (length + worldSize - 1) / worldSize + 1;
+        int bytes = HEADER_BYTES + maxChunk * Float.BYTES;
+        if (sendBytes.length < bytes) {
+            sendBytes = new byte[bytes];
+            recvBytes = new byte[bytes];
+            recvFloats = new float[maxChunk];
+        }
+    }
+
+    private void onTimeout() {
+        timedOut = true;
+        poison("timed out after " + timeoutMillis + " ms");
+    }
+
+    private void poison(String reason) {
+        if (abortReason == null) {
+            abortReason = reason;
+        }
+        RingEndpoint.closeQuietly(toNext);
+        RingEndpoint.closeQuietly(fromPrev);
+        if (sender != null) {
+            sender.shutdownNow();
+        }
+    }
+
+    @Override
+    public void abort(String reason) {
+        poison("aborted: " + reason);
+    }
+
+    @Override
+    public void close() {
+        poison("closed");
+    }
+}

@@ -1,0 +1,114 @@
+package io.tenax.trainer.data;
+
+import java.util.SplittableRandom;
+
+/**
+ * A digits-like classification set: ten 5x7 glyphs rendered at random scale, shear, offset,
+ * stroke width and noise into 16x16 grey images. Every sample is a pure function of
+ * (seed, split, index), so every rank of a run generates the same data without sharing it.
+ */
+public final class SyntheticDigits {
+    public static final int SIZE = 16;
+    public static final int CLASSES = 10;
+
+    private static final String[] GLYPHS = {
+        "01110 10001 10011 10101 11001 10001 01110",
+        "00100 01100 00100 00100 00100 00100 01110",
+        "01110 10001 00001 00010 00100 01000 11111",
+        "11111 00010 00100 00010 00001 10001 01110",
+        "00010 00110 01010 10010 11111 00010 00010",
+        "11111 10000 11110 00001 00001 10001 01110",
+        "00110 01000 10000 11110 10001 10001 01110",
+        "11111 00001 00010 00100 01000 01000 01000",
+        "01110 10001 10001 01110 10001 10001 01110",
+        "01110 10001 10001 01111 00001 00010 01100",
+    };
+    private static final boolean[][][] BITMAPS = parseGlyphs();
+
+    private SyntheticDigits() {
+    }
+
+    /** A train/eval pair; the two splits never share a sample. */
+    public record Splits(ImageSet train, ImageSet eval) {
+    }
+
+    public static Splits generate(long seed, int trainSize, int evalSize) {
+        if (trainSize <= 0 || evalSize <= 0) {
+            throw new IllegalArgumentException("split sizes must be positive (got train=" + trainSize
+                    + ", eval=" + evalSize + ")");
+        }
+        return new Splits(render(seed, 0, trainSize), render(seed, 1, evalSize));
+    }
+
+    private static ImageSet render(long seed, int split, int count) {
+        float[] pixels = new float[count * SIZE * SIZE];
+        int[] labels = new int[count];
+        for (int i = 0; i < count; i++) {
+            SplittableRandom rng = new SplittableRandom(mix(seed, split, i));
+            int digit = rng.nextInt(CLASSES);
+            labels[i] = digit;
+            drawGlyph(BITMAPS[digit], rng, pixels, i * SIZE * SIZE);
+        }
+        return new ImageSet(1, SIZE, SIZE, CLASSES, pixels, labels);
+    }
+
+    private static void drawGlyph(boolean[][] glyph, SplittableRandom rng, float[] out, int offset) {
+        double scale = 1.5 + rng.nextDouble() * 0.6;      // glyph cell size in pixels
+        double shear = (rng.nextDouble() - 0.5) * 0.5;
+        double width = 0.35 + rng.nextDouble() * 0.3;     // stroke half-width in glyph cells
+        double glyphW = 5 * scale;
+        double glyphH = 7 * scale;
+        double x0 = (SIZE - glyphW) / 2 + (rng.nextDouble() - 0.5) * (SIZE - glyphW);
+        double y0 = (SIZE - glyphH) / 2 + (rng.nextDouble() - 0.5) * (SIZE - glyphH);
+        float contrast = (float) (0.7 + rng.nextDouble() * 0.3);
+        for (int y = 0; y < SIZE; y++) {
+            for (int x = 0; x < SIZE; x++) {
+                double v = (y + 0.5 - y0) / scale;
+                double u = (x + 0.5 - x0) / scale - shear * (v - 3.5);
+                float ink = coverage(glyph, u, v, width);
+                float noise = (float) (rng.nextGaussian() * 0.08);
+                out[offset + y * SIZE + x] = Math.min(1f, Math.max(0f, ink * contrast + noise));
+            }
+        }
+    }
+
+    /** Ink at glyph coordinates (u, v): 1 inside a lit cell's stroke, fading over one cell. */
+    private static float coverage(boolean[][] glyph, double u, double v, double halfWidth) {
+        double best = Double.MAX_VALUE;
+        int cu = (int) Math.floor(u);
+        int cv = (int) Math.floor(v);
+        for (int r = Math.max(0, cv - 1); r <= Math.min(6, cv + 1); r++) {
+            for (int c = Math.max(0, cu - 1); c <= Math.min(4, cu + 1); c++) {
+                if (glyph[r][c]) {
+                    double du = u - (c + 0.5);
+                    double dv = v - (r + 0.5);
+                    best = Math.min(best, Math.sqrt(du * du + dv * dv));
+                }
+            }
+        }
+        if (best == Double.MAX_VALUE) {
+            return 0f;
+        }
+        return (float) Math.max(0, Math.min(1, (halfWidth + 0.5 - best) / 0.5));
+    }
+
+    private static long mix(long seed, int split, int index) {
+        long z = seed * 0x9E3779B97F4A7C15L + split * 0xBF58476D1CE4E5B9L + index;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    private static boolean[][][] parseGlyphs() {
+        boolean[][][] out = new boolean[CLASSES][7][5];
+        for (int d = 0; d < CLASSES; d++) {
+            String[] rows = GLYPHS[d].split(" ");
+            for (int r = 0; r < 7; r++) {
+                for (int c = 0; c < 5; c++) {
+                    out[d][r][c] = rows[r].charAt(c) == '1';
+                }
+            }
+        }
+        return out;
+    }
+}

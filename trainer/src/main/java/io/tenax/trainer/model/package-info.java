@@ -1,0 +1,2 @@
+/** The models Tenax can train, built from DJL blocks. */
+package io.tenax.trainer.model;

@@ -1,0 +1,93 @@
+package io.tenax.trainer.optim;
+
+import java.util.Arrays;
+
+/**
+ * Adam over one flat parameter vector, in plain Java float arithmetic so that every rank
+ * and every JVM computes bitwise the same update from the same gradient. Its whole state
+ * (both moments and the step count) is exposed through {@link #snapshot()} and
+ * {@link #restore(State)}.
+ */
+public final class Adam {
+    private final float learningRate;
+    private final float beta1;
+    private final float beta2;
+    private final float epsilon;
+    private float[] m;
+    private float[] v;
+    private long step;
+
+    public Adam(int size, float learningRate) {
+        this(size, learningRate, 0.9f, 0.999f, 1e-8f);
+    }
+
+    public Adam(int size, float learningRate, float beta1, float beta2, float epsilon) {
+        if (!(learningRate > 0) || !Float.isFinite(learningRate)) {
+            throw new IllegalArgumentException("learning rate must be a positive number (got " + learningRate + ")");
+        }
+        this.learningRate = learningRate;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.epsilon = epsilon;
+        this.m = new float[size];
+        this.v = new float[size];
+    }
+
+    /** Applies one update to {@code params} in place from {@code grads} (same length). */
+    public void step(float[] params, float[] grads) {
+        if (params.length != m.length || grads.length < m.length) {
+            throw new IllegalArgumentException("expected " + m.length + " parameters and gradients, got "
+                    + params.length + " and " + grads.length);
+        }
+        step++;
+        float correction1 = (float) (1 - Math.pow(beta1, step));
+        float correction2 = (float) (1 - Math.pow(beta2, step));
+        float stepSize = learningRate / correction1;
+        for (int i = 0; i < params.length; i++) {
+            float g = grads[i];
+            float mi = beta1 * m[i] + (1 - beta1) * g;
+            float vi = beta2 * v[i] + (1 - beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            float denom = (float) Math.sqrt(vi / correction2) + epsilon;
+            params[i] -= stepSize * mi / denom;
+        }
+    }
+
+    public long stepCount() {
+        return step;
+    }
+
+    /** A deep copy of the state; costs two copies of the parameter vector. */
+    public State snapshot() {
+        return new State(step, m.clone(), v.clone());
+    }
+
+    public void restore(State state) {
+        if (state.m().length != m.length || state.v().length != v.length) {
+            throw new IllegalArgumentException("optimizer state has " + state.m().length
+                    + " entries, this model has " + m.length);
+        }
+        this.step = state.step();
+        this.m = state.m().clone();
+        this.v = state.v().clone();
+    }
+
+    /** Adam's full state. Arrays are owned by the record's creator; copy before mutating. */
+    public record State(long step, float[] m, float[] v) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof State s && s.step == step && Arrays.equals(s.m, m) && Arrays.equals(s.v, v);
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(step) * 31 + Arrays.hashCode(m);
+        }
+
+        @Override
+        public String toString() {
+            return "Adam.State[step=" + step + ", size=" + m.length + "]";
+        }
+    }
+}
