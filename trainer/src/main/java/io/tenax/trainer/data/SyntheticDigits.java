@@ -3,8 +3,9 @@ package io.tenax.trainer.data;
 import java.util.SplittableRandom;
 
 /**
- * A digits-like classification set: ten 5x7 glyphs rendered at random scale, shear, offset,
- * stroke width and noise into 16x16 grey images. Every sample is a pure function of
+ * A digits-like classification set: ten 5x7 glyphs rendered at random scale, rotation,
+ * shear, offset, stroke width, contrast and noise into 16x16 grey images, half of them with a
+ * distracting stroke and some with an occluded patch. Every sample is a pure function of
  * (seed, split, index), so every rank of a run generates the same data without sharing it.
  */
 public final class SyntheticDigits {
@@ -53,21 +54,42 @@ public final class SyntheticDigits {
     }
 
     private static void drawGlyph(boolean[][] glyph, SplittableRandom rng, float[] out, int offset) {
-        double scale = 1.5 + rng.nextDouble() * 0.6;      // glyph cell size in pixels
-        double shear = (rng.nextDouble() - 0.5) * 0.5;
-        double width = 0.35 + rng.nextDouble() * 0.3;     // stroke half-width in glyph cells
-        double glyphW = 5 * scale;
-        double glyphH = 7 * scale;
-        double x0 = (SIZE - glyphW) / 2 + (rng.nextDouble() - 0.5) * (SIZE - glyphW);
-        double y0 = (SIZE - glyphH) / 2 + (rng.nextDouble() - 0.5) * (SIZE - glyphH);
-        float contrast = (float) (0.7 + rng.nextDouble() * 0.3);
+        double scale = 1.3 + rng.nextDouble() * 0.9;      // glyph cell size in pixels
+        double shear = (rng.nextDouble() - 0.5) * 0.6;
+        double angle = (rng.nextDouble() - 0.5) * 0.6;    // about +-17 degrees
+        double width = 0.25 + rng.nextDouble() * 0.4;     // stroke half-width in glyph cells
+        double cos = Math.cos(angle);
+        double sin = Math.sin(angle);
+        double cx = SIZE / 2.0 + (rng.nextDouble() - 0.5) * Math.max(0, SIZE - 5 * scale);
+        double cy = SIZE / 2.0 + (rng.nextDouble() - 0.5) * Math.max(0, SIZE - 7 * scale);
+        float contrast = (float) (0.5 + rng.nextDouble() * 0.5);
+        double noise = 0.1 + rng.nextDouble() * 0.15;
+        // a distracting stroke: a line through a random point at a random angle
+        boolean clutter = rng.nextDouble() < 0.5;
+        double lx = rng.nextDouble() * SIZE;
+        double ly = rng.nextDouble() * SIZE;
+        double la = rng.nextDouble() * Math.PI;
+        // an occluded square
+        int ox = rng.nextInt(SIZE);
+        int oy = rng.nextInt(SIZE);
+        int os = rng.nextDouble() < 0.3 ? 3 + rng.nextInt(3) : 0;
         for (int y = 0; y < SIZE; y++) {
             for (int x = 0; x < SIZE; x++) {
-                double v = (y + 0.5 - y0) / scale;
-                double u = (x + 0.5 - x0) / scale - shear * (v - 3.5);
-                float ink = coverage(glyph, u, v, width);
-                float noise = (float) (rng.nextGaussian() * 0.08);
-                out[offset + y * SIZE + x] = Math.min(1f, Math.max(0f, ink * contrast + noise));
+                double dx = x + 0.5 - cx;
+                double dy = y + 0.5 - cy;
+                double rx = cos * dx + sin * dy;
+                double ry = -sin * dx + cos * dy;
+                double v = ry / scale + 3.5;
+                double u = rx / scale + 2.5 - shear * (v - 3.5);
+                float ink = coverage(glyph, u, v, width) * contrast;
+                if (clutter) {
+                    double dist = Math.abs(Math.cos(la) * (y + 0.5 - ly) - Math.sin(la) * (x + 0.5 - lx));
+                    ink = Math.max(ink, (float) Math.max(0, 0.6 - dist) * contrast);
+                }
+                if (x >= ox && x < ox + os && y >= oy && y < oy + os) {
+                    ink = 0;
+                }
+                out[offset + y * SIZE + x] = Math.min(1f, Math.max(0f, ink + (float) (rng.nextGaussian() * noise)));
             }
         }
     }

@@ -27,17 +27,17 @@ public enum ModelKind {
                     .add(Linear.builder().setUnits(numClasses).build());
         }
     },
-    /** Two 3x3 convolutions with max pooling, then a 64-unit dense layer. */
+    /** Two 3x3 convolutions (16 and 32 filters) with max pooling, then a 64-unit dense layer. */
     CNN {
         @Override
         public Block build(int numClasses) {
             return new SequentialBlock()
                     .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).optPadding(new Shape(1, 1))
-                            .setFilters(8).build())
+                            .setFilters(16).build())
                     .add(Activation::relu)
                     .add(Pool.maxPool2dBlock(new Shape(2, 2)))
                     .add(Conv2d.builder().setKernelShape(new Shape(3, 3)).optPadding(new Shape(1, 1))
-                            .setFilters(16).build())
+                            .setFilters(32).build())
                     .add(Activation::relu)
                     .add(Pool.maxPool2dBlock(new Shape(2, 2)))
                     .add(Blocks.batchFlattenBlock())

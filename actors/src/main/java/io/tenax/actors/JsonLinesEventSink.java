@@ -1,0 +1,40 @@
+package io.tenax.actors;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Appends one JSON object per line, {@code {"type":..., "time":..., ...fields}}, to a file.
+ * Each line is written with one append so that a coordinator that moved to another process
+ * on the same machine appends after its predecessor instead of over it.
+ */
+public final class JsonLinesEventSink implements RunEventSink {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Path file;
+
+    public JsonLinesEventSink(Path file) {
+        this.file = file;
+    }
+
+    @Override
+    public synchronized void emit(String type, Map<String, Object> fields) {
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("type", type);
+        line.put("time", System.currentTimeMillis());
+        line.putAll(fields);
+        try {
+            byte[] bytes = (JSON.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
+            Files.write(file, bytes, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
+                    StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot append to " + file, e);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package io.tenax.actors;
+
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.collective.RingEndpoint;
+import java.time.Duration;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
+
+/**
+ * The guardian of a node's actor system. It makes sure the journal's tables exist, then
+ * runs the coordinator singleton (which lives on the oldest node and moves when that node
+ * goes) and this node's worker. The node stops when its worker stops.
+ */
+public final class TenaxNode {
+    private static final int SCHEMA_ATTEMPTS = 5;
+
+    private TenaxNode() {
+    }
+
+    /** The journal's schema is ready, or could not be made after {@code attempt} tries. */
+    private record SchemaReady(int attempt, Throwable failure) {
+    }
+
+    /** The Pekko settings of a Tenax node: cluster, SBR, Kryo, journal (see tenax-pekko.conf). */
+    public static com.typesafe.config.Config pekkoDefaults() {
+        return com.typesafe.config.ConfigFactory.parseResources(TenaxNode.class.getClassLoader(), "tenax-pekko.conf");
+    }
+
+    public static Behavior<Object> create(Coordinator.Settings coordinator, Worker.Settings worker,
+            RankTrainer trainer, RingEndpoint endpoint, RunEventSink sink) {
+        return Behaviors.setup(ctx -> {
+            prepareSchema(ctx, 1);
+            return Behaviors.receive(Object.class)
+                    .onMessage(SchemaReady.class, ready -> {
+                        if (ready.failure() == null) {
+                            return start(ctx, coordinator, worker, trainer, endpoint, sink);
+                        }
+                        if (ready.attempt() >= SCHEMA_ATTEMPTS) {
+                            ctx.getLog().error("cannot prepare the journal after {} attempts", ready.attempt(),
+                                    ready.failure());
+                            return Behaviors.stopped();
+                        }
+                        ctx.getLog().warn("journal not ready ({}); retrying", ready.failure().toString());
+                        ctx.scheduleOnce(Duration.ofSeconds(1), ctx.getSelf(), new RetrySchema(ready.attempt() + 1));
+                        return Behaviors.same();
+                    })
+                    .onMessage(RetrySchema.class, retry -> {
+                        prepareSchema(ctx, retry.attempt());
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
+    }
+
+    private record RetrySchema(int attempt) {
+    }
+
+    private static void prepareSchema(ActorContext<Object> ctx, int attempt) {
+        java.util.concurrent.CompletionStage<Done> created;
+        try {
+            created = SchemaUtils.createIfNotExists(ctx.getSystem());
+        } catch (RuntimeException e) {
+            created = java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+        ctx.pipeToSelf(created, (Done done, Throwable failure) -> new SchemaReady(attempt, failure));
+    }
+
+    private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
+            Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, RunEventSink sink) {
+        ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
+                SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink))
+                        .onFailure(SupervisorStrategy.restartWithBackoff(
+                                Duration.ofMillis(200), Duration.ofSeconds(5), 0.2)),
+                        "coordinator"));
+        ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, worker), "worker");
+        ctx.watch(w);
+        return Behaviors.receive(Object.class)
+                .onSignal(Terminated.class, t -> Behaviors.stopped())
+                .build();
+    }
+}

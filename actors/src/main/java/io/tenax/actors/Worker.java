@@ -1,0 +1,352 @@
+package io.tenax.actors;
+
+import io.tenax.actors.serialization.TenaxMessage;
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.StepListener;
+import io.tenax.trainer.TrainingLoop;
+import io.tenax.trainer.collective.CollectiveException;
+import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.TcpRingCollective;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * One node's worker. It registers with the coordinator (again every register interval, so
+ * that a coordinator that moved learns it), and on {@link Start} runs the training loop of
+ * that generation on its own thread, never on the actor's. The loop reports back through
+ * private messages; rank 0 forwards periodic progress to the coordinator.
+ */
+public final class Worker extends AbstractBehavior<Worker.Command> {
+
+    /** What a worker understands. */
+    public sealed interface Command {
+    }
+
+    /** The coordinator knows this worker. */
+    public record Registered(long generation) implements Command, TenaxMessage {
+    }
+
+    /** The coordinator refuses this worker, e.g. for a different configuration; the node stops. */
+    public record Rejected(String reason) implements Command, TenaxMessage {
+    }
+
+    /** Train {@code [startStep, endStep)} as {@code rank} of {@code world} in {@code generation}. */
+    public record Start(long generation, int rank, List<RingMember> world, long startStep, long endStep)
+            implements Command, TenaxMessage {
+        public Start {
+            world = List.copyOf(world);
+        }
+    }
+
+    /** Leave the cluster and stop the node. */
+    public record Shutdown(String reason) implements Command, TenaxMessage {
+    }
+
+    private enum RegisterTick implements Command {
+        INSTANCE
+    }
+
+    private record LoopProgress(long generation, long step, int epoch, float loss, double samplesPerSecond)
+            implements Command {
+    }
+
+    private record LoopEnded(long generation, long steps, float finalLoss, float evalAccuracy, String digest)
+            implements Command {
+    }
+
+    private record LoopFailed(long generation, CollectiveException error) implements Command {
+    }
+
+    private record LoopCrashed(long generation, RuntimeException error) implements Command {
+    }
+
+    /**
+     * @param node               this node's name, e.g. {@code node-2}
+     * @param incarnation        unique per process start, so a restarted node is told apart
+     * @param configDigest       digest of the training config, checked by the coordinator
+     * @param collectiveTimeout  how long one collective may take before it fails
+     * @param progressInterval   how often rank 0 reports progress
+     * @param registerInterval   how often to (re-)register with the coordinator
+     * @param stepLog            file for a {@code generation,step,epoch,loss} line per step, or null
+     */
+    public record Settings(String node, String incarnation, String configDigest, Duration collectiveTimeout,
+            Duration progressInterval, Duration registerInterval, Path stepLog) {
+        public Settings {
+            Objects.requireNonNull(node, "node");
+            Objects.requireNonNull(incarnation, "incarnation");
+        }
+    }
+
+    private final ActorContext<Command> ctx;
+    private final ActorRef<Coordinator.Command> coordinator;
+    private final RankTrainer trainer;
+    private final RingEndpoint endpoint;
+    private final Settings settings;
+    private final ExecutorService trainingThread;
+    private final AtomicReference<TcpRingCollective> activeCollective = new AtomicReference<>();
+    private AtomicBoolean stopCurrent = new AtomicBoolean();
+    private long generation;
+    private int rank = -1;
+
+    public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
+            RingEndpoint endpoint, Settings settings) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            timers.startTimerWithFixedDelay(RegisterTick.INSTANCE, Duration.ZERO, settings.registerInterval());
+            return new Worker(ctx, coordinator, trainer, endpoint, settings);
+        }));
+    }
+
+    private Worker(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
+            RingEndpoint endpoint, Settings settings) {
+        super(ctx);
+        this.ctx = ctx;
+        this.coordinator = coordinator;
+        this.trainer = trainer;
+        this.endpoint = endpoint;
+        this.settings = settings;
+        this.trainingThread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tenax-training");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessageEquals(RegisterTick.INSTANCE, this::onRegisterTick)
+                .onMessage(Registered.class, this::onRegistered)
+                .onMessage(Rejected.class, this::onRejected)
+                .onMessage(Start.class, this::onStart)
+                .onMessage(LoopProgress.class, this::onLoopProgress)
+                .onMessage(LoopEnded.class, this::onLoopEnded)
+                .onMessage(LoopFailed.class, this::onLoopFailed)
+                .onMessage(LoopCrashed.class, this::onLoopCrashed)
+                .onMessage(Shutdown.class, this::onShutdown)
+                .onSignal(PostStop.class, signal -> onPostStop())
+                .build();
+    }
+
+    private Behavior<Command> onRegisterTick() {
+        InetSocketAddress ring = endpoint.address();
+        coordinator.tell(new Coordinator.Register(ctx.getSelf(), settings.node(), settings.incarnation(),
+                ring.getHostString(), ring.getPort(), settings.configDigest()));
+        return this;
+    }
+
+    private Behavior<Command> onRegistered(Registered r) {
+        ctx.getLog().debug("registered with the coordinator at generation {}", r.generation());
+        return this;
+    }
+
+    private Behavior<Command> onRejected(Rejected r) {
+        ctx.getLog().error("the coordinator refused this node: {}", r.reason());
+        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.unknownReason());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onStart(Start start) {
+        if (start.generation() <= generation) {
+            ctx.getLog().debug("ignored Start of old generation {} (at {})", start.generation(), generation);
+            return this;
+        }
+        stopCurrentLoop("generation " + start.generation() + " started");
+        generation = start.generation();
+        rank = start.rank();
+        AtomicBoolean stop = new AtomicBoolean();
+        stopCurrent = stop;
+        ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}", start.generation(), start.rank(),
+                start.world().size(), start.startStep(), start.endStep());
+        ActorRef<Command> self = ctx.getSelf();
+        trainingThread.execute(() -> runGeneration(start, stop, self));
+        return this;
+    }
+
+    private void runGeneration(Start start, AtomicBoolean stop, ActorRef<Command> self) {
+        List<InetSocketAddress> ring = start.world().stream()
+                .map(m -> new InetSocketAddress(m.host(), m.port())).toList();
+        ProgressListener progress = new ProgressListener(start.generation(), self, settings);
+        try (TcpRingCollective collective = TcpRingCollective.connect(endpoint, start.generation(), start.rank(),
+                ring, settings.collectiveTimeout())) {
+            activeCollective.set(collective);
+            if (stop.get()) {
+                return;
+            }
+            long next = new TrainingLoop(trainer, List.of(progress)).run(collective, start.rank(),
+                    start.world().size(), start.startStep(), start.endStep(), stop::get);
+            progress.flush();
+            if (next == start.endStep()) {
+                float accuracy = start.rank() == 0 ? trainer.evaluate() : Float.NaN;
+                self.tell(new LoopEnded(start.generation(), next, progress.recentLoss(), accuracy,
+                        trainer.parameterDigest()));
+            }
+        } catch (CollectiveException e) {
+            self.tell(new LoopFailed(start.generation(), e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            self.tell(new LoopCrashed(start.generation(), e));
+        } finally {
+            activeCollective.set(null);
+            progress.close();
+        }
+    }
+
+    private Behavior<Command> onLoopProgress(LoopProgress p) {
+        if (p.generation() == generation && rank == 0) {
+            coordinator.tell(new Coordinator.Progress(p.generation(), settings.node(), p.step(), p.epoch(), p.loss(),
+                    p.samplesPerSecond()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onLoopEnded(LoopEnded e) {
+        ctx.getLog().info("generation {} finished at step {} (loss {})", e.generation(), e.steps(), e.finalLoss());
+        coordinator.tell(new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
+                e.evalAccuracy(), e.digest()));
+        return this;
+    }
+
+    private Behavior<Command> onLoopFailed(LoopFailed f) {
+        if (f.generation() == generation) {
+            ctx.getLog().warn("collective of generation {} failed: {}", f.generation(), f.error().getMessage());
+            coordinator.tell(new Coordinator.WorkerFailed(f.generation(), settings.node(), f.error().getMessage(),
+                    f.error().suspectRank()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onLoopCrashed(LoopCrashed c) {
+        ctx.getLog().error("training crashed in generation {}", c.generation(), c.error());
+        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.unknownReason());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onShutdown(Shutdown s) {
+        ctx.getLog().info("shutting down: {}", s.reason());
+        stopCurrentLoop(s.reason());
+        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.clusterLeavingReason());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onPostStop() {
+        stopCurrentLoop("worker stopped");
+        trainingThread.shutdown();
+        return this;
+    }
+
+    private void stopCurrentLoop(String reason) {
+        stopCurrent.set(true);
+        TcpRingCollective active = activeCollective.get();
+        if (active != null) {
+            active.abort(reason);
+        }
+    }
+
+    /** Runs on the training thread: throttled progress, the step log, and the recent loss. */
+    private static final class ProgressListener implements StepListener, AutoCloseable {
+        private static final int RECENT = 10;
+        private final long generation;
+        private final ActorRef<Command> self;
+        private final long intervalNanos;
+        private final BufferedWriter stepLog;
+        private final float[] recent = new float[RECENT];
+        private int seen;
+        private long lastReport = System.nanoTime();
+        private long samplesSinceReport;
+
+        ProgressListener(long generation, ActorRef<Command> self, Settings settings) {
+            this.generation = generation;
+            this.self = self;
+            this.intervalNanos = settings.progressInterval().toNanos();
+            this.stepLog = openStepLog(settings.stepLog());
+        }
+
+        private static BufferedWriter openStepLog(Path file) {
+            if (file == null) {
+                return null;
+            }
+            try {
+                return Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                        StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot open step log " + file, e);
+            }
+        }
+
+        @Override
+        public void onStep(StepResult r) {
+            recent[seen++ % RECENT] = r.loss();
+            samplesSinceReport += r.samples();
+            if (stepLog != null) {
+                try {
+                    stepLog.write(generation + "," + r.step() + "," + r.epoch() + "," + r.loss() + "\n");
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+            long now = System.nanoTime();
+            if (seen == 1 || now - lastReport >= intervalNanos) {
+                double seconds = Math.max(1e-9, (now - lastReport) / 1e9);
+                self.tell(new LoopProgress(generation, r.step(), r.epoch(), r.loss(),
+                        seen == 1 ? r.samples() / (r.nanos() / 1e9) : samplesSinceReport / seconds));
+                lastReport = now;
+                samplesSinceReport = 0;
+                flush();
+            }
+        }
+
+        /** Mean loss of the last (up to) ten steps: less noisy than the last step alone. */
+        float recentLoss() {
+            int n = Math.min(seen, RECENT);
+            float sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += recent[i];
+            }
+            return n == 0 ? Float.NaN : sum / n;
+        }
+
+        void flush() {
+            if (stepLog != null) {
+                try {
+                    stepLog.flush();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            if (stepLog != null) {
+                try {
+                    stepLog.close();
+                } catch (IOException ignored) {
+                    // the step log is diagnostic; losing its tail loses no state
+                }
+            }
+        }
+    }
+}

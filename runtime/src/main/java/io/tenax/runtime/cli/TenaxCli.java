@@ -1,0 +1,49 @@
+package io.tenax.runtime.cli;
+
+import io.tenax.runtime.config.ConfigError;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code tenax} command. Exit codes: 0 done, 1 the run failed, 2 bad input. */
+@Command(name = "tenax", mixinStandardHelpOptions = true, version = "tenax 0.1.0",
+        description = "Fault-tolerant data-parallel training on the JVM.",
+        subcommands = {TrainCommand.class, CommandLine.HelpCommand.class})
+public final class TenaxCli implements Runnable {
+    public static final int EXIT_FAILED = 1;
+    public static final int EXIT_USAGE = 2;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(new CommandLine(this), "missing command; try 'tenax train'");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns the exit code; never exits the JVM. */
+    public static int execute(String... args) {
+        CommandLine cli = new CommandLine(new TenaxCli());
+        cli.setParameterExceptionHandler((ex, a) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println("tenax: " + ex.getMessage());
+            err.println("Try 'tenax " + (ex.getCommandLine().getCommandName().equals("tenax") ? "" : ex.getCommandLine()
+                    .getCommandName() + " ") + "--help' for usage.");
+            err.flush();
+            return EXIT_USAGE;
+        });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            if (ex instanceof ConfigError) {
+                err.println("tenax: " + ex.getMessage());
+                err.flush();
+                return EXIT_USAGE;
+            }
+            err.println("tenax: " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
+            err.flush();
+            return EXIT_FAILED;
+        });
+        return cli.execute(args);
+    }
+}

@@ -1,0 +1,228 @@
+package io.tenax.runtime.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValueFactory;
+import io.tenax.actors.Formation;
+import io.tenax.trainer.TrainingSpec;
+import io.tenax.trainer.model.ModelKind;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The validated {@code tenax.*} configuration of one run. Every key is checked here, once,
+ * and a wrong value becomes a {@link ConfigError} that names the key and what is allowed.
+ */
+public record RunConfig(
+        String runId,
+        Path runDir,
+        int nodes,
+        int minNodes,
+        int maxNodes,
+        long totalSteps,
+        TrainingSpec training,
+        Duration formationGrace,
+        Duration collectiveTimeout,
+        Duration progressInterval,
+        Duration registerInterval,
+        Duration tickInterval,
+        Journal journal,
+        List<String> nodeJvmOptions,
+        int threadsPerNode) {
+
+    /** Where the coordinator's events are kept. */
+    public record Journal(String kind, String url, String user, String password) {
+        public String slickProfile() {
+            return "postgres".equals(kind) ? "slick.jdbc.PostgresProfile$" : "slick.jdbc.H2Profile$";
+        }
+
+        public String driver() {
+            return "postgres".equals(kind) ? "org.postgresql.Driver" : "org.h2.Driver";
+        }
+    }
+
+    /** The keys of the command line's flags, so that errors about them name the flag too. */
+    private static final Map<String, String> FLAGS = Map.of(
+            "tenax.nodes", "--nodes",
+            "tenax.steps", "--steps",
+            "tenax.epochs", "--epochs",
+            "tenax.training.model", "--model",
+            "tenax.training.dataset", "--dataset",
+            "tenax.run-dir", "--run-dir");
+
+    /** Reads and validates {@code config}, which must already be resolved. */
+    public static RunConfig from(Config config) {
+        try {
+            return read(config);
+        } catch (ConfigException.Missing e) {
+            throw new ConfigError("missing configuration key: " + e.getMessage());
+        } catch (ConfigException.WrongType e) {
+            throw new ConfigError(oneLine(e));
+        }
+    }
+
+    private static RunConfig read(Config c) {
+        String runId = c.getString("tenax.run-id");
+        if (!runId.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw error("tenax.run-id", "must be 1-64 letters, digits, '.', '_' or '-'", runId);
+        }
+        int nodes = c.getInt("tenax.nodes");
+        if (nodes < 1) {
+            throw error("tenax.nodes", "must be at least 1", nodes);
+        }
+        int minNodes = c.getInt("tenax.min-nodes");
+        int maxNodes = c.getInt("tenax.max-nodes");
+        if (minNodes < 1 || minNodes > nodes) {
+            throw error("tenax.min-nodes", "must be between 1 and tenax.nodes (" + nodes + ")", minNodes);
+        }
+        if (maxNodes < nodes) {
+            throw error("tenax.max-nodes", "must be at least tenax.nodes (" + nodes + ")", maxNodes);
+        }
+        String modelName = c.getString("tenax.training.model");
+        ModelKind model;
+        try {
+            model = ModelKind.fromConfig(modelName);
+        } catch (IllegalArgumentException e) {
+            throw error("tenax.training.model", "must be one of: " + ModelKind.names(), modelName);
+        }
+        String dataset = c.getString("tenax.training.dataset");
+        if (!TrainingSpec.DIGITS.equals(dataset)) {
+            throw error("tenax.training.dataset", "must be one of: " + TrainingSpec.DIGITS, dataset);
+        }
+        int trainSize = positive(c, "tenax.training.train-size");
+        int evalSize = positive(c, "tenax.training.eval-size");
+        int globalBatch = positive(c, "tenax.training.global-batch");
+        int microShards = positive(c, "tenax.training.micro-shards");
+        if (globalBatch % microShards != 0) {
+            throw new ConfigError("tenax.training.global-batch (" + globalBatch
+                    + ") must be a multiple of tenax.training.micro-shards (" + microShards + ")");
+        }
+        if (globalBatch > trainSize) {
+            throw new ConfigError("tenax.training.global-batch (" + globalBatch
+                    + ") must not exceed tenax.training.train-size (" + trainSize + ")");
+        }
+        double lr = c.getDouble("tenax.training.learning-rate");
+        if (!(lr > 0) || lr > 10) {
+            throw error("tenax.training.learning-rate", "must be in (0, 10]", lr);
+        }
+        TrainingSpec spec = new TrainingSpec(model, dataset, c.getLong("tenax.training.seed"), trainSize, evalSize,
+                globalBatch, microShards, (float) lr);
+        long steps = c.getLong("tenax.steps");
+        int epochs = c.getInt("tenax.epochs");
+        if (steps < 0) {
+            throw error("tenax.steps", "must be at least 1, or 0 to train tenax.epochs epochs", steps);
+        }
+        if (steps == 0) {
+            if (epochs < 1) {
+                throw error("tenax.epochs", "must be at least 1 when tenax.steps is 0", epochs);
+            }
+            steps = (long) epochs * spec.stepsPerEpoch();
+        }
+        String journalKind = c.getString("tenax.journal.kind");
+        if (!journalKind.equals("h2") && !journalKind.equals("postgres")) {
+            throw error("tenax.journal.kind", "must be h2 or postgres", journalKind);
+        }
+        Path runDir = Path.of(c.getString("tenax.run-dir")).toAbsolutePath().normalize();
+        String url = c.getString("tenax.journal.url");
+        if (url.isEmpty()) {
+            if (journalKind.equals("postgres")) {
+                throw new ConfigError("tenax.journal.url must be set for tenax.journal.kind = postgres,"
+                        + " e.g. jdbc:postgresql://127.0.0.1:5432/tenax");
+            }
+            // AUTO_SERVER lets every node process reach the one file; WRITE_DELAY=0 keeps acknowledged
+            // events across a SIGKILL.
+            url = "jdbc:h2:file:" + runDir.resolve("journal").resolve("tenax") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0";
+        }
+        int threads = positive(c, "tenax.node.threads");
+        return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,
+                duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
+                duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
+                duration(c, "tenax.coordinator.tick-interval"),
+                new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
+                List.copyOf(c.getStringList("tenax.node.jvm-options")), threads);
+    }
+
+    public Formation.Limits limits() {
+        return new Formation.Limits(nodes, minNodes, maxNodes, formationGrace.toMillis());
+    }
+
+    public Path eventsFile() {
+        return runDir.resolve("events.jsonl");
+    }
+
+    public Path nodesDir() {
+        return runDir.resolve("nodes");
+    }
+
+    /**
+     * Digest of everything that must be equal on every node for their replicas to agree;
+     * the coordinator refuses a worker whose digest differs.
+     */
+    public String trainingDigest() {
+        String text = training + "|steps=" + totalSteps;
+        try {
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d, 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * The Pekko settings this run needs on top of the modules' defaults: the journal's
+     * database, once for the plugins' shared pool and once under {@code jdbc-journal.slick},
+     * which is where the schema tool looks.
+     */
+    public Config pekkoOverrides() {
+        Config c = ConfigFactory.empty();
+        for (String prefix : List.of("pekko-persistence-jdbc.shared-databases.tenax.", "jdbc-journal.slick.")) {
+            c = c.withValue(prefix + "profile", ConfigValueFactory.fromAnyRef(journal.slickProfile()))
+                    .withValue(prefix + "db.url", ConfigValueFactory.fromAnyRef(journal.url()))
+                    .withValue(prefix + "db.user", ConfigValueFactory.fromAnyRef(journal.user()))
+                    .withValue(prefix + "db.password", ConfigValueFactory.fromAnyRef(journal.password()))
+                    .withValue(prefix + "db.driver", ConfigValueFactory.fromAnyRef(journal.driver()));
+        }
+        return c.withValue("jdbc-journal.slick.db.numThreads", ConfigValueFactory.fromAnyRef(1))
+                .withValue("jdbc-journal.slick.db.maxConnections", ConfigValueFactory.fromAnyRef(1))
+                .withValue("jdbc-journal.slick.db.minConnections", ConfigValueFactory.fromAnyRef(0));
+    }
+
+    /** The {@code tenax} subtree as HOCON, for the nodes of this run to read. */
+    public static String render(Config config) {
+        return config.getConfig("tenax").atPath("tenax").root()
+                .render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false));
+    }
+
+    private static int positive(Config c, String key) {
+        int v = c.getInt(key);
+        if (v < 1) {
+            throw error(key, "must be at least 1", v);
+        }
+        return v;
+    }
+
+    private static Duration duration(Config c, String key) {
+        Duration d = c.getDuration(key);
+        if (d.isNegative() || d.isZero()) {
+            throw error(key, "must be a positive duration such as 500ms or 30s", c.getValue(key).unwrapped());
+        }
+        return d;
+    }
+
+    private static ConfigError error(String key, String rule, Object got) {
+        String flag = FLAGS.get(key);
+        return new ConfigError(key + (flag == null ? "" : " (" + flag + ")") + " " + rule + " (got " + got + ")");
+    }
+
+    private static String oneLine(ConfigException e) {
+        return e.getMessage().replace('\n', ' ');
+    }
+}

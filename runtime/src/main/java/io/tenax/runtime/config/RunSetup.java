@@ -1,0 +1,87 @@
+package io.tenax.runtime.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigValueFactory;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.HexFormat;
+
+/**
+ * Turns the user's inputs (flags, a config file, the modules' defaults) into a validated
+ * {@link RunConfig} and a fresh run directory holding {@code run.conf}, which every node of
+ * the run reads. Precedence: flags, then the file, then {@code reference.conf}.
+ */
+public final class RunSetup {
+
+    private RunSetup() {
+    }
+
+    /**
+     * @param overrides   settings from the command line, as {@code tenax.*} paths
+     * @param configFile  the user's file; null means {@code application.conf} in the working
+     *                    directory if there is one
+     */
+    public static RunConfig prepare(Config overrides, Path configFile) {
+        Config user = ConfigFactory.empty();
+        Path file = configFile != null ? configFile : Path.of("application.conf");
+        if (configFile != null || Files.exists(file)) {
+            try {
+                user = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+            } catch (ConfigException e) {
+                throw new ConfigError("cannot read " + file + ": " + e.getMessage().replace('\n', ' '));
+            }
+        }
+        Config merged;
+        try {
+            merged = overrides.withFallback(user).withFallback(ConfigFactory.defaultReference()).resolve();
+        } catch (ConfigException e) {
+            throw new ConfigError(e.getMessage().replace('\n', ' '));
+        }
+        String runId = merged.getString("tenax.run-id");
+        if (runId.isEmpty()) {
+            runId = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
+                    + HexFormat.of().formatHex(SecureRandom.getSeed(2));
+            merged = merged.withValue("tenax.run-id", ConfigValueFactory.fromAnyRef(runId));
+        }
+        if (merged.getString("tenax.run-dir").isEmpty()) {
+            merged = merged.withValue("tenax.run-dir", ConfigValueFactory.fromAnyRef("runs/" + runId));
+        }
+        Path runDir = Path.of(merged.getString("tenax.run-dir")).toAbsolutePath().normalize();
+        merged = merged.withValue("tenax.run-dir", ConfigValueFactory.fromAnyRef(runDir.toString()));
+        RunConfig run = RunConfig.from(merged);
+        createRunDir(run, RunConfig.render(merged));
+        return run;
+    }
+
+    private static void createRunDir(RunConfig run, String runConf) {
+        Path dir = run.runDir();
+        if (Files.exists(dir.resolve("run.conf"))) {
+            throw new ConfigError("run directory " + dir + " already holds a run; choose another --run-dir");
+        }
+        try {
+            Files.createDirectories(dir);
+            Files.createDirectories(run.nodesDir());
+            Files.createDirectories(dir.resolve("journal"));
+            Path tmp = dir.resolve("run.conf.tmp");
+            Files.writeString(tmp, runConf, StandardCharsets.UTF_8);
+            Files.move(tmp, dir.resolve("run.conf"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | SecurityException e) {
+            throw new ConfigError("cannot write the run directory " + dir + " (" + describe(e)
+                    + "); choose a writable --run-dir");
+        }
+    }
+
+    private static String describe(Exception e) {
+        String kind = e.getClass().getSimpleName().replace("Exception", "");
+        String message = e.getMessage();
+        return message == null ? kind : kind + ": " + message;
+    }
+}

@@ -1,0 +1,76 @@
+package io.tenax.runtime.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.tenax.actors.Coordinator;
+import io.tenax.actors.JsonLinesEventSink;
+import io.tenax.actors.TenaxNode;
+import io.tenax.actors.Worker;
+import io.tenax.runtime.config.RunConfig;
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.collective.RingEndpoint;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One node of a run: reads the run's config from its directory, builds the trainer, binds
+ * the ring endpoint, and starts the actor system that joins the cluster. The process ends
+ * when the actor system does.
+ *
+ * <p>Usage: {@code NodeMain <run-dir> <node-name> <artery-port> <seed-port>[,<seed-port>...]}
+ */
+public final class NodeMain {
+    private static final Logger log = LoggerFactory.getLogger(NodeMain.class);
+
+    private NodeMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 4) {
+            System.err.println("usage: NodeMain <run-dir> <node-name> <artery-port> <seed-ports>");
+            System.exit(2);
+        }
+        ActorSystem<Object> system = start(Path.of(args[0]), args[1], Integer.parseInt(args[2]),
+                List.of(args[3].split(",")).stream().map(Integer::parseInt).toList(), true);
+        system.getWhenTerminated().toCompletableFuture().join();
+    }
+
+    /**
+     * Starts a node. With {@code exitJvm}, the JVM exits when the node leaves the cluster,
+     * which is what a node process wants and an in-process node must not do.
+     */
+    public static ActorSystem<Object> start(Path runDir, String node, int port, List<Integer> seedPorts,
+            boolean exitJvm) throws Exception {
+        Config runConf = ConfigFactory.parseFile(runDir.resolve("run.conf").toFile());
+        Config base = runConf.withFallback(TenaxNode.pekkoDefaults()).withFallback(ConfigFactory.load()).resolve();
+        RunConfig run = RunConfig.from(base);
+        List<String> seeds = seedPorts.stream().map(p -> "pekko://tenax@127.0.0.1:" + p).toList();
+        Config config = run.pekkoOverrides()
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
+                .withValue("pekko.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef(exitJvm))
+                .withFallback(base);
+        String incarnation = UUID.randomUUID().toString().substring(0, 8);
+        log.info("node {} (incarnation {}) of run {}: preparing {} on {} samples", node, incarnation, run.runId(),
+                run.training().model().configName(), run.training().trainSize());
+        RankTrainer trainer = new RankTrainer(run.training());
+        RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
+        Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
+                run.trainingDigest(), run.tickInterval());
+        Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(),
+                run.collectiveTimeout(), run.progressInterval(), run.registerInterval(),
+                run.nodesDir().resolve(node + ".steps.csv"));
+        ActorSystem<Object> system = ActorSystem.create(
+                TenaxNode.create(coordinator, worker, trainer, endpoint, new JsonLinesEventSink(run.eventsFile())),
+                "tenax", config);
+        // The trainer is not closed here: its thread may be finishing a step, and its native memory
+        // goes with the process.
+        system.getWhenTerminated().whenComplete((done, error) -> endpoint.close());
+        return system;
+    }
+}
