@@ -91,6 +91,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Map<String, Registration> registry = new LinkedHashMap<>();
     private final Map<String, WorkerFinished> finishedReports = new HashMap<>();
     private String lastReason = "";
+    private long recoveredAt;
     private long staleMessages;
 
     public static Behavior<Command> create(Settings settings, RunEventSink sink) {
@@ -131,6 +132,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     @Override
     public SignalHandler<CoordinatorState> signalHandler() {
         return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), state -> {
+            recoveredAt = System.currentTimeMillis();
             ctx.getLog().info("coordinator of run {} ready at generation {} (resume step {}, finished {})",
                     settings.runId(), state.generation(), state.resumeStep(), state.finished());
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.tickInterval());
@@ -226,7 +228,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private Effect<Event, CoordinatorState> evaluate(CoordinatorState state) {
-        Formation.Decision decision = Formation.decide(System.currentTimeMillis(), state,
+        Formation.Decision decision = Formation.decide(System.currentTimeMillis(), recoveredAt, state,
                 registry.values().stream().map(Registration::candidate).toList(), settings.limits());
         if (!decision.reason().equals(lastReason)) {
             ctx.getLog().info("decision: {}", decision);

@@ -25,8 +25,16 @@ public final class Formation {
         }
     }
 
-    /** The limits that decisions obey. */
-    public record Limits(int expectedNodes, int minNodes, int maxNodes, long formationGraceMillis) {
+    /**
+     * The limits that decisions obey.
+     *
+     * @param formationGraceMillis  how long the first generation waits for all expected nodes
+     *                              once min-nodes have registered
+     * @param recoveryGraceMillis   how long a recovered coordinator waits for the current world
+     *                              to re-register before it counts missing members as lost
+     */
+    public record Limits(int expectedNodes, int minNodes, int maxNodes, long formationGraceMillis,
+            long recoveryGraceMillis) {
         public Limits {
             if (minNodes < 1 || minNodes > expectedNodes || expectedNodes > maxNodes) {
                 throw new IllegalArgumentException("need 1 <= min-nodes <= nodes <= max-nodes (got " + minNodes
@@ -52,8 +60,12 @@ public final class Formation {
     public record StartGeneration(List<RingMember> world, long startStep, String reason) implements Decision {
     }
 
-    public static Decision decide(long nowMillis, CoordinatorState state, Collection<Candidate> registered,
-            Limits limits) {
+    /**
+     * @param recoveredAtMillis when this coordinator instance recovered its state; a new
+     *                          instance has not yet heard from every worker
+     */
+    public static Decision decide(long nowMillis, long recoveredAtMillis, CoordinatorState state,
+            Collection<Candidate> registered, Limits limits) {
         if (state.finished()) {
             return new Keep("run finished");
         }
@@ -65,6 +77,11 @@ public final class Formation {
         }
         List<String> lost = state.world().stream().filter(m -> !isAlive(m, alive)).map(RingMember::node).toList();
         if (!lost.isEmpty()) {
+            long sinceRecovery = nowMillis - recoveredAtMillis;
+            if (sinceRecovery < limits.recoveryGraceMillis()) {
+                return new Wait("coordinator recovered; waiting up to " + limits.recoveryGraceMillis()
+                        + " ms for " + String.join(", ", lost) + " to register again");
+            }
             if (alive.size() < limits.minNodes()) {
                 return new Wait("lost " + String.join(", ", lost) + "; " + alive.size() + " of min-nodes "
                         + limits.minNodes() + " alive, waiting for nodes to join");

@@ -34,6 +34,7 @@ public record RunConfig(
         Duration progressInterval,
         Duration registerInterval,
         Duration tickInterval,
+        Duration recoveryGrace,
         Journal journal,
         List<String> nodeJvmOptions,
         int threadsPerNode) {
@@ -145,13 +146,13 @@ public record RunConfig(
         return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
                 duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
-                duration(c, "tenax.coordinator.tick-interval"),
+                duration(c, "tenax.coordinator.tick-interval"), duration(c, "tenax.coordinator.recovery-grace"),
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads);
     }
 
     public Formation.Limits limits() {
-        return new Formation.Limits(nodes, minNodes, maxNodes, formationGrace.toMillis());
+        return new Formation.Limits(nodes, minNodes, maxNodes, formationGrace.toMillis(), recoveryGrace.toMillis());
     }
 
     public Path eventsFile() {

@@ -1,0 +1,146 @@
+package io.tenax.actors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
+import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The coordinator against an in-memory journal that serializes every event with Kryo. */
+class CoordinatorTest {
+    private static final ActorTestKit testKit = ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
+            .withFallback(ConfigFactory.parseString("""
+                    pekko.actor.provider = local
+                    pekko.actor.serialize-messages = on
+                    pekko.persistence.testkit.events.serialize = on
+                    """))
+            .withFallback(TenaxNode.pekkoDefaults().withoutPath("pekko.actor.provider")
+                    .withoutPath("pekko.persistence"))
+            .withFallback(ConfigFactory.load()).resolve());
+    private static final PersistenceTestKit journal = PersistenceTestKit.create(testKit.system());
+    private static int runCounter;
+
+    private final List<String> sinkEvents = new CopyOnWriteArrayList<>();
+    private final RunEventSink sink = (type, fields) -> sinkEvents.add(type);
+    private String runId;
+
+    @AfterAll
+    static void stop() {
+        testKit.shutdownTestKit();
+    }
+
+    @BeforeEach
+    void fresh() {
+        journal.clearAll();
+        runId = "run-" + (++runCounter);
+    }
+
+    private Coordinator.Settings settings(int nodes) {
+        return new Coordinator.Settings(runId, new Formation.Limits(nodes, 1, 8, 60_000, 1_000), 100, "digest",
+                Duration.ofMillis(100));
+    }
+
+    private List<TestProbe<Worker.Command>> register(ActorRef<Coordinator.Command> coordinator, int n) {
+        List<TestProbe<Worker.Command>> workers = new ArrayList<>();
+        for (int i = 1; i <= n; i++) {
+            TestProbe<Worker.Command> w = testKit.createTestProbe("worker-" + i);
+            coordinator.tell(new Coordinator.Register(w.ref(), "node-" + i, "inc-" + i, "127.0.0.1", 5000 + i,
+                    "digest"));
+            workers.add(w);
+        }
+        return workers;
+    }
+
+    @Test
+    void startsTheFirstGenerationOnceEveryExpectedWorkerRegistered() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        for (int i = 0; i < 3; i++) {
+            workers.get(i).expectMessageClass(Worker.Registered.class);
+            Worker.Start start = workers.get(i).expectMessageClass(Worker.Start.class);
+            assertThat(start.generation()).isEqualTo(1);
+            assertThat(start.rank()).isEqualTo(i);
+            assertThat(start.world()).hasSize(3);
+            assertThat(start.endStep()).isEqualTo(100);
+        }
+        journal.expectNextPersistedClass("tenax-coordinator-" + runId, CoordinatorState.GenerationStarted.class);
+    }
+
+    @Test
+    void aWorkerWithAnotherConfigurationIsRejected() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink));
+        TestProbe<Worker.Command> w = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(w.ref(), "node-1", "i", "127.0.0.1", 1, "other"));
+        assertThat(w.expectMessageClass(Worker.Rejected.class).reason()).contains("different configuration");
+        journal.expectNothingPersisted("tenax-coordinator-" + runId);
+    }
+
+    @Test
+    void finishesWhenEveryRankReportedAndStopsTheWorkers() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        coordinator.tell(new Coordinator.Progress(0, "node-1", 5, 0, 1f, 1)); // stale generation: dropped
+        coordinator.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
+        workers.get(1).expectNoMessage(Duration.ofMillis(200));
+        coordinator.tell(new Coordinator.WorkerFinished(1, "node-2", 100, 0.1f, Float.NaN, "d"));
+        workers.forEach(w -> w.expectMessageClass(Worker.Shutdown.class));
+        String pid = "tenax-coordinator-" + runId;
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        CoordinatorState.RunFinished finished = journal.expectNextPersistedClass(pid,
+                CoordinatorState.RunFinished.class);
+        assertThat(finished.evalAccuracy()).isEqualTo(0.9f);
+        assertThat(sinkEvents).contains("generation-started", "run-finished").doesNotContain("progress");
+    }
+
+    @Test
+    void aRespawnedCoordinatorRecoversItsStateFromTheJournal() {
+        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink));
+        List<TestProbe<Worker.Command>> workers = register(first, 2);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        testKit.stop(first);
+
+        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(settings(2), sink));
+        // Workers re-register with the same incarnations: the recovered generation is kept, no new Start.
+        for (int i = 1; i <= 2; i++) {
+            second.tell(new Coordinator.Register(workers.get(i - 1).ref(), "node-" + i, "inc-" + i, "127.0.0.1",
+                    5000 + i, "digest"));
+        }
+        for (TestProbe<Worker.Command> w : workers) {
+            assertThat(w.expectMessageClass(Worker.Registered.class).generation()).isEqualTo(1);
+        }
+        workers.get(0).expectNoMessage(Duration.ofMillis(300));
+        assertThat(journal.persistedInStorage("tenax-coordinator-" + runId)).hasSize(1);
+        // ...and it still finishes the run it recovered.
+        second.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
+        second.tell(new Coordinator.WorkerFinished(1, "node-2", 100, 0.1f, Float.NaN, "d"));
+        workers.forEach(w -> w.expectMessageClass(Worker.Shutdown.class));
+        assertThat(journal.persistedInStorage("tenax-coordinator-" + runId)).hasSize(2);
+    }
+
+    @Test
+    void aLostWorkerStartsTheNextGenerationAmongTheSurvivors() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        workers.get(1).stop();
+        Worker.Start next = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        assertThat(next.generation()).isEqualTo(2);
+        assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-3");
+        assertThat(workers.get(2).expectMessageClass(Worker.Start.class).rank()).isEqualTo(1);
+        assertThat(sinkEvents).contains("member-lost");
+    }
+}

@@ -1,0 +1,111 @@
+package io.tenax.actors.serialization;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.ConfigFactory;
+import io.tenax.actors.Coordinator;
+import io.tenax.actors.CoordinatorState;
+import io.tenax.actors.RingMember;
+import io.tenax.actors.Worker;
+import java.io.NotSerializableException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class KryoSerializerTest {
+    private static ActorTestKit testKit;
+    private static KryoSerializer serializer;
+
+    @BeforeAll
+    static void start() {
+        testKit = ActorTestKit.create(ConfigFactory.parseString("pekko.actor.provider = local"));
+        serializer = new KryoSerializer((ExtendedActorSystem) Adapter.toClassic(testKit.system()));
+    }
+
+    @AfterAll
+    static void stop() {
+        testKit.shutdownTestKit();
+    }
+
+    private static List<Object> samples() {
+        TestProbe<Worker.Command> worker = testKit.createTestProbe();
+        List<RingMember> world = List.of(new RingMember(0, "node-1", "a1", "127.0.0.1", 4000),
+                new RingMember(1, "node-2", "b2", "127.0.0.1", 4001));
+        return List.of(
+                world.get(0),
+                new Coordinator.Register(worker.ref(), "node-1", "a1", "127.0.0.1", 4000, "digest"),
+                new Coordinator.Progress(3, "node-1", 120, 1, 0.25f, 1234.5),
+                new Coordinator.WorkerFinished(3, "node-2", 375, 0.05f, Float.NaN, "abc"),
+                new Coordinator.WorkerFailed(3, "node-2", "PEER_FAILED: gone", 1),
+                new Worker.Registered(7),
+                new Worker.Rejected("different config"),
+                new Worker.Start(2, 1, world, 40, 375),
+                new Worker.Shutdown("run finished"),
+                new CoordinatorState.GenerationStarted(2, 40, world, "lost node-3"),
+                new CoordinatorState.RunFinished(2, 375, 0.05f, 0.98f));
+    }
+
+    @Test
+    void everyAllowlistedMessageRoundTripsThroughBytesAndByteBuffers() throws Exception {
+        List<Object> samples = samples();
+        assertThat(samples).extracting(Object::getClass).containsExactlyInAnyOrderElementsOf(MessageRegistry.MESSAGES);
+        for (Object message : samples) {
+            String manifest = serializer.manifest(message);
+            assertThat(serializer.fromBinary(serializer.toBinary(message), manifest)).isEqualTo(message);
+            ByteBuffer buf = ByteBuffer.allocate(4096);
+            serializer.toBinary(message, buf);
+            buf.flip();
+            assertThat(serializer.fromBinary(buf, manifest)).isEqualTo(message);
+        }
+    }
+
+    @Test
+    void everyMessageOfTheProtocolsIsOnTheAllowlist() {
+        List<Class<?>> crossing = new ArrayList<>();
+        Stream.of(Coordinator.Command.class, Worker.Command.class, CoordinatorState.Event.class)
+                .flatMap(c -> Arrays.stream(c.getPermittedSubclasses()))
+                .filter(TenaxMessage.class::isAssignableFrom)
+                .forEach(crossing::add);
+        assertThat(MessageRegistry.MESSAGES).containsAll(crossing);
+    }
+
+    @Test
+    void aClassOffTheAllowlistIsRefusedByName() {
+        assertThatThrownBy(() -> serializer.fromBinary(new byte[] {1, 2, 3}, "java.util.HashMap"))
+                .isInstanceOf(NotSerializableException.class).hasMessageContaining("allowlist");
+    }
+
+    @Test
+    void randomBytesGiveACleanErrorOrAValueNeverAnotherThrowable() {
+        SplittableRandom rng = new SplittableRandom(1);
+        List<Object> samples = samples();
+        for (int i = 0; i < 2000; i++) {
+            Object sample = samples.get(i % samples.size());
+            byte[] bytes = serializer.toBinary(sample);
+            if (rng.nextBoolean()) {
+                bytes[rng.nextInt(bytes.length)] ^= (byte) (1 + rng.nextInt(255));
+            } else {
+                bytes = new byte[rng.nextInt(64)];
+                for (int j = 0; j < bytes.length; j++) {
+                    bytes[j] = (byte) rng.nextInt(256);
+                }
+            }
+            try {
+                serializer.fromBinary(bytes, serializer.manifest(sample));
+            } catch (NotSerializableException expected) {
+                assertThat(expected.getMessage()).startsWith("malformed");
+            }
+        }
+    }
+}
