@@ -27,9 +27,9 @@ public final class TenaxCli implements Runnable {
         CommandLine cli = new CommandLine(new TenaxCli());
         cli.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("tenax: " + ex.getMessage());
-            err.println("Try 'tenax " + (ex.getCommandLine().getCommandName().equals("tenax") ? "" : ex.getCommandLine()
-                    .getCommandName() + " ") + "--help' for usage.");
+            String name = ex.getCommandLine().getCommandName();
+            err.println("tenax: " + ex.getMessage() + " (see 'tenax " + (name.equals("tenax") ? "" : name + " ")
+                    + "--help')");
             err.flush();
             return EXIT_USAGE;
         });

@@ -1,0 +1,86 @@
+package io.tenax.runtime.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input through the real command in its own JVM: exit code 2 and one line on stderr. */
+class CliErrorsTest {
+    @TempDir
+    Path tmp;
+
+    private record Result(int exit, List<String> stderr) {
+    }
+
+    private Result tenax(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-cp", System.getProperty("java.class.path"), TenaxCli.class.getName()));
+        command.addAll(List.of(args));
+        Path err = tmp.resolve("stderr-" + System.nanoTime());
+        Process p = new ProcessBuilder(command).directory(tmp.toFile()).redirectError(err.toFile())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("tenax exited").isTrue();
+        List<String> lines = Files.readAllLines(err, StandardCharsets.UTF_8).stream()
+                .filter(l -> !l.isBlank()).toList();
+        return new Result(p.exitValue(), lines);
+    }
+
+    @Test
+    void anUnknownModelNamesTheChoices() throws Exception {
+        Result r = tenax("train", "--model", "resnet9000", "--run-dir", tmp.resolve("a").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly(
+                "tenax: tenax.training.model (--model) must be one of: mlp, cnn (got resnet9000)");
+    }
+
+    @Test
+    void zeroNodesIsRefused() throws Exception {
+        Result r = tenax("train", "--nodes", "0", "--run-dir", tmp.resolve("b").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: tenax.nodes (--nodes) must be at least 1 (got 0)");
+    }
+
+    @Test
+    void aRunDirectoryThatCannotBeWrittenIsRefused() throws Exception {
+        Path file = Files.writeString(tmp.resolve("plain-file"), "x");
+        Result r = tenax("train", "--run-dir", file.resolve("run").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).hasSize(1);
+        assertThat(r.stderr().get(0)).startsWith("tenax: cannot write the run directory")
+                .endsWith("choose a writable --run-dir");
+    }
+
+    @Test
+    void aMalformedApplicationConfIsReportedWithItsLine() throws Exception {
+        Files.writeString(tmp.resolve("application.conf"), "tenax {\n  nodes = 3\n  epochs = = 2\n");
+        Result r = tenax("train", "--run-dir", tmp.resolve("c").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).hasSize(1);
+        assertThat(r.stderr().get(0)).startsWith("tenax: cannot read application.conf").contains(": 3:");
+    }
+
+    @Test
+    void aWrongTypeInTheConfigNamesTheKey() throws Exception {
+        Files.writeString(tmp.resolve("bad.conf"), "tenax.min-nodes = lots\n");
+        Result r = tenax("train", "--config", tmp.resolve("bad.conf").toString(), "--run-dir",
+                tmp.resolve("d").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).hasSize(1);
+        assertThat(r.stderr().get(0)).contains("min-nodes").contains("NUMBER");
+    }
+
+    @Test
+    void anUnknownFlagGetsUsageHelp() throws Exception {
+        Result r = tenax("train", "--nodez", "3");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: Unknown options: '--nodez', '3' (see 'tenax train --help')");
+    }
+}
