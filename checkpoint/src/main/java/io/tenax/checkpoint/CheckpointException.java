@@ -1,0 +1,20 @@
+package io.tenax.checkpoint;
+
+/** A checkpoint could not be written or read. */
+public final class CheckpointException extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final CheckpointFailureReason reason;
+
+    public CheckpointException(CheckpointFailureReason reason, String detail, Throwable cause) {
+        super(reason.description() + ": " + detail, cause);
+        this.reason = reason;
+    }
+
+    public CheckpointException(CheckpointFailureReason reason, String detail) {
+        this(reason, detail, null);
+    }
+
+    public CheckpointFailureReason reason() {
+        return reason;
+    }
+}

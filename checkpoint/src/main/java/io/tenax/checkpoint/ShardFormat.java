@@ -1,0 +1,131 @@
+package io.tenax.checkpoint;
+
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayInputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The bytes of one rank's shard: a header (magic, version, rank, world, checkpoint id, the
+ * scalars) and, for every section, its total length and this rank's slice
+ * {@code [rank * n / world, (rank + 1) * n / world)} as little-endian floats.
+ */
+final class ShardFormat {
+    static final int MAGIC = 0x544E5853; // "TNXS"
+    static final int VERSION = 1;
+    private static final int MAX_ENTRIES = 1024;
+
+    private ShardFormat() {
+    }
+
+    /** One rank's part of the snapshot, as read back from a shard. */
+    record Shard(int rank, int worldSize, CheckpointId id, Map<String, Long> scalars, Map<String, Slice> slices) {
+    }
+
+    /** A slice of a section: {@code values} sit at {@code offset} of a section of {@code total}. */
+    record Slice(int total, int offset, float[] values) {
+    }
+
+    static int sliceStart(int total, int rank, int world) {
+        return (int) ((long) total * rank / world);
+    }
+
+    static void write(OutputStream sink, CheckpointId id, int rank, int world, StateSnapshot snapshot)
+            throws IOException {
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(sink, 1 << 16));
+        out.writeInt(MAGIC);
+        out.writeInt(VERSION);
+        out.writeInt(rank);
+        out.writeInt(world);
+        out.writeLong(id.step());
+        out.writeLong(id.generation());
+        out.writeInt(snapshot.scalars().size());
+        for (Map.Entry<String, Long> e : snapshot.scalars().entrySet()) {
+            out.writeUTF(e.getKey());
+            out.writeLong(e.getValue());
+        }
+        out.writeInt(snapshot.sections().size());
+        byte[] buffer = new byte[0];
+        for (Map.Entry<String, float[]> e : snapshot.sections().entrySet()) {
+            float[] values = e.getValue();
+            int from = sliceStart(values.length, rank, world);
+            int to = sliceStart(values.length, rank + 1, world);
+            out.writeUTF(e.getKey());
+            out.writeInt(values.length);
+            out.writeInt(from);
+            out.writeInt(to - from);
+            int bytes = (to - from) * Float.BYTES;
+            if (buffer.length < bytes) {
+                buffer = new byte[bytes];
+            }
+            ByteBuffer.wrap(buffer).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(values, from, to - from);
+            out.write(buffer, 0, bytes);
+        }
+        out.flush();
+    }
+
+    static Shard read(byte[] bytes) throws CheckpointException {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+            if (in.readInt() != MAGIC) {
+                throw new CheckpointException(CheckpointFailureReason.MALFORMED, "not a Tenax shard (bad magic)");
+            }
+            int version = in.readInt();
+            if (version != VERSION) {
+                throw new CheckpointException(CheckpointFailureReason.MALFORMED, "shard format version " + version
+                        + " is not supported (this build reads version " + VERSION + ")");
+            }
+            int rank = in.readInt();
+            int world = in.readInt();
+            if (world < 1 || rank < 0 || rank >= world) {
+                throw new CheckpointException(CheckpointFailureReason.MALFORMED, "rank " + rank + " of " + world);
+            }
+            CheckpointId id = new CheckpointId(in.readLong(), in.readLong());
+            Map<String, Long> scalars = new LinkedHashMap<>();
+            int scalarCount = count(in.readInt());
+            for (int i = 0; i < scalarCount; i++) {
+                scalars.put(in.readUTF(), in.readLong());
+            }
+            Map<String, Slice> slices = new LinkedHashMap<>();
+            int sectionCount = count(in.readInt());
+            for (int i = 0; i < sectionCount; i++) {
+                String name = in.readUTF();
+                int total = in.readInt();
+                int offset = in.readInt();
+                int length = in.readInt();
+                if (total < 0 || offset < 0 || length < 0 || (long) offset + length > total
+                        || (long) length * Float.BYTES > in.available()) {
+                    throw new CheckpointException(CheckpointFailureReason.MALFORMED, "section '" + name
+                            + "' claims " + length + " values at " + offset + " of " + total);
+                }
+                byte[] raw = in.readNBytes(length * Float.BYTES);
+                float[] values = new float[length];
+                ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+                slices.put(name, new Slice(total, offset, values));
+            }
+            if (in.available() != 0) {
+                throw new CheckpointException(CheckpointFailureReason.MALFORMED, in.available() + " trailing bytes");
+            }
+            return new Shard(rank, world, id, scalars, slices);
+        } catch (EOFException | java.io.UTFDataFormatException e) {
+            throw new CheckpointException(CheckpointFailureReason.MALFORMED, "shard ends early or has a bad name", e);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(CheckpointFailureReason.MALFORMED, e.getMessage(), e);
+        } catch (IOException e) {
+            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, e.toString(), e);
+        }
+    }
+
+    private static int count(int n) throws CheckpointException {
+        if (n < 0 || n > MAX_ENTRIES) {
+            throw new CheckpointException(CheckpointFailureReason.MALFORMED, "entry count " + n);
+        }
+        return n;
+    }
+}
