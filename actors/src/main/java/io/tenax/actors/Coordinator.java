@@ -1,15 +1,31 @@
 package io.tenax.actors;
 
+import io.tenax.actors.CoordinatorState.CheckpointCommitted;
+import io.tenax.actors.CoordinatorState.CheckpointInvalidated;
 import io.tenax.actors.CoordinatorState.Event;
 import io.tenax.actors.CoordinatorState.GenerationStarted;
+import io.tenax.actors.CoordinatorState.MemberLost;
 import io.tenax.actors.CoordinatorState.RunFinished;
 import io.tenax.actors.serialization.TenaxMessage;
+import io.tenax.checkpoint.AckResult;
+import io.tenax.checkpoint.CheckpointException;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.CheckpointManifest;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.PendingCheckpoint;
+import io.tenax.checkpoint.Retention;
+import io.tenax.checkpoint.ShardReceipt;
+import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -26,8 +42,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 /**
  * The run's coordinator: a cluster singleton whose state is event-sourced. It waits for
  * enough workers, assigns ranks, persists {@link GenerationStarted} and only then sends
- * {@link Worker.Start}; it records the end of the run once every rank has finished. The
- * per-step path never touches it: the collective synchronises the ranks.
+ * {@link Worker.Start}. It commits checkpoints in two phases (every shard durable, then the
+ * manifest, then {@link CheckpointCommitted} in the journal), reconfigures when a member is
+ * lost, lets new nodes join at checkpoints, and records the end of the run. The per-step
+ * path never touches it: the collective synchronises the ranks.
  *
  * <p>Which workers are registered is not persisted: after a failover, workers register
  * again within one register interval.
@@ -58,27 +76,51 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             implements Command, TenaxMessage {
     }
 
-    private record WorkerTerminated(String node, String incarnation) implements Command {
+    /** A rank's shard of checkpoint {@code (step, generation)} is durable. */
+    public record CheckpointWritten(long generation, String node, long step, int rank, int worldSize, String file,
+            long bytes, String sha256) implements Command, TenaxMessage {
     }
 
-    private enum Tick implements Command {
+    /** A worker could not load the checkpoint it was told to resume from. */
+    public record ResumeFailed(long generation, String node, long step, long checkpointGeneration, String reason)
+            implements Command, TenaxMessage {
+    }
+
+    private record WorkerTerminated(String node, String incarnation) implements Command, LocalOnly {
+    }
+
+    private record PingResult(String node, String incarnation, boolean alive, String why) implements Command, LocalOnly {
+    }
+
+    private record JoinPoint(CheckpointId id) implements Command, LocalOnly {
+    }
+
+    private enum Tick implements Command, LocalOnly {
         INSTANCE
     }
 
     /**
-     * @param runId         names the persistent coordinator, one per run
-     * @param limits        how many nodes to wait for, need and use
-     * @param totalSteps    the step at which the run ends
-     * @param configDigest  workers whose training config differs are refused
-     * @param tickInterval  how often to re-evaluate without a trigger (formation grace)
+     * @param runId            names the persistent coordinator, one per run
+     * @param limits           how many nodes to wait for, need and use
+     * @param totalSteps       the step at which the run ends
+     * @param configDigest     workers whose training config differs are refused
+     * @param tickInterval     how often to re-evaluate without a trigger (formation grace)
+     * @param checkpointKeep   committed checkpoints to keep
+     * @param confirmTimeout   how long a suspected peer has to answer a ping before it is downed
      */
     public record Settings(String runId, Formation.Limits limits, long totalSteps, String configDigest,
-            Duration tickInterval) {
+            Duration tickInterval, int checkpointKeep, Duration confirmTimeout) {
         public Settings {
             Objects.requireNonNull(runId, "runId");
             Objects.requireNonNull(limits, "limits");
             Objects.requireNonNull(configDigest, "configDigest");
         }
+    }
+
+    /** Removes a member from the cluster; the fast path of failure detection uses it. */
+    @FunctionalInterface
+    public interface MemberDowner {
+        void down(ActorRef<?> worker);
     }
 
     private record Registration(ActorRef<Worker.Command> worker, Formation.Candidate candidate) {
@@ -88,23 +130,32 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final TimerScheduler<Command> timers;
     private final Settings settings;
     private final RunEventSink sink;
+    private final DirectoryCheckpointStore store;
+    private final MemberDowner downer;
     private final Map<String, Registration> registry = new LinkedHashMap<>();
     private final Map<String, WorkerFinished> finishedReports = new HashMap<>();
+    private final Map<CheckpointId, PendingCheckpoint> pending = new TreeMap<>();
+    private final Set<String> confirmedLost = new HashSet<>();
+    private final Set<String> pinging = new HashSet<>();
     private String lastReason = "";
     private long recoveredAt;
     private long staleMessages;
 
-    public static Behavior<Command> create(Settings settings, RunEventSink sink) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, settings, sink)));
+    public static Behavior<Command> create(Settings settings, RunEventSink sink, DirectoryCheckpointStore store,
+            MemberDowner downer) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new Coordinator(ctx, timers, settings, sink, store, downer)));
     }
 
     private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings,
-            RunEventSink sink) {
+            RunEventSink sink, DirectoryCheckpointStore store, MemberDowner downer) {
         super(PersistenceId.ofUniqueId("tenax-coordinator-" + settings.runId()));
         this.ctx = ctx;
         this.timers = timers;
         this.settings = settings;
         this.sink = sink;
+        this.store = store;
+        this.downer = downer;
     }
 
     @Override
@@ -117,10 +168,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return newCommandHandlerBuilder().forAnyState()
                 .onCommand(Register.class, this::onRegister)
                 .onCommand(Progress.class, this::onProgress)
+                .onCommand(CheckpointWritten.class, this::onCheckpointWritten)
+                .onCommand(ResumeFailed.class, this::onResumeFailed)
                 .onCommand(WorkerFinished.class, this::onWorkerFinished)
                 .onCommand(WorkerFailed.class, this::onWorkerFailed)
+                .onCommand(PingResult.class, this::onPingResult)
                 .onCommand(WorkerTerminated.class, this::onWorkerTerminated)
-                .onCommand(Tick.class, (state, tick) -> evaluate(state))
+                .onCommand(JoinPoint.class, this::onJoinPoint)
+                .onCommand(Tick.class, (state, tick) -> evaluate(state, false))
                 .build();
     }
 
@@ -133,8 +188,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     public SignalHandler<CoordinatorState> signalHandler() {
         return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), state -> {
             recoveredAt = System.currentTimeMillis();
-            ctx.getLog().info("coordinator of run {} ready at generation {} (resume step {}, finished {})",
-                    settings.runId(), state.generation(), state.resumeStep(), state.finished());
+            ctx.getLog().info("coordinator of run {} ready at generation {} (last checkpoint {}, finished {})",
+                    settings.runId(), state.generation(), state.latestCommitted(), state.finished());
+            sink.emit("coordinator-started", Map.of("node", ctx.getSystem().address().toString(),
+                    "generation", state.generation()));
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.tickInterval());
         }).build();
     }
@@ -159,9 +216,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 new Formation.Candidate(r.node(), r.incarnation(), r.host(), r.port(), System.currentTimeMillis())));
         ctx.watchWith(r.worker(), new WorkerTerminated(r.node(), r.incarnation()));
         ctx.getLog().info("{} registered (incarnation {}, ring {}:{})", r.node(), r.incarnation(), r.host(), r.port());
-        sink.emit("member-up", Map.of("node", r.node(), "incarnation", r.incarnation()));
+        sink.emit("member-up", Map.of("node", r.node(), "incarnation", r.incarnation(),
+                "generation", state.generation()));
         r.worker().tell(new Worker.Registered(state.generation()));
-        return evaluate(state);
+        return evaluate(state, false);
     }
 
     private Effect<Event, CoordinatorState> onProgress(CoordinatorState state, Progress p) {
@@ -171,6 +229,78 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         sink.emit("progress", Map.of("generation", p.generation(), "step", p.step(), "epoch", p.epoch(),
                 "loss", p.loss(), "samplesPerSecond", p.samplesPerSecond(), "worldSize", state.world().size()));
         return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onCheckpointWritten(CoordinatorState state, CheckpointWritten w) {
+        if (w.generation() != state.generation() || state.finished()) {
+            return stale(w);
+        }
+        CheckpointId id = new CheckpointId(w.step(), w.generation());
+        PendingCheckpoint p = pending.computeIfAbsent(id, k -> new PendingCheckpoint(k,
+                state.world().stream().map(RingMember::node).toList()));
+        AckResult result = p.acknowledge(new ShardReceipt(id, w.rank(), w.worldSize(), w.file(), w.bytes(),
+                w.sha256()));
+        if (result != AckResult.ACCEPTED) {
+            ctx.getLog().debug("checkpoint acknowledgement {} from {}: {}", id, w.node(), result);
+            return Effect().none();
+        }
+        if (!p.isComplete()) {
+            return Effect().none();
+        }
+        pending.keySet().removeIf(k -> k.compareTo(id) <= 0);
+        CheckpointManifest manifest = p.toManifest(settings.runId(), System.currentTimeMillis());
+        long began = System.nanoTime();
+        try {
+            store.commit(manifest);
+        } catch (CheckpointException e) {
+            ctx.getLog().warn("checkpoint {} not committed: {}", id, e.getMessage());
+            sink.emit("checkpoint-failed", Map.of("step", id.step(), "generation", id.generation(),
+                    "reason", e.getMessage()));
+            return Effect().none();
+        }
+        long bytes = manifest.shards().stream().mapToLong(CheckpointManifest.Shard::bytes).sum();
+        return Effect().persist(new CheckpointCommitted(id.step(), id.generation(), settings.checkpointKeep()))
+                .thenRun(s -> {
+                    sink.emit("checkpoint-committed", Map.of("step", id.step(), "generation", id.generation(),
+                            "bytes", bytes, "commitMillis", (System.nanoTime() - began) / 1_000_000));
+                    applyRetention(s);
+                    ctx.getSelf().tell(new JoinPoint(id));
+                });
+    }
+
+    private Effect<Event, CoordinatorState> onJoinPoint(CoordinatorState state, JoinPoint j) {
+        return j.id().equals(state.latestCommitted()) ? evaluate(state, true) : Effect().none();
+    }
+
+    private void applyRetention(CoordinatorState state) {
+        Set<CheckpointId> needed = new HashSet<>(pending.keySet());
+        for (CheckpointId id : Retention.deletable(store.list(), state.committed(), settings.checkpointKeep(),
+                needed)) {
+            try {
+                store.delete(id);
+            } catch (IOException e) {
+                ctx.getLog().warn("cannot delete old checkpoint {}: {}", id, e.toString());
+            }
+        }
+    }
+
+    private Effect<Event, CoordinatorState> onResumeFailed(CoordinatorState state, ResumeFailed f) {
+        if (f.generation() != state.generation()) {
+            return stale(f);
+        }
+        CheckpointId id = new CheckpointId(f.step(), f.checkpointGeneration());
+        ctx.getLog().warn("{} cannot load {}: {}", f.node(), id, f.reason());
+        List<Event> events = new ArrayList<>();
+        CoordinatorState next = state;
+        if (state.committed().contains(id)) {
+            CheckpointInvalidated invalid = new CheckpointInvalidated(id.step(), id.generation(),
+                    f.node() + ": " + f.reason());
+            events.add(invalid);
+            next = next.apply(invalid);
+        }
+        // The generation cannot start without that state: start the next one, from an older checkpoint.
+        List<RingMember> world = Formation.assignRanks(next, aliveCandidates(), settings.limits());
+        return startGeneration(state, events, next, world, "cannot resume from " + id);
     }
 
     private Effect<Event, CoordinatorState> onWorkerFinished(CoordinatorState state, WorkerFinished f) {
@@ -198,18 +328,52 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                             rank0.steps(), rank0.finalLoss(), rank0.evalAccuracy());
                     sink.emit("run-finished", Map.of("generation", s.generation(), "steps", rank0.steps(),
                             "finalLoss", rank0.finalLoss(), "evalAccuracy", rank0.evalAccuracy(),
-                            "parameterDigests", digests, "staleMessages", staleMessages));
+                            "parameterDigests", digests, "staleMessages", staleMessages,
+                            "failures", s.failures()));
                     registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown("run finished")));
                 });
     }
 
+    /**
+     * The fast path of failure detection: a rank's collective failed and it names a peer.
+     * Ask that peer; if it does not answer within the confirm timeout, it is gone: down it
+     * now rather than waiting for the cluster's failure detector.
+     */
     private Effect<Event, CoordinatorState> onWorkerFailed(CoordinatorState state, WorkerFailed f) {
         if (f.generation() != state.generation()) {
             return stale(f);
         }
-        ctx.getLog().warn("{} reports a failed collective in generation {}: {} (suspect rank {})", f.node(),
+        ctx.getLog().info("{} reports a failed collective in generation {}: {} (suspect rank {})", f.node(),
                 f.generation(), f.reason(), f.suspectRank());
+        if (f.suspectRank() < 0 || f.suspectRank() >= state.world().size()) {
+            return Effect().none();
+        }
+        RingMember suspect = state.world().get(f.suspectRank());
+        Registration r = registry.get(suspect.node());
+        if (r == null || !r.candidate().incarnation().equals(suspect.incarnation())) {
+            // Not registered with this coordinator (e.g. it recovered after the loss): confirmed by absence.
+            confirmedLost.add(suspect.node());
+            return evaluate(state, false);
+        }
+        if (pinging.add(suspect.node())) {
+            String incarnation = suspect.incarnation();
+            ctx.ask(Worker.Pong.class, r.worker(), settings.confirmTimeout(), Worker.Ping::new,
+                    (pong, failure) -> new PingResult(suspect.node(), incarnation, failure == null,
+                            f.node() + " reported " + f.reason()));
+        }
         return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onPingResult(CoordinatorState state, PingResult p) {
+        pinging.remove(p.node());
+        Registration r = registry.get(p.node());
+        if (p.alive() || r == null || !r.candidate().incarnation().equals(p.incarnation())) {
+            return Effect().none();
+        }
+        ctx.getLog().warn("{} did not answer within {} ms after {}: downing it", p.node(),
+                settings.confirmTimeout().toMillis(), p.why());
+        downer.down(r.worker());
+        return lose(state, p.node(), p.incarnation(), "collective");
     }
 
     private Effect<Event, CoordinatorState> onWorkerTerminated(CoordinatorState state, WorkerTerminated t) {
@@ -217,40 +381,106 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (r == null || !r.candidate().incarnation().equals(t.incarnation())) {
             return Effect().none();
         }
-        registry.remove(t.node());
         if (state.finished()) {
+            registry.remove(t.node());
             return Effect().none();
         }
-        ctx.getLog().warn("{} is gone", t.node());
-        sink.emit("member-lost", Map.of("node", t.node(), "incarnation", t.incarnation(),
-                "generation", state.generation()));
-        return evaluate(state);
+        return lose(state, t.node(), t.incarnation(), "membership");
     }
 
-    private Effect<Event, CoordinatorState> evaluate(CoordinatorState state) {
-        Formation.Decision decision = Formation.decide(System.currentTimeMillis(), recoveredAt, state,
-                registry.values().stream().map(Registration::candidate).toList(), settings.limits());
+    private Effect<Event, CoordinatorState> lose(CoordinatorState state, String node, String incarnation,
+            String detectedBy) {
+        registry.remove(node);
+        confirmedLost.add(node);
+        boolean inWorld = state.world().stream().anyMatch(m -> m.node().equals(node)
+                && m.incarnation().equals(incarnation));
+        ctx.getLog().warn("{} is gone (detected by {})", node, detectedBy);
+        sink.emit("member-lost", Map.of("node", node, "incarnation", incarnation, "generation", state.generation(),
+                "detectedBy", detectedBy, "inWorld", inWorld));
+        if (!inWorld) {
+            return evaluate(state, false);
+        }
+        MemberLost lost = new MemberLost(state.generation(), node, incarnation, detectedBy);
+        return startOrWait(state, List.of(lost), state.apply(lost), false);
+    }
+
+    private Effect<Event, CoordinatorState> evaluate(CoordinatorState state, boolean atCheckpoint) {
+        return startOrWait(state, List.of(), state, atCheckpoint);
+    }
+
+    /** Decides on {@code next} (the state after {@code events}) and persists the events plus any new generation. */
+    private Effect<Event, CoordinatorState> startOrWait(CoordinatorState state, List<Event> events,
+            CoordinatorState next, boolean atCheckpoint) {
+        Formation.Decision decision = Formation.decide(new Formation.Inputs(System.currentTimeMillis(), recoveredAt,
+                next, registry.values().stream().map(Registration::candidate).toList(), confirmedLost, atCheckpoint),
+                settings.limits());
         if (!decision.reason().equals(lastReason)) {
             ctx.getLog().info("decision: {}", decision);
             lastReason = decision.reason();
+            if (decision instanceof Formation.Wait) {
+                sink.emit("waiting", Map.of("reason", decision.reason()));
+            }
         }
-        if (!(decision instanceof Formation.StartGeneration start)) {
-            return Effect().none();
+        if (decision instanceof Formation.StartGeneration start) {
+            return startGeneration(state, events, next, start.world(), start.reason());
         }
-        GenerationStarted event = new GenerationStarted(state.generation() + 1, start.startStep(), start.world(),
-                start.reason());
-        return Effect().persist(event).thenRun(this::startWorld);
+        return events.isEmpty() ? Effect().none() : Effect().persist(events);
+    }
+
+    /**
+     * Persists {@code events}, any checkpoints that fail verification, and the next
+     * generation, which resumes from the newest committed checkpoint that verifies.
+     */
+    private Effect<Event, CoordinatorState> startGeneration(CoordinatorState state, List<Event> events,
+            CoordinatorState next, List<RingMember> world, String reason) {
+        List<Event> all = new ArrayList<>(events);
+        CheckpointId resume = next.latestCommitted();
+        while (resume != null) {
+            try {
+                store.load(resume);
+                break;
+            } catch (CheckpointException e) {
+                ctx.getLog().warn("checkpoint {} fails verification ({}); falling back to the previous one", resume,
+                        e.getMessage());
+                sink.emit("checkpoint-invalidated", Map.of("step", resume.step(), "generation", resume.generation(),
+                        "reason", e.getMessage()));
+                CheckpointInvalidated invalid = new CheckpointInvalidated(resume.step(), resume.generation(),
+                        e.getMessage());
+                all.add(invalid);
+                next = next.apply(invalid);
+                resume = next.latestCommitted();
+            }
+        }
+        long startStep = resume == null ? 0 : resume.step();
+        all.add(new GenerationStarted(next.generation() + 1, startStep, resume == null ? -1 : resume.generation(),
+                world, reason));
+        return Effect().persist(all).thenRun(this::startWorld);
     }
 
     private void startWorld(CoordinatorState state) {
         finishedReports.clear();
+        pending.clear();
+        confirmedLost.clear();
         List<String> nodes = state.world().stream().map(RingMember::node).toList();
+        ctx.getLog().info("generation {}: world {} from step {}", state.generation(), nodes, state.startStep());
         sink.emit("generation-started", Map.of("generation", state.generation(), "startStep", state.startStep(),
                 "worldSize", state.world().size(), "world", nodes));
+        long resumeGeneration = state.resumeFrom() == null ? -1 : state.resumeFrom().generation();
         for (RingMember member : state.world()) {
             registry.get(member.node()).worker().tell(new Worker.Start(state.generation(), member.rank(),
-                    state.world(), state.startStep(), settings.totalSteps()));
+                    state.world(), state.startStep(), resumeGeneration, settings.totalSteps()));
         }
+        for (Registration r : registry.values()) {
+            if (!nodes.contains(r.candidate().node())) {
+                r.worker().tell(new Worker.Standby(state.generation(), "no rank in generation " + state.generation()));
+            }
+        }
+    }
+
+    private Map<String, Formation.Candidate> aliveCandidates() {
+        Map<String, Formation.Candidate> alive = new LinkedHashMap<>();
+        registry.forEach((node, r) -> alive.put(node, r.candidate()));
+        return alive;
     }
 
     private Effect<Event, CoordinatorState> stale(Object message) {

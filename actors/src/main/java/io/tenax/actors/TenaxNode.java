@@ -1,5 +1,6 @@
 package io.tenax.actors;
 
+import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.RingEndpoint;
 import java.time.Duration;
@@ -10,7 +11,9 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.Down;
 import org.apache.pekko.cluster.typed.SingletonActor;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 
@@ -35,13 +38,13 @@ public final class TenaxNode {
     }
 
     public static Behavior<Object> create(Coordinator.Settings coordinator, Worker.Settings worker,
-            RankTrainer trainer, RingEndpoint endpoint, RunEventSink sink) {
+            RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store, RunEventSink sink) {
         return Behaviors.setup(ctx -> {
             prepareSchema(ctx, 1);
             return Behaviors.receive(Object.class)
                     .onMessage(SchemaReady.class, ready -> {
                         if (ready.failure() == null) {
-                            return start(ctx, coordinator, worker, trainer, endpoint, sink);
+                            return start(ctx, coordinator, worker, trainer, endpoint, store, sink);
                         }
                         if (ready.attempt() >= SCHEMA_ATTEMPTS) {
                             ctx.getLog().error("cannot prepare the journal after {} attempts", ready.attempt(),
@@ -74,13 +77,16 @@ public final class TenaxNode {
     }
 
     private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
-            Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, RunEventSink sink) {
+            Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store,
+            RunEventSink sink) {
+        Cluster cluster = Cluster.get(ctx.getSystem());
+        Coordinator.MemberDowner downer = ref -> cluster.manager().tell(new Down(ref.path().address()));
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
-                SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink))
+                SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, downer))
                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                 Duration.ofMillis(200), Duration.ofSeconds(5), 0.2)),
                         "coordinator"));
-        ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, worker), "worker");
+        ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, store, worker), "worker");
         ctx.watch(w);
         return Behaviors.receive(Object.class)
                 .onSignal(Terminated.class, t -> Behaviors.stopped())

@@ -1,6 +1,12 @@
 package io.tenax.actors;
 
 import io.tenax.actors.serialization.TenaxMessage;
+import io.tenax.checkpoint.AsyncCheckpointWriter;
+import io.tenax.checkpoint.CheckpointException;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.ShardReceipt;
+import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.StepListener;
 import io.tenax.trainer.TrainingLoop;
@@ -16,8 +22,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -52,34 +61,66 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     public record Rejected(String reason) implements Command, TenaxMessage {
     }
 
-    /** Train {@code [startStep, endStep)} as {@code rank} of {@code world} in {@code generation}. */
-    public record Start(long generation, int rank, List<RingMember> world, long startStep, long endStep)
-            implements Command, TenaxMessage {
+    /**
+     * Train {@code [startStep, endStep)} as {@code rank} of {@code world} in {@code generation},
+     * from the committed checkpoint {@code (startStep, resumeGeneration)}, or from the initial
+     * state when {@code resumeGeneration} is -1 (then {@code startStep} is 0).
+     */
+    public record Start(long generation, int rank, List<RingMember> world, long startStep, long resumeGeneration,
+            long endStep) implements Command, TenaxMessage {
         public Start {
             world = List.copyOf(world);
         }
+
+        CheckpointId resumeFrom() {
+            return resumeGeneration < 0 ? null : new CheckpointId(startStep, resumeGeneration);
+        }
+    }
+
+    /** This worker holds no rank in {@code generation}: stop training and wait. */
+    public record Standby(long generation, String reason) implements Command, TenaxMessage {
+    }
+
+    /** Are you alive? Used to confirm a peer's failure before it is downed. */
+    public record Ping(ActorRef<Pong> replyTo) implements Command, TenaxMessage {
+    }
+
+    /** Yes. */
+    public record Pong(String node, String incarnation) implements TenaxMessage {
     }
 
     /** Leave the cluster and stop the node. */
     public record Shutdown(String reason) implements Command, TenaxMessage {
     }
 
-    private enum RegisterTick implements Command {
+    private enum RegisterTick implements Command, LocalOnly {
         INSTANCE
     }
 
     private record LoopProgress(long generation, long step, int epoch, float loss, double samplesPerSecond)
-            implements Command {
+            implements Command, LocalOnly {
     }
 
     private record LoopEnded(long generation, long steps, float finalLoss, float evalAccuracy, String digest)
-            implements Command {
+            implements Command, LocalOnly {
     }
 
-    private record LoopFailed(long generation, CollectiveException error) implements Command {
+    private record LoopFailed(long generation, CollectiveException error) implements Command, LocalOnly {
     }
 
-    private record LoopCrashed(long generation, RuntimeException error) implements Command {
+    private record LoopCrashed(long generation, RuntimeException error) implements Command, LocalOnly {
+    }
+
+    private record Resumed(long generation, CheckpointId from, String source, long millis) implements Command, LocalOnly {
+    }
+
+    private record ResumeFailed(long generation, CheckpointId from, CheckpointException error) implements Command, LocalOnly {
+    }
+
+    private record ShardWritten(long generation, ShardReceipt receipt) implements Command, LocalOnly {
+    }
+
+    private record ShardFailed(long generation, CheckpointId id, Throwable error) implements Command, LocalOnly {
     }
 
     /**
@@ -90,9 +131,10 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
      * @param progressInterval   how often rank 0 reports progress
      * @param registerInterval   how often to (re-)register with the coordinator
      * @param stepLog            file for a {@code generation,step,epoch,loss} line per step, or null
+     * @param checkpointEvery    take a checkpoint every this many steps; 0 for never
      */
     public record Settings(String node, String incarnation, String configDigest, Duration collectiveTimeout,
-            Duration progressInterval, Duration registerInterval, Path stepLog) {
+            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery) {
         public Settings {
             Objects.requireNonNull(node, "node");
             Objects.requireNonNull(incarnation, "incarnation");
@@ -105,27 +147,38 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private final RingEndpoint endpoint;
     private final Settings settings;
     private final ExecutorService trainingThread;
+    private final DirectoryCheckpointStore store;
+    private final AsyncCheckpointWriter writer;
+    private final StateSnapshot initialState;
+    /** The last snapshots this worker took, newest first: a resume from one of them needs no load. */
+    private final Deque<Snapshot> recent = new ConcurrentLinkedDeque<>();
     private final AtomicReference<TcpRingCollective> activeCollective = new AtomicReference<>();
     private AtomicBoolean stopCurrent = new AtomicBoolean();
     private long generation;
     private int rank = -1;
 
+    private record Snapshot(CheckpointId id, StateSnapshot state) {
+    }
+
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            RingEndpoint endpoint, Settings settings) {
+            RingEndpoint endpoint, DirectoryCheckpointStore store, Settings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(RegisterTick.INSTANCE, Duration.ZERO, settings.registerInterval());
-            return new Worker(ctx, coordinator, trainer, endpoint, settings);
+            return new Worker(ctx, coordinator, trainer, endpoint, store, settings);
         }));
     }
 
     private Worker(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            RingEndpoint endpoint, Settings settings) {
+            RingEndpoint endpoint, DirectoryCheckpointStore store, Settings settings) {
         super(ctx);
         this.ctx = ctx;
         this.coordinator = coordinator;
         this.trainer = trainer;
         this.endpoint = endpoint;
         this.settings = settings;
+        this.store = store;
+        this.writer = new AsyncCheckpointWriter(store);
+        this.initialState = CheckpointCodec.capture(trainer, 0);
         this.trainingThread = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tenax-training");
             t.setDaemon(true);
@@ -140,6 +193,12 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(Rejected.class, this::onRejected)
                 .onMessage(Start.class, this::onStart)
+                .onMessage(Standby.class, this::onStandby)
+                .onMessage(Ping.class, this::onPing)
+                .onMessage(Resumed.class, this::onResumed)
+                .onMessage(ResumeFailed.class, this::onResumeFailed)
+                .onMessage(ShardWritten.class, this::onShardWritten)
+                .onMessage(ShardFailed.class, this::onShardFailed)
                 .onMessage(LoopProgress.class, this::onLoopProgress)
                 .onMessage(LoopEnded.class, this::onLoopEnded)
                 .onMessage(LoopFailed.class, this::onLoopFailed)
@@ -177,24 +236,34 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         rank = start.rank();
         AtomicBoolean stop = new AtomicBoolean();
         stopCurrent = stop;
-        ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}", start.generation(), start.rank(),
-                start.world().size(), start.startStep(), start.endStep());
+        ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}, from {}", start.generation(), start.rank(),
+                start.world().size(), start.startStep(), start.endStep(),
+                start.resumeFrom() == null ? "the initial state" : start.resumeFrom());
         ActorRef<Command> self = ctx.getSelf();
         trainingThread.execute(() -> runGeneration(start, stop, self));
         return this;
     }
 
     private void runGeneration(Start start, AtomicBoolean stop, ActorRef<Command> self) {
+        try {
+            if (!resume(start, self)) {
+                return;
+            }
+        } catch (RuntimeException e) {
+            self.tell(new LoopCrashed(start.generation(), e));
+            return;
+        }
         List<InetSocketAddress> ring = start.world().stream()
                 .map(m -> new InetSocketAddress(m.host(), m.port())).toList();
         ProgressListener progress = new ProgressListener(start.generation(), self, settings);
+        StepListener checkpoints = result -> maybeCheckpoint(start, result.step() + 1, self);
         try (TcpRingCollective collective = TcpRingCollective.connect(endpoint, start.generation(), start.rank(),
                 ring, settings.collectiveTimeout())) {
             activeCollective.set(collective);
             if (stop.get()) {
                 return;
             }
-            long next = new TrainingLoop(trainer, List.of(progress)).run(collective, start.rank(),
+            long next = new TrainingLoop(trainer, List.of(progress, checkpoints)).run(collective, start.rank(),
                     start.world().size(), start.startStep(), start.endStep(), stop::get);
             progress.flush();
             if (next == start.endStep()) {
@@ -203,7 +272,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                         trainer.parameterDigest()));
             }
         } catch (CollectiveException e) {
-            self.tell(new LoopFailed(start.generation(), e));
+            if (!stop.get()) {
+                self.tell(new LoopFailed(start.generation(), e));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
@@ -212,6 +283,99 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             activeCollective.set(null);
             progress.close();
         }
+    }
+
+    /** Brings the trainer to the Start's resume point: from memory when it can, else from the store. */
+    private boolean resume(Start start, ActorRef<Command> self) {
+        long began = System.nanoTime();
+        CheckpointId from = start.resumeFrom();
+        StateSnapshot state;
+        String source;
+        if (from == null) {
+            state = initialState;
+            source = "initial state";
+        } else {
+            Snapshot held = recent.stream().filter(s -> s.id().equals(from)).findFirst().orElse(null);
+            if (held != null) {
+                state = held.state();
+                source = "memory";
+            } else {
+                try {
+                    state = store.load(from);
+                    source = "store";
+                } catch (CheckpointException e) {
+                    self.tell(new ResumeFailed(start.generation(), from, e));
+                    return false;
+                }
+            }
+        }
+        long next = CheckpointCodec.restore(trainer, state);
+        if (next != start.startStep()) {
+            throw new IllegalStateException(from + " resumes at step " + next + ", not " + start.startStep());
+        }
+        self.tell(new Resumed(start.generation(), from, source, (System.nanoTime() - began) / 1_000_000));
+        return true;
+    }
+
+    /** Runs on the training thread after each step: snapshot to memory, then write in the background. */
+    private void maybeCheckpoint(Start start, long nextStep, ActorRef<Command> self) {
+        int every = settings.checkpointEvery();
+        if (every <= 0 || nextStep % every != 0 || nextStep >= start.endStep()) {
+            return;
+        }
+        CheckpointId id = new CheckpointId(nextStep, start.generation());
+        StateSnapshot state = CheckpointCodec.capture(trainer, nextStep);
+        recent.addFirst(new Snapshot(id, state));
+        while (recent.size() > 2) {
+            recent.removeLast();
+        }
+        CompletableFuture<ShardReceipt> written = writer.offer(id, start.rank(), start.world().size(), state);
+        if (written != null) {
+            written.whenComplete((receipt, error) -> self.tell(error == null
+                    ? new ShardWritten(start.generation(), receipt)
+                    : new ShardFailed(start.generation(), id, error)));
+        }
+    }
+
+    private Behavior<Command> onStandby(Standby s) {
+        if (s.generation() > generation) {
+            ctx.getLog().info("standing by in generation {}: {}", s.generation(), s.reason());
+            stopCurrentLoop("standby");
+            generation = s.generation();
+            rank = -1;
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPing(Ping p) {
+        p.replyTo().tell(new Pong(settings.node(), settings.incarnation()));
+        return this;
+    }
+
+    private Behavior<Command> onResumed(Resumed r) {
+        ctx.getLog().info("generation {}: resumed from {} ({}, {} ms)", r.generation(),
+                r.from() == null ? "step 0" : r.from(), r.source(), r.millis());
+        return this;
+    }
+
+    private Behavior<Command> onResumeFailed(ResumeFailed f) {
+        ctx.getLog().warn("generation {}: cannot resume from {}: {}", f.generation(), f.from(),
+                f.error().getMessage());
+        coordinator.tell(new Coordinator.ResumeFailed(f.generation(), settings.node(), f.from().step(),
+                f.from().generation(), f.error().getMessage()));
+        return this;
+    }
+
+    private Behavior<Command> onShardWritten(ShardWritten w) {
+        ShardReceipt r = w.receipt();
+        coordinator.tell(new Coordinator.CheckpointWritten(w.generation(), settings.node(), r.id().step(), r.rank(),
+                r.worldSize(), r.file(), r.bytes(), r.sha256()));
+        return this;
+    }
+
+    private Behavior<Command> onShardFailed(ShardFailed f) {
+        ctx.getLog().warn("checkpoint {} not written: {}", f.id(), f.error().getMessage());
+        return this;
     }
 
     private Behavior<Command> onLoopProgress(LoopProgress p) {
@@ -254,6 +418,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Behavior<Command> onPostStop() {
         stopCurrentLoop("worker stopped");
         trainingThread.shutdown();
+        writer.close();
         return this;
     }
 

@@ -3,6 +3,11 @@ package io.tenax.actors;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.ConfigFactory;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.ShardReceipt;
+import io.tenax.checkpoint.StateSnapshot;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +20,7 @@ import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The coordinator against an in-memory journal that serializes every event with Kryo. */
 class CoordinatorTest {
@@ -32,7 +38,14 @@ class CoordinatorTest {
 
     private final List<String> sinkEvents = new CopyOnWriteArrayList<>();
     private final RunEventSink sink = (type, fields) -> sinkEvents.add(type);
+    private final List<ActorRef<?>> downed = new CopyOnWriteArrayList<>();
     private String runId;
+    @TempDir
+    Path checkpoints;
+
+    private DirectoryCheckpointStore store() {
+        return new DirectoryCheckpointStore(checkpoints);
+    }
 
     @AfterAll
     static void stop() {
@@ -46,8 +59,8 @@ class CoordinatorTest {
     }
 
     private Coordinator.Settings settings(int nodes) {
-        return new Coordinator.Settings(runId, new Formation.Limits(nodes, 1, 8, 60_000, 1_000), 100, "digest",
-                Duration.ofMillis(100));
+        return new Coordinator.Settings(runId, new Formation.Limits(nodes, 1, 8, 60_000, 1_000, true), 100, "digest",
+                Duration.ofMillis(100), 2, Duration.ofMillis(300));
     }
 
     private List<TestProbe<Worker.Command>> register(ActorRef<Coordinator.Command> coordinator, int n) {
@@ -63,7 +76,7 @@ class CoordinatorTest {
 
     @Test
     void startsTheFirstGenerationOnceEveryExpectedWorkerRegistered() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), downed::add));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         for (int i = 0; i < 3; i++) {
             workers.get(i).expectMessageClass(Worker.Registered.class);
@@ -78,7 +91,7 @@ class CoordinatorTest {
 
     @Test
     void aWorkerWithAnotherConfigurationIsRejected() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink, store(), downed::add));
         TestProbe<Worker.Command> w = testKit.createTestProbe();
         coordinator.tell(new Coordinator.Register(w.ref(), "node-1", "i", "127.0.0.1", 1, "other"));
         assertThat(w.expectMessageClass(Worker.Rejected.class).reason()).contains("different configuration");
@@ -87,7 +100,7 @@ class CoordinatorTest {
 
     @Test
     void finishesWhenEveryRankReportedAndStopsTheWorkers() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store(), downed::add));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
@@ -106,13 +119,13 @@ class CoordinatorTest {
 
     @Test
     void aRespawnedCoordinatorRecoversItsStateFromTheJournal() {
-        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink));
+        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store(), downed::add));
         List<TestProbe<Worker.Command>> workers = register(first, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
         testKit.stop(first);
 
-        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(settings(2), sink));
+        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(settings(2), sink, store(), downed::add));
         // Workers re-register with the same incarnations: the recovered generation is kept, no new Start.
         for (int i = 1; i <= 2; i++) {
             second.tell(new Coordinator.Register(workers.get(i - 1).ref(), "node-" + i, "inc-" + i, "127.0.0.1",
@@ -132,7 +145,7 @@ class CoordinatorTest {
 
     @Test
     void aLostWorkerStartsTheNextGenerationAmongTheSurvivors() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), downed::add));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
@@ -142,5 +155,66 @@ class CoordinatorTest {
         assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-3");
         assertThat(workers.get(2).expectMessageClass(Worker.Start.class).rank()).isEqualTo(1);
         assertThat(sinkEvents).contains("member-lost");
+    }
+
+    @Test
+    void aCheckpointIsCommittedOnlyWhenEveryRankAcknowledgedAndIsUsedForTheNextGeneration() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,
+                downed::add));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        CheckpointId id = new CheckpointId(10, 1);
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 10L));
+        ShardReceipt r0 = store.writeShard(id, 0, 2, state);
+        ShardReceipt r1 = store.writeShard(id, 1, 2, state);
+        coordinator.tell(new Coordinator.CheckpointWritten(1, "node-1", 10, 0, 2, r0.file(), r0.bytes(), r0.sha256()));
+        coordinator.tell(new Coordinator.CheckpointWritten(0, "node-2", 10, 1, 2, r1.file(), r1.bytes(), r1.sha256()));
+        String pid = "tenax-coordinator-" + runId;
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        journal.expectNothingPersisted(pid, Duration.ofMillis(200)); // the stale one did not count
+        coordinator.tell(new Coordinator.CheckpointWritten(1, "node-2", 10, 1, 2, r1.file(), r1.bytes(), r1.sha256()));
+        journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointCommitted.class);
+        assertThat(store.load(id)).isEqualTo(state);
+
+        workers.get(1).stop();
+        Worker.Start next = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        assertThat(next.generation()).isEqualTo(2);
+        assertThat(next.startStep()).isEqualTo(10);
+        assertThat(next.resumeGeneration()).isEqualTo(1);
+    }
+
+    @Test
+    void aCorruptCheckpointIsInvalidatedAndTheNextGenerationFallsBackToThePreviousOne() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,
+                downed::add));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 10L));
+        String pid = "tenax-coordinator-" + runId;
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        for (long step : new long[] {10, 20}) {
+            CheckpointId id = new CheckpointId(step, 1);
+            for (int rank = 0; rank < 2; rank++) {
+                ShardReceipt r = store.writeShard(id, rank, 2, state);
+                coordinator.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), step, rank, 2, r.file(),
+                        r.bytes(), r.sha256()));
+            }
+            journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointCommitted.class);
+        }
+        java.nio.file.Files.write(store.directory(new CheckpointId(20, 1)).resolve("shard-r1-of-2.bin"),
+                new byte[] {1, 2, 3});
+        workers.get(1).stop();
+        Worker.Start next = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        assertThat(next.startStep()).isEqualTo(10);
+        journal.expectNextPersistedClass(pid, CoordinatorState.MemberLost.class);
+        journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointInvalidated.class);
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        assertThat(sinkEvents).contains("checkpoint-invalidated");
     }
 }

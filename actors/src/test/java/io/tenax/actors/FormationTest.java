@@ -9,102 +9,130 @@ import io.tenax.actors.Formation.Keep;
 import io.tenax.actors.Formation.Limits;
 import io.tenax.actors.Formation.StartGeneration;
 import io.tenax.actors.Formation.Wait;
+import io.tenax.checkpoint.CheckpointId;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class FormationTest {
-    private static final Limits THREE = new Limits(3, 2, 4, 10_000, 3_000);
+    private static final Limits THREE = new Limits(3, 2, 4, 10_000, 3_000, true);
+    private static final long LONG_AGO = -1_000_000;
 
     private static Candidate c(String node, long at) {
         return new Candidate(node, node + "-inc", "127.0.0.1", 9000 + node.length(), at);
     }
 
+    private static RingMember m(int rank, String node) {
+        return new RingMember(rank, node, node + "-inc", "h", rank);
+    }
+
+    private static CoordinatorState running(long generation, List<RingMember> world, CheckpointId... committed) {
+        return new CoordinatorState(generation, world, 0, null, List.of(committed), 0, false);
+    }
+
+    private static Decision decide(long now, CoordinatorState state, List<Candidate> registered, Limits limits) {
+        return Formation.decide(new Formation.Inputs(now, LONG_AGO, state, registered, Set.of(), false), limits);
+    }
+
     @Test
     void theFirstGenerationWaitsForTheExpectedNodes() {
-        Decision d = Formation.decide(1_000, -1_000_000, CoordinatorState.EMPTY, List.of(c("node-1", 0), c("node-2", 0)), THREE);
+        Decision d = decide(1_000, CoordinatorState.EMPTY, List.of(c("node-1", 0), c("node-2", 0)), THREE);
         assertThat(d).isInstanceOf(Wait.class);
         assertThat(d.reason()).contains("2 of 3");
     }
 
     @Test
     void theFirstGenerationStartsWhenAllExpectedNodesRegisteredRankedByName() {
-        Decision d = Formation.decide(1_000, -1_000_000, CoordinatorState.EMPTY,
-                List.of(c("node-10", 0), c("node-3", 1), c("node-2", 2)), new Limits(3, 1, 8, 10_000, 3_000));
-        assertThat(d).isInstanceOf(StartGeneration.class);
+        Decision d = decide(1_000, CoordinatorState.EMPTY, List.of(c("node-10", 0), c("node-3", 1), c("node-2", 2)),
+                new Limits(3, 1, 8, 10_000, 0, true));
         StartGeneration s = (StartGeneration) d;
         assertThat(s.world()).extracting(RingMember::node).containsExactly("node-2", "node-3", "node-10");
         assertThat(s.world()).extracting(RingMember::rank).containsExactly(0, 1, 2);
+        assertThat(s.resume()).isNull();
         assertThat(s.startStep()).isZero();
     }
 
     @Test
     void afterTheGraceMinNodesAreEnough() {
         List<Candidate> two = List.of(c("node-1", 0), c("node-2", 500));
-        assertThat(Formation.decide(9_999, -1_000_000, CoordinatorState.EMPTY, two, THREE)).isInstanceOf(Wait.class);
-        assertThat(Formation.decide(10_000, -1_000_000, CoordinatorState.EMPTY, two, THREE)).isInstanceOf(StartGeneration.class);
+        assertThat(decide(9_999, CoordinatorState.EMPTY, two, THREE)).isInstanceOf(Wait.class);
+        assertThat(decide(10_000, CoordinatorState.EMPTY, two, THREE)).isInstanceOf(StartGeneration.class);
     }
 
     @Test
     void extraNodesBeyondMaxNodesAreSpares() {
-        Decision d = Formation.decide(0, -1_000_000, CoordinatorState.EMPTY,
+        Decision d = decide(0, CoordinatorState.EMPTY,
                 List.of(c("node-1", 0), c("node-2", 0), c("node-3", 0), c("node-4", 0), c("node-5", 0)),
-                new Limits(3, 1, 3, 1000, 3_000));
+                new Limits(3, 1, 3, 1000, 0, true));
         assertThat(((StartGeneration) d).world()).hasSize(3);
     }
 
     @Test
-    void aLostMemberStartsTheNextGenerationFromTheResumeStepWithSurvivorsInOrder() {
-        List<RingMember> world = List.of(new RingMember(0, "node-1", "node-1-inc", "h", 1),
-                new RingMember(1, "node-2", "node-2-inc", "h", 2), new RingMember(2, "node-3", "node-3-inc", "h", 3));
-        CoordinatorState state = new CoordinatorState(4, world, 100, 140, false);
-        Decision d = Formation.decide(0, -1_000_000, state, List.of(c("node-3", 0), c("node-1", 5)), THREE);
-        StartGeneration s = (StartGeneration) d;
+    void aLostMemberStartsTheNextGenerationFromTheLastCheckpointWithSurvivorsInOrder() {
+        CoordinatorState state = running(4, List.of(m(0, "node-1"), m(1, "node-2"), m(2, "node-3")),
+                new CheckpointId(130, 3), new CheckpointId(140, 4));
+        StartGeneration s = (StartGeneration) decide(0, state, List.of(c("node-3", 0), c("node-1", 5)), THREE);
         assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1", "node-3");
-        assertThat(s.startStep()).isEqualTo(140);
+        assertThat(s.resume()).isEqualTo(new CheckpointId(140, 4));
         assertThat(s.reason()).contains("node-2");
     }
 
     @Test
     void aRestartedNodeIsANewIncarnationSoItsOldRankCountsAsLost() {
-        List<RingMember> world = List.of(new RingMember(0, "node-1", "node-1-inc", "h", 1),
-                new RingMember(1, "node-2", "old", "h", 2));
-        CoordinatorState state = new CoordinatorState(1, world, 0, 0, false);
-        Decision d = Formation.decide(0, -1_000_000, state, List.of(c("node-1", 0), c("node-2", 0)), new Limits(2, 1, 2, 0, 3_000));
+        List<RingMember> world = List.of(m(0, "node-1"), new RingMember(1, "node-2", "old", "h", 2));
+        Decision d = decide(0, running(1, world), List.of(c("node-1", 0), c("node-2", 0)),
+                new Limits(2, 1, 2, 0, 0, true));
         assertThat(d).isInstanceOf(StartGeneration.class);
     }
 
     @Test
-    void aRecoveredCoordinatorGivesTheWorldTimeToRegisterAgain() {
-        List<RingMember> world = List.of(new RingMember(0, "node-1", "node-1-inc", "h", 1),
-                new RingMember(1, "node-2", "node-2-inc", "h", 2));
-        CoordinatorState state = new CoordinatorState(2, world, 0, 0, false);
+    void aRecoveredCoordinatorGivesTheWorldTimeToRegisterAgainUnlessTheLossIsConfirmed() {
+        CoordinatorState state = running(2, List.of(m(0, "node-1"), m(1, "node-2")));
         List<Candidate> onlyOne = List.of(c("node-1", 0));
-        assertThat(Formation.decide(2_999, 0, state, onlyOne, THREE)).isInstanceOf(Wait.class);
-        assertThat(Formation.decide(3_000, 0, state, onlyOne, new Limits(2, 1, 2, 0, 3_000)))
+        Limits limits = new Limits(2, 1, 2, 0, 3_000, true);
+        assertThat(Formation.decide(new Formation.Inputs(2_999, 0, state, onlyOne, Set.of(), false), limits))
+                .isInstanceOf(Wait.class);
+        assertThat(Formation.decide(new Formation.Inputs(2_999, 0, state, onlyOne, Set.of("node-2"), false), limits))
+                .isInstanceOf(StartGeneration.class);
+        assertThat(Formation.decide(new Formation.Inputs(3_000, 0, state, onlyOne, Set.of(), false), limits))
                 .isInstanceOf(StartGeneration.class);
     }
 
     @Test
     void belowMinNodesTheRunWaitsAndSaysWhy() {
-        List<RingMember> world = List.of(new RingMember(0, "node-1", "node-1-inc", "h", 1),
-                new RingMember(1, "node-2", "node-2-inc", "h", 2));
-        CoordinatorState state = new CoordinatorState(2, world, 0, 0, false);
-        Decision d = Formation.decide(0, -1_000_000, state, List.of(c("node-1", 0)), THREE);
+        Decision d = decide(0, running(2, List.of(m(0, "node-1"), m(1, "node-2"))), List.of(c("node-1", 0)), THREE);
         assertThat(d).isInstanceOf(Wait.class);
         assertThat(d.reason()).contains("min-nodes 2");
     }
 
     @Test
+    void aNewNodeJoinsOnlyAtACheckpointCommittedInThisGeneration() {
+        CoordinatorState state = new CoordinatorState(2, List.of(m(0, "node-1"), m(1, "node-3")), 100,
+                new CheckpointId(100, 1), List.of(new CheckpointId(100, 1), new CheckpointId(110, 2)), 1, false);
+        List<Candidate> three = List.of(c("node-1", 0), c("node-3", 0), c("node-2", 9));
+        Decision between = decide(0, state, three, THREE);
+        assertThat(between).isInstanceOf(Keep.class);
+        assertThat(between.reason()).contains("node-2 will join at the next checkpoint");
+        StartGeneration join = (StartGeneration) Formation.decide(new Formation.Inputs(0, LONG_AGO, state, three,
+                Set.of(), true), THREE);
+        assertThat(join.world()).extracting(RingMember::node).containsExactly("node-1", "node-3", "node-2");
+        assertThat(join.resume()).isEqualTo(new CheckpointId(110, 2));
+        Limits noCheckpoints = new Limits(3, 2, 4, 0, 0, false);
+        assertThat(Formation.decide(new Formation.Inputs(0, LONG_AGO, state, three, Set.of(), true), noCheckpoints)
+                .reason()).contains("spares");
+    }
+
+    @Test
     void anIntactWorldOrAFinishedRunIsKept() {
-        List<RingMember> world = List.of(new RingMember(0, "node-1", "node-1-inc", "h", 1));
-        assertThat(Formation.decide(0, -1_000_000, new CoordinatorState(1, world, 0, 0, false), List.of(c("node-1", 0)),
-                new Limits(1, 1, 1, 0, 3_000))).isInstanceOf(Keep.class);
-        assertThat(Formation.decide(0, -1_000_000, new CoordinatorState(1, world, 0, 0, true), List.of(), THREE))
+        List<RingMember> world = List.of(m(0, "node-1"));
+        assertThat(decide(0, running(1, world), List.of(c("node-1", 0)), new Limits(1, 1, 1, 0, 0, true)))
                 .isInstanceOf(Keep.class);
+        CoordinatorState finished = new CoordinatorState(1, world, 0, null, List.of(), 0, true);
+        assertThat(decide(0, finished, List.of(), THREE)).isInstanceOf(Keep.class);
     }
 
     @Test
     void inconsistentLimitsAreRefused() {
-        assertThatThrownBy(() -> new Limits(2, 3, 4, 0, 3_000)).hasMessageContaining("min-nodes <= nodes");
+        assertThatThrownBy(() -> new Limits(2, 3, 4, 0, 0, true)).hasMessageContaining("min-nodes <= nodes");
     }
 }

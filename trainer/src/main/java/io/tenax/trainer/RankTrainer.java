@@ -181,6 +181,25 @@ public final class RankTrainer implements AutoCloseable {
         return flatParameters.clone();
     }
 
+    /** A deep copy of the optimizer's state. */
+    public Adam.State optimizerState() {
+        return optimizer.snapshot();
+    }
+
+    /**
+     * Replaces the whole training state: parameters (written into the model's tensors) and
+     * optimizer. After this the trainer continues exactly as the one the state came from.
+     */
+    public void restore(float[] parameters, Adam.State optimizerState) {
+        if (parameters.length != flatParameters.length) {
+            throw new IllegalArgumentException("state has " + parameters.length + " parameters, this "
+                    + spec.model().configName() + " has " + flatParameters.length);
+        }
+        optimizer.restore(optimizerState);
+        System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
+        writeParameters();
+    }
+
     /** SHA-256 of the parameters' bytes: equal digests mean bitwise-equal replicas. */
     public String parameterDigest() {
         ByteBuffer bytes = ByteBuffer.allocate(flatParameters.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);

@@ -56,6 +56,26 @@ class RankTrainerTest {
         }
     }
 
+    @Test
+    void restoringASavedStateContinuesBitwiseLikeTheUninterruptedTrainer() throws Exception {
+        TrainingSpec spec = new TrainingSpec(ModelKind.MLP, "digits", 3, 2000, 100, 48, 12, 0.002f);
+        try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);
+                RankTrainer trainer = new RankTrainer(spec);
+                TcpRingCollective single = TcpRingCollective.connect(endpoint, 1, 0, List.of(endpoint.address()),
+                        Duration.ofSeconds(5))) {
+            TrainingLoop loop = new TrainingLoop(trainer, List.of());
+            loop.run(single, 0, 1, 0, 10, () -> false);
+            float[] saved = trainer.parameters();
+            var savedOptimizer = trainer.optimizerState();
+            loop.run(single, 0, 1, 10, 20, () -> false);
+            String straight = trainer.parameterDigest();
+            loop.run(single, 0, 1, 20, 23, () -> false); // work that a failure throws away
+            trainer.restore(saved, savedOptimizer);
+            loop.run(single, 0, 1, 10, 20, () -> false);
+            assertThat(trainer.parameterDigest()).isEqualTo(straight);
+        }
+    }
+
     private static float average(List<Float> xs) {
         float sum = 0;
         for (float x : xs) {

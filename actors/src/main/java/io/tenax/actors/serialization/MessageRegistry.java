@@ -27,7 +27,15 @@ public final class MessageRegistry {
             Worker.Start.class,
             Worker.Shutdown.class,
             CoordinatorState.GenerationStarted.class,
-            CoordinatorState.RunFinished.class);
+            CoordinatorState.RunFinished.class,
+            Coordinator.CheckpointWritten.class,
+            Coordinator.ResumeFailed.class,
+            Worker.Standby.class,
+            Worker.Ping.class,
+            Worker.Pong.class,
+            CoordinatorState.CheckpointCommitted.class,
+            CoordinatorState.CheckpointInvalidated.class,
+            CoordinatorState.MemberLost.class);
 
     private MessageRegistry() {
     }

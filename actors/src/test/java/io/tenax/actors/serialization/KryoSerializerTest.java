@@ -50,10 +50,18 @@ class KryoSerializerTest {
                 new Coordinator.WorkerFailed(3, "node-2", "PEER_FAILED: gone", 1),
                 new Worker.Registered(7),
                 new Worker.Rejected("different config"),
-                new Worker.Start(2, 1, world, 40, 375),
+                new Worker.Start(2, 1, world, 40, 1, 375),
                 new Worker.Shutdown("run finished"),
-                new CoordinatorState.GenerationStarted(2, 40, world, "lost node-3"),
-                new CoordinatorState.RunFinished(2, 375, 0.05f, 0.98f));
+                new CoordinatorState.GenerationStarted(2, 40, 1, world, "lost node-3"),
+                new CoordinatorState.RunFinished(2, 375, 0.05f, 0.98f),
+                new Coordinator.CheckpointWritten(2, "node-1", 40, 0, 2, "shard-r0-of-2.bin", 1234, "ab12"),
+                new Coordinator.ResumeFailed(2, "node-1", 40, 1, "CHECKSUM_MISMATCH"),
+                new Worker.Standby(3, "no rank"),
+                new Worker.Ping(testKit.<Worker.Pong>createTestProbe().ref()),
+                new Worker.Pong("node-1", "a1"),
+                new CoordinatorState.CheckpointCommitted(40, 2, 3),
+                new CoordinatorState.CheckpointInvalidated(40, 2, "corrupt"),
+                new CoordinatorState.MemberLost(2, "node-3", "c3", "collective"));
     }
 
     @Test

@@ -35,9 +35,15 @@ public record RunConfig(
         Duration registerInterval,
         Duration tickInterval,
         Duration recoveryGrace,
+        Duration confirmTimeout,
+        Checkpoints checkpoints,
         Journal journal,
         List<String> nodeJvmOptions,
         int threadsPerNode) {
+
+    /** When and where checkpoints are taken. */
+    public record Checkpoints(int every, int keep, Path dir, Duration writeDelay) {
+    }
 
     /** Where the coordinator's events are kept. */
     public record Journal(String kind, String url, String user, String password) {
@@ -143,16 +149,30 @@ public record RunConfig(
             url = "jdbc:h2:file:" + runDir.resolve("journal").resolve("tenax") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0";
         }
         int threads = positive(c, "tenax.node.threads");
+        int every = c.getInt("tenax.checkpoint.every");
+        if (every < 0) {
+            throw error("tenax.checkpoint.every", "must be 0 (off) or a number of steps", every);
+        }
+        int keep = positive(c, "tenax.checkpoint.keep");
+        String ckptDir = c.getString("tenax.checkpoint.dir");
+        Path checkpointDir = ckptDir.isEmpty() ? runDir.resolve("checkpoints") : Path.of(ckptDir).toAbsolutePath();
+        Duration writeDelay = c.getDuration("tenax.checkpoint.write-delay");
+        if (writeDelay.isNegative()) {
+            throw error("tenax.checkpoint.write-delay", "must not be negative", writeDelay);
+        }
+        Checkpoints checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay);
         return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
                 duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
                 duration(c, "tenax.coordinator.tick-interval"), duration(c, "tenax.coordinator.recovery-grace"),
+                duration(c, "tenax.failure.confirm-timeout"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads);
     }
 
     public Formation.Limits limits() {
-        return new Formation.Limits(nodes, minNodes, maxNodes, formationGrace.toMillis(), recoveryGrace.toMillis());
+        return new Formation.Limits(nodes, minNodes, maxNodes, formationGrace.toMillis(), recoveryGrace.toMillis(),
+                checkpoints.every() > 0);
     }
 
     public Path eventsFile() {
@@ -168,7 +188,7 @@ public record RunConfig(
      * the coordinator refuses a worker whose digest differs.
      */
     public String trainingDigest() {
-        String text = training + "|steps=" + totalSteps;
+        String text = training + "|steps=" + totalSteps + "|checkpoint-every=" + checkpoints.every();
         try {
             byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(d, 0, 8);

@@ -7,6 +7,7 @@ import io.tenax.actors.Coordinator;
 import io.tenax.actors.JsonLinesEventSink;
 import io.tenax.actors.TenaxNode;
 import io.tenax.actors.Worker;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.RingEndpoint;
@@ -61,12 +62,14 @@ public final class NodeMain {
         RankTrainer trainer = new RankTrainer(run.training());
         RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
         Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
-                run.trainingDigest(), run.tickInterval());
+                run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout());
         Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(),
                 run.collectiveTimeout(), run.progressInterval(), run.registerInterval(),
-                run.nodesDir().resolve(node + ".steps.csv"));
+                run.nodesDir().resolve(node + ".steps.csv"), run.checkpoints().every());
+        DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
+                run.checkpoints().writeDelay());
         ActorSystem<Object> system = ActorSystem.create(
-                TenaxNode.create(coordinator, worker, trainer, endpoint, new JsonLinesEventSink(run.eventsFile())),
+                TenaxNode.create(coordinator, worker, trainer, endpoint, store, new JsonLinesEventSink(run.eventsFile())),
                 "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
         // goes with the process.

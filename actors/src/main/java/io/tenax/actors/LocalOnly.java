@@ -1,0 +1,7 @@
+package io.tenax.actors;
+
+import org.apache.pekko.actor.NoSerializationVerificationNeeded;
+
+/** Marks an actor's private message that never leaves its node, so it needs no serializer. */
+interface LocalOnly extends NoSerializationVerificationNeeded {
+}
