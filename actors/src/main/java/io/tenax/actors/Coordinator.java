@@ -117,10 +117,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
     }
 
-    /** Removes a member from the cluster; the fast path of failure detection uses it. */
-    @FunctionalInterface
-    public interface MemberDowner {
+    /** The coordinator's view of cluster membership, for the fast paths of failure detection. */
+    public interface ClusterView {
+        /** Removes the member that hosts this worker from the cluster. */
         void down(ActorRef<?> worker);
+
+        /** Whether the member at this address is in the cluster and not on its way out. */
+        boolean isMember(String address);
     }
 
     private record Registration(ActorRef<Worker.Command> worker, Formation.Candidate candidate) {
@@ -131,31 +134,32 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Settings settings;
     private final RunEventSink sink;
     private final DirectoryCheckpointStore store;
-    private final MemberDowner downer;
+    private final ClusterView cluster;
     private final Map<String, Registration> registry = new LinkedHashMap<>();
     private final Map<String, WorkerFinished> finishedReports = new HashMap<>();
     private final Map<CheckpointId, PendingCheckpoint> pending = new TreeMap<>();
     private final Set<String> confirmedLost = new HashSet<>();
     private final Set<String> pinging = new HashSet<>();
     private String lastReason = "";
+    private String lastStartReason = "";
     private long recoveredAt;
     private long staleMessages;
 
     public static Behavior<Command> create(Settings settings, RunEventSink sink, DirectoryCheckpointStore store,
-            MemberDowner downer) {
+            ClusterView cluster) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-                new Coordinator(ctx, timers, settings, sink, store, downer)));
+                new Coordinator(ctx, timers, settings, sink, store, cluster)));
     }
 
     private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings,
-            RunEventSink sink, DirectoryCheckpointStore store, MemberDowner downer) {
+            RunEventSink sink, DirectoryCheckpointStore store, ClusterView cluster) {
         super(PersistenceId.ofUniqueId("tenax-coordinator-" + settings.runId()));
         this.ctx = ctx;
         this.timers = timers;
         this.settings = settings;
         this.sink = sink;
         this.store = store;
-        this.downer = downer;
+        this.cluster = cluster;
     }
 
     @Override
@@ -213,7 +217,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         }
         registry.put(r.node(), new Registration(r.worker(),
-                new Formation.Candidate(r.node(), r.incarnation(), r.host(), r.port(), System.currentTimeMillis())));
+                new Formation.Candidate(r.node(), r.incarnation(), r.worker().path().address().toString(), r.host(),
+                        r.port(), System.currentTimeMillis())));
         ctx.watchWith(r.worker(), new WorkerTerminated(r.node(), r.incarnation()));
         ctx.getLog().info("{} registered (incarnation {}, ring {}:{})", r.node(), r.incarnation(), r.host(), r.port());
         sink.emit("member-up", Map.of("node", r.node(), "incarnation", r.incarnation(),
@@ -372,7 +377,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         ctx.getLog().warn("{} did not answer within {} ms after {}: downing it", p.node(),
                 settings.confirmTimeout().toMillis(), p.why());
-        downer.down(r.worker());
+        cluster.down(r.worker());
         return lose(state, p.node(), p.incarnation(), "collective");
     }
 
@@ -392,6 +397,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             String detectedBy) {
         registry.remove(node);
         confirmedLost.add(node);
+        confirmedLost.add(node + "@" + incarnation);
         boolean inWorld = state.world().stream().anyMatch(m -> m.node().equals(node)
                 && m.incarnation().equals(incarnation));
         ctx.getLog().warn("{} is gone (detected by {})", node, detectedBy);
@@ -411,6 +417,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** Decides on {@code next} (the state after {@code events}) and persists the events plus any new generation. */
     private Effect<Event, CoordinatorState> startOrWait(CoordinatorState state, List<Event> events,
             CoordinatorState next, boolean atCheckpoint) {
+        for (RingMember m : next.world()) {
+            if (!registry.containsKey(m.node()) && !cluster.isMember(m.address())) {
+                confirmedLost.add(m.node()); // gone from the cluster: no need to wait for it to register
+            }
+        }
         Formation.Decision decision = Formation.decide(new Formation.Inputs(System.currentTimeMillis(), recoveredAt,
                 next, registry.values().stream().map(Registration::candidate).toList(), confirmedLost, atCheckpoint),
                 settings.limits());
@@ -451,9 +462,18 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 resume = next.latestCommitted();
             }
         }
+        for (RingMember old : next.world()) {
+            boolean kept = world.stream().anyMatch(m -> m.node().equals(old.node())
+                    && m.incarnation().equals(old.incarnation()));
+            if (!kept && confirmedLost.add(old.node() + "@" + old.incarnation())) {
+                sink.emit("member-lost", Map.of("node", old.node(), "incarnation", old.incarnation(),
+                        "generation", next.generation(), "detectedBy", "absence", "inWorld", true));
+            }
+        }
         long startStep = resume == null ? 0 : resume.step();
         all.add(new GenerationStarted(next.generation() + 1, startStep, resume == null ? -1 : resume.generation(),
                 world, reason));
+        lastStartReason = reason;
         return Effect().persist(all).thenRun(this::startWorld);
     }
 
@@ -464,7 +484,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<String> nodes = state.world().stream().map(RingMember::node).toList();
         ctx.getLog().info("generation {}: world {} from step {}", state.generation(), nodes, state.startStep());
         sink.emit("generation-started", Map.of("generation", state.generation(), "startStep", state.startStep(),
-                "worldSize", state.world().size(), "world", nodes));
+                "worldSize", state.world().size(), "world", nodes, "reason", lastStartReason));
         long resumeGeneration = state.resumeFrom() == null ? -1 : state.resumeFrom().generation();
         for (RingMember member : state.world()) {
             registry.get(member.node()).worker().tell(new Worker.Start(state.generation(), member.rank(),

@@ -22,7 +22,8 @@ public final class Formation {
     }
 
     /** A registered worker that could hold a rank. */
-    public record Candidate(String node, String incarnation, String host, int port, long registeredAtMillis) {
+    public record Candidate(String node, String incarnation, String address, String host, int port,
+            long registeredAtMillis) {
         public Candidate {
             Objects.requireNonNull(node, "node");
         }
@@ -166,7 +167,7 @@ public final class Formation {
         List<RingMember> world = new ArrayList<>();
         for (int rank = 0; rank < Math.min(ordered.size(), limits.maxNodes()); rank++) {
             Candidate c = ordered.get(rank);
-            world.add(new RingMember(rank, c.node(), c.incarnation(), c.host(), c.port()));
+            world.add(new RingMember(rank, c.node(), c.incarnation(), c.address(), c.host(), c.port()));
         }
         return List.copyOf(world);
     }

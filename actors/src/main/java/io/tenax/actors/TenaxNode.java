@@ -11,8 +11,11 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
 import org.apache.pekko.cluster.typed.Down;
 import org.apache.pekko.cluster.typed.SingletonActor;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
@@ -80,12 +83,28 @@ public final class TenaxNode {
             Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store,
             RunEventSink sink) {
         Cluster cluster = Cluster.get(ctx.getSystem());
-        Coordinator.MemberDowner downer = ref -> cluster.manager().tell(new Down(ref.path().address()));
+        Coordinator.ClusterView view = new Coordinator.ClusterView() {
+            @Override
+            public void down(ActorRef<?> worker) {
+                cluster.manager().tell(new Down(worker.path().address()));
+            }
+
+            @Override
+            public boolean isMember(String address) {
+                for (Member m : cluster.state().getMembers()) {
+                    if (m.address().toString().equals(address)) {
+                        return m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
+                                || m.status() == MemberStatus.joining();
+                    }
+                }
+                return false;
+            }
+        };
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
-                SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, downer))
+                SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, view))
                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                 Duration.ofMillis(200), Duration.ofSeconds(5), 0.2)),
-                        "coordinator"));
+                        "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("worker")));
         ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, store, worker), "worker");
         ctx.watch(w);
         return Behaviors.receive(Object.class)

@@ -39,6 +39,17 @@ class CoordinatorTest {
     private final List<String> sinkEvents = new CopyOnWriteArrayList<>();
     private final RunEventSink sink = (type, fields) -> sinkEvents.add(type);
     private final List<ActorRef<?>> downed = new CopyOnWriteArrayList<>();
+    private final Coordinator.ClusterView view = new Coordinator.ClusterView() {
+        @Override
+        public void down(ActorRef<?> worker) {
+            downed.add(worker);
+        }
+
+        @Override
+        public boolean isMember(String address) {
+            return true;
+        }
+    };
     private String runId;
     @TempDir
     Path checkpoints;
@@ -76,7 +87,7 @@ class CoordinatorTest {
 
     @Test
     void startsTheFirstGenerationOnceEveryExpectedWorkerRegistered() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), downed::add));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         for (int i = 0; i < 3; i++) {
             workers.get(i).expectMessageClass(Worker.Registered.class);
@@ -91,7 +102,7 @@ class CoordinatorTest {
 
     @Test
     void aWorkerWithAnotherConfigurationIsRejected() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink, store(), downed::add));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink, store(), view));
         TestProbe<Worker.Command> w = testKit.createTestProbe();
         coordinator.tell(new Coordinator.Register(w.ref(), "node-1", "i", "127.0.0.1", 1, "other"));
         assertThat(w.expectMessageClass(Worker.Rejected.class).reason()).contains("different configuration");
@@ -100,7 +111,7 @@ class CoordinatorTest {
 
     @Test
     void finishesWhenEveryRankReportedAndStopsTheWorkers() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store(), downed::add));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
@@ -119,13 +130,13 @@ class CoordinatorTest {
 
     @Test
     void aRespawnedCoordinatorRecoversItsStateFromTheJournal() {
-        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store(), downed::add));
+        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(first, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
         testKit.stop(first);
 
-        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(settings(2), sink, store(), downed::add));
+        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
         // Workers re-register with the same incarnations: the recovered generation is kept, no new Start.
         for (int i = 1; i <= 2; i++) {
             second.tell(new Coordinator.Register(workers.get(i - 1).ref(), "node-" + i, "inc-" + i, "127.0.0.1",
@@ -145,7 +156,7 @@ class CoordinatorTest {
 
     @Test
     void aLostWorkerStartsTheNextGenerationAmongTheSurvivors() {
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), downed::add));
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
@@ -161,7 +172,7 @@ class CoordinatorTest {
     void aCheckpointIsCommittedOnlyWhenEveryRankAcknowledgedAndIsUsedForTheNextGeneration() throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,
-                downed::add));
+                view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
@@ -190,7 +201,7 @@ class CoordinatorTest {
     void aCorruptCheckpointIsInvalidatedAndTheNextGenerationFallsBackToThePreviousOne() throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,
-                downed::add));
+                view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));

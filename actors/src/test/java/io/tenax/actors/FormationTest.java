@@ -19,11 +19,11 @@ class FormationTest {
     private static final long LONG_AGO = -1_000_000;
 
     private static Candidate c(String node, long at) {
-        return new Candidate(node, node + "-inc", "127.0.0.1", 9000 + node.length(), at);
+        return new Candidate(node, node + "-inc", "pekko://tenax@h:1", "127.0.0.1", 9000 + node.length(), at);
     }
 
     private static RingMember m(int rank, String node) {
-        return new RingMember(rank, node, node + "-inc", "h", rank);
+        return new RingMember(rank, node, node + "-inc", "pekko://tenax@h:1", "h", rank);
     }
 
     private static CoordinatorState running(long generation, List<RingMember> world, CheckpointId... committed) {
@@ -79,7 +79,7 @@ class FormationTest {
 
     @Test
     void aRestartedNodeIsANewIncarnationSoItsOldRankCountsAsLost() {
-        List<RingMember> world = List.of(m(0, "node-1"), new RingMember(1, "node-2", "old", "h", 2));
+        List<RingMember> world = List.of(m(0, "node-1"), new RingMember(1, "node-2", "old", "pekko://tenax@h:2", "h", 2));
         Decision d = decide(0, running(1, world), List.of(c("node-1", 0), c("node-2", 0)),
                 new Limits(2, 1, 2, 0, 0, true));
         assertThat(d).isInstanceOf(StartGeneration.class);

@@ -40,8 +40,8 @@ class KryoSerializerTest {
 
     private static List<Object> samples() {
         TestProbe<Worker.Command> worker = testKit.createTestProbe();
-        List<RingMember> world = List.of(new RingMember(0, "node-1", "a1", "127.0.0.1", 4000),
-                new RingMember(1, "node-2", "b2", "127.0.0.1", 4001));
+        List<RingMember> world = List.of(new RingMember(0, "node-1", "a1", "pekko://tenax@127.0.0.1:2551", "127.0.0.1", 4000),
+                new RingMember(1, "node-2", "b2", "pekko://tenax@127.0.0.1:2552", "127.0.0.1", 4001));
         return List.of(
                 world.get(0),
                 new Coordinator.Register(worker.ref(), "node-1", "a1", "127.0.0.1", 4000, "digest"),

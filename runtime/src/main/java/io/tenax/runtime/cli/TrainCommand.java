@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigValueFactory;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.config.RunSetup;
+import io.tenax.runtime.launch.ChaosPlan;
 import io.tenax.runtime.launch.LocalLauncher;
 import io.tenax.runtime.launch.RunSummary;
 import java.nio.file.Path;
@@ -48,16 +49,24 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any tenax.* setting, e.g. --set tenax.min-nodes=2")
     List<String> settings = new ArrayList<>();
 
+    @Option(names = "--chaos", paramLabel = "PLAN", description = "faults to inject, e.g. 'kill-random every 20s; "
+            + "restart after 5s' or 'kill node-2 at step 150; restart node-2 after 5s'")
+    String chaos;
+
     @Option(names = "--in-process", description = "run the single node inside this process (with --nodes 1)")
     boolean inProcess;
 
     @Override
     public Integer call() throws Exception {
+        ChaosPlan plan = ChaosPlan.parse(chaos);
         RunConfig run = RunSetup.prepare(overrides(), config);
         if (inProcess && run.nodes() != 1) {
             throw new ConfigError("--in-process runs exactly one node (got --nodes " + run.nodes() + ")");
         }
-        RunSummary summary = new LocalLauncher(run, System.out, inProcess).run();
+        if (inProcess && !plan.isEmpty()) {
+            throw new ConfigError("--chaos needs node processes; drop --in-process");
+        }
+        RunSummary summary = new LocalLauncher(run, System.out, inProcess, plan).run();
         if (!summary.finished()) {
             System.err.println("tenax: the run ended before its last step; see the node logs in " + run.nodesDir());
             return TenaxCli.EXIT_FAILED;
@@ -65,6 +74,10 @@ public final class TrainCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "finished %d steps in %.1f s: loss %.4f -> %.4f, eval accuracy %.2f%%, "
                 + "%.0f samples/s%n", summary.steps(), summary.wallSeconds(), summary.initialLoss(),
                 summary.finalLoss(), 100 * summary.evalAccuracy(), summary.samplesPerSecond());
+        if (!summary.failures().isEmpty()) {
+            System.out.printf(Locale.ROOT, "survived %d failures in %d generations%n", summary.failures().size(),
+                    summary.generations().size());
+        }
         System.out.println("summary: " + run.runDir().resolve("summary.json"));
         return 0;
     }

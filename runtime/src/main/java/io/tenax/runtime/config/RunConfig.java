@@ -35,6 +35,7 @@ public record RunConfig(
         Duration registerInterval,
         Duration tickInterval,
         Duration recoveryGrace,
+        String referee,
         Duration confirmTimeout,
         Checkpoints checkpoints,
         Journal journal,
@@ -45,8 +46,15 @@ public record RunConfig(
     public record Checkpoints(int every, int keep, Path dir, Duration writeDelay) {
     }
 
-    /** Where the coordinator's events are kept. */
+    /**
+     * Where the coordinator's events are kept. An empty URL with kind h2 means a managed
+     * journal: the launcher serves the H2 file in the run directory and tells the nodes its URL.
+     */
     public record Journal(String kind, String url, String user, String password) {
+        public boolean managed() {
+            return url.isEmpty();
+        }
+
         public String slickProfile() {
             return "postgres".equals(kind) ? "slick.jdbc.PostgresProfile$" : "slick.jdbc.H2Profile$";
         }
@@ -139,14 +147,9 @@ public record RunConfig(
         }
         Path runDir = Path.of(c.getString("tenax.run-dir")).toAbsolutePath().normalize();
         String url = c.getString("tenax.journal.url");
-        if (url.isEmpty()) {
-            if (journalKind.equals("postgres")) {
-                throw new ConfigError("tenax.journal.url must be set for tenax.journal.kind = postgres,"
-                        + " e.g. jdbc:postgresql://127.0.0.1:5432/tenax");
-            }
-            // AUTO_SERVER lets every node process reach the one file; WRITE_DELAY=0 keeps acknowledged
-            // events across a SIGKILL.
-            url = "jdbc:h2:file:" + runDir.resolve("journal").resolve("tenax") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0";
+        if (url.isEmpty() && journalKind.equals("postgres")) {
+            throw new ConfigError("tenax.journal.url must be set for tenax.journal.kind = postgres,"
+                    + " e.g. jdbc:postgresql://127.0.0.1:5432/tenax");
         }
         int threads = positive(c, "tenax.node.threads");
         int every = c.getInt("tenax.checkpoint.every");
@@ -165,6 +168,7 @@ public record RunConfig(
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
                 duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
                 duration(c, "tenax.coordinator.tick-interval"), duration(c, "tenax.coordinator.recovery-grace"),
+                c.getString("tenax.cluster.referee"),
                 duration(c, "tenax.failure.confirm-timeout"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads);
@@ -203,7 +207,21 @@ public record RunConfig(
      * which is where the schema tool looks.
      */
     public Config pekkoOverrides() {
+        if (journal.url().isEmpty()) {
+            throw new ConfigError("tenax.journal.url is empty: start nodes through the launcher (bin/tenax), which"
+                    + " serves the run's H2 journal, or set tenax.journal.url");
+        }
         Config c = ConfigFactory.empty();
+        if (!referee.isEmpty()) {
+            // The launcher is a cluster member with role "referee" and always the oldest: keep-oldest on that
+            // role survives the loss of any number of workers at once, and cannot split the brain.
+            c = c.withValue("pekko.cluster.split-brain-resolver.active-strategy",
+                            ConfigValueFactory.fromAnyRef("keep-oldest"))
+                    .withValue("pekko.cluster.split-brain-resolver.keep-oldest.role",
+                            ConfigValueFactory.fromAnyRef("referee"))
+                    .withValue("pekko.cluster.split-brain-resolver.keep-oldest.down-if-alone",
+                            ConfigValueFactory.fromAnyRef(true));
+        }
         for (String prefix : List.of("pekko-persistence-jdbc.shared-databases.tenax.", "jdbc-journal.slick.")) {
             c = c.withValue(prefix + "profile", ConfigValueFactory.fromAnyRef(journal.slickProfile()))
                     .withValue(prefix + "db.url", ConfigValueFactory.fromAnyRef(journal.url()))

@@ -31,38 +31,77 @@ public final class LocalLauncher {
     /** System properties every node inherits from the launcher, e.g. DJL's offline cache. */
     private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
             "ENGINE_CACHE_DIR", "ai.djl.pytorch.num_interop_threads");
-    private static final long POLL_MILLIS = 100;
+    private static final long POLL_MILLIS = 50;
     private static final long EXIT_GRACE_MILLIS = 30_000;
 
     private final RunConfig run;
     private final PrintStream out;
     private final boolean inProcess;
+    private final ChaosPlan chaos;
     private final Map<String, Process> processes = new LinkedHashMap<>();
+    private final Map<String, Integer> ports = new LinkedHashMap<>();
+    private final List<Failure> failures = new ArrayList<>();
+    /** Nodes whose death the launcher already accounted for (its own kills and stops). */
+    private final java.util.Set<String> expectedExits = new java.util.HashSet<>();
+    private final java.util.Set<Process> handledDeaths = java.util.Collections.newSetFromMap(
+            new java.util.IdentityHashMap<>());
+    private final Map<String, Long> restartAt = new LinkedHashMap<>();
+    private final Map<Integer, Long> nextFire = new LinkedHashMap<>();
+    private final Map<String, Long> resumeAt = new LinkedHashMap<>();
+    private final java.util.Random random;
+    private List<Integer> seedPorts = List.of();
+    private long trainingStartedAt;
+    private long lastStep;
+    private String coordinatorNode;
+    private ProgressDisplay display;
+    private Referee referee;
 
     public LocalLauncher(RunConfig run, PrintStream out, boolean inProcess) {
+        this(run, out, inProcess, ChaosPlan.NONE);
+    }
+
+    public LocalLauncher(RunConfig run, PrintStream out, boolean inProcess, ChaosPlan chaos) {
         this.run = Objects.requireNonNull(run, "run");
         this.out = Objects.requireNonNull(out, "out");
         this.inProcess = inProcess;
+        this.chaos = Objects.requireNonNull(chaos, "chaos");
+        this.random = new java.util.Random(run.training().seed());
         if (inProcess && run.nodes() != 1) {
             throw new IllegalArgumentException("an in-process run has exactly one node (got " + run.nodes() + ")");
+        }
+        if (inProcess && !chaos.isEmpty()) {
+            throw new IllegalArgumentException("chaos needs node processes; it cannot run in-process");
         }
     }
 
     /** Starts the nodes, waits for the run to end, and returns its summary (also written to disk). */
     public RunSummary run() throws Exception {
         long started = System.nanoTime();
-        List<Integer> ports = freePorts(run.nodes());
+        List<Integer> allPorts = freePorts(run.nodes() + 2);
+        seedPorts = allPorts.subList(2, allPorts.size());
+        referee = Referee.start(run.journal().managed() ? run.runDir().resolve("journal") : null, allPorts.get(0),
+                allPorts.get(1), seedPorts);
+        StringBuilder extra = new StringBuilder("\n# added by the launcher\n");
+        extra.append("tenax.cluster.referee = \"").append(referee.address()).append("\"\n");
+        if (run.journal().managed()) {
+            extra.append("tenax.journal.url = \"").append(Referee.journalUrl(allPorts.get(1))).append("\"\n");
+        }
+        Files.writeString(run.runDir().resolve("run.conf"), extra.toString(), StandardCharsets.UTF_8,
+                java.nio.file.StandardOpenOption.APPEND);
         ActorSystem<Object> local = null;
         Thread killer = new Thread(this::destroyAll, "tenax-launcher-shutdown");
         Runtime.getRuntime().addShutdownHook(killer);
         EventLog events = new EventLog(run.eventsFile());
         boolean finished = false;
-        try (ProgressDisplay display = ProgressDisplay.forConsole(out, run.totalSteps())) {
+        try (ProgressDisplay shown = ProgressDisplay.forConsole(out, run.totalSteps())) {
+            display = shown;
             if (inProcess) {
-                local = NodeMain.start(run.runDir(), "node-1", ports.get(0), ports, false);
+                local = NodeMain.start(run.runDir(), "node-1", seedPorts.get(0), seedPorts, false);
             } else {
                 for (int i = 0; i < run.nodes(); i++) {
-                    startNode("node-" + (i + 1), ports.get(i), ports);
+                    String node = "node-" + (i + 1);
+                    ports.put(node, seedPorts.get(i));
+                    startNode(node);
                 }
             }
             display.note("run " + run.runId() + ": " + run.nodes() + (run.nodes() == 1 ? " node" : " nodes") + ", "
@@ -71,13 +110,17 @@ public final class LocalLauncher {
             long finishedAt = 0;
             while (true) {
                 for (JsonNode e : events.poll()) {
-                    finished |= show(display, e);
+                    finished |= show(e);
+                }
+                if (!inProcess && !finished) {
+                    watchNodes();
+                    applyChaos();
                 }
                 boolean running = inProcess ? !local.whenTerminated().isCompleted()
-                        : processes.values().stream().anyMatch(Process::isAlive);
+                        : processes.values().stream().anyMatch(Process::isAlive) || (!finished && !restartAt.isEmpty());
                 if (!running) {
                     for (JsonNode e : events.poll()) {
-                        finished |= show(display, e);
+                        finished |= show(e);
                     }
                     break;
                 }
@@ -93,9 +136,17 @@ public final class LocalLauncher {
                 Thread.sleep(POLL_MILLIS);
             }
         } finally {
+            resumeAll();
             if (!finished) {
                 destroyAll();
             }
+            for (Process p : processes.values()) {
+                p.waitFor(EXIT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+            }
+            if (local != null) {
+                local.getWhenTerminated().toCompletableFuture().get(EXIT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+            }
+            referee.close();
             try {
                 Runtime.getRuntime().removeShutdownHook(killer);
             } catch (IllegalStateException shuttingDown) {
@@ -103,19 +154,157 @@ public final class LocalLauncher {
             }
         }
         double wall = (System.nanoTime() - started) / 1e9;
-        RunSummary summary = RunSummary.fromEvents(run, events.all(), wall);
+        RunSummary summary = RunSummary.fromEvents(run, events.all(), wall, failures, StepLogs.read(run.nodesDir()));
         summary.write(run.runDir().resolve("summary.json"));
         return summary;
     }
 
-    private boolean show(ProgressDisplay display, JsonNode e) {
+    /** Notices node processes that died without the launcher's doing: external kills, crashes. */
+    private void watchNodes() throws IOException {
+        long now = System.currentTimeMillis();
+        for (Map.Entry<String, Process> e : processes.entrySet()) {
+            String node = e.getKey();
+            Process p = e.getValue();
+            if (p.isAlive() || !handledDeaths.add(p)) {
+                continue;
+            }
+            referee.down(ports.get(node));
+            if (!expectedExits.remove(node)) {
+                failures.add(new Failure(node, "external", now, lastStep));
+                display.note("node " + node + " exited (code " + p.exitValue() + ")");
+            }
+            scheduleRestart(node, now);
+        }
+        for (Map.Entry<String, Long> r : new ArrayList<>(restartAt.entrySet())) {
+            if (now >= r.getValue()) {
+                restartAt.remove(r.getKey());
+                display.note("restarting " + r.getKey());
+                // A new port: a member that reuses a dead one's address would be taken for it.
+                ports.put(r.getKey(), freePorts(1).get(0));
+                startNode(r.getKey());
+            }
+        }
+        for (Map.Entry<String, Long> r : new ArrayList<>(resumeAt.entrySet())) {
+            if (now >= r.getValue()) {
+                resumeAt.remove(r.getKey());
+                signal(r.getKey(), "CONT");
+            }
+        }
+    }
+
+    private void scheduleRestart(String node, long now) {
+        java.time.Duration delay = chaos.restartDelay(node);
+        if (delay != null) {
+            restartAt.put(node, now + delay.toMillis());
+        }
+    }
+
+    private void applyChaos() {
+        if (trainingStartedAt == 0) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        long elapsed = now - trainingStartedAt;
+        for (int i = 0; i < chaos.faults().size(); i++) {
+            ChaosPlan.Fault f = chaos.faults().get(i);
+            Long next = nextFire.get(i);
+            if (next != null && next == Long.MAX_VALUE) {
+                continue;
+            }
+            boolean due;
+            if (f.trigger().atStep() >= 0) {
+                due = lastStep >= f.trigger().atStep();
+            } else if (f.trigger().atTime() != null) {
+                due = elapsed >= f.trigger().atTime().toMillis();
+            } else {
+                due = elapsed >= (next == null ? f.trigger().every().toMillis() : next);
+            }
+            if (!due) {
+                continue;
+            }
+            nextFire.put(i, f.trigger().every() == null ? Long.MAX_VALUE : elapsed + f.trigger().every().toMillis());
+            String target = resolve(f.target());
+            if (target == null) {
+                display.note("chaos: no live node for '" + f.target() + "'; skipped");
+                continue;
+            }
+            if (f.action() == ChaosPlan.Action.KILL) {
+                display.note("chaos: SIGKILL " + target + " at step " + lastStep);
+                failures.add(new Failure(target, "chaos-kill", now, lastStep));
+                expectedExits.add(target);
+                processes.get(target).destroyForcibly();
+            } else {
+                display.note("chaos: SIGSTOP " + target + " at step " + lastStep + " for " + f.pause().toSeconds() + " s");
+                failures.add(new Failure(target, "chaos-stop", now, lastStep));
+                expectedExits.add(target);
+                signal(target, "STOP");
+                resumeAt.put(target, now + f.pause().toMillis());
+            }
+        }
+    }
+
+    /** A live node for a target; random and coordinator kills leave at least one node alive. */
+    private String resolve(String target) {
+        List<String> alive = processes.entrySet().stream().filter(e -> e.getValue().isAlive()
+                && !resumeAt.containsKey(e.getKey())).map(Map.Entry::getKey).toList();
+        if (target.equals("random")) {
+            return alive.size() < 2 ? null : alive.get(random.nextInt(alive.size()));
+        }
+        if (target.equals("coordinator")) {
+            return coordinatorNode != null && alive.contains(coordinatorNode) && alive.size() >= 2 ? coordinatorNode
+                    : null;
+        }
+        return alive.contains(target) ? target : null;
+    }
+
+    private void signal(String node, String signal) {
+        try {
+            new ProcessBuilder("kill", "-" + signal, Long.toString(processes.get(node).pid())).inheritIO().start()
+                    .waitFor();
+        } catch (IOException e) {
+            display.note("cannot send SIG" + signal + " to " + node + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void resumeAll() {
+        for (String node : new ArrayList<>(resumeAt.keySet())) {
+            signal(node, "CONT");
+        }
+        resumeAt.clear();
+    }
+
+    private boolean show(JsonNode e) {
         switch (e.path("type").asText()) {
-            case "progress" -> display.update(e.path("step").asLong() + 1, (float) e.path("loss").asDouble(),
-                    e.path("samplesPerSecond").asDouble(), e.path("worldSize").asInt(), e.path("generation").asLong());
-            case "generation-started" -> display.note(String.format(Locale.ROOT,
+            case "progress" -> {
+                lastStep = Math.max(lastStep, e.path("step").asLong());
+                display.update(e.path("step").asLong() + 1, (float) e.path("loss").asDouble(),
+                        e.path("samplesPerSecond").asDouble(), e.path("worldSize").asInt(),
+                        e.path("generation").asLong());
+            }
+            case "coordinator-started" -> {
+                String address = e.path("node").asText();
+                int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+                ports.forEach((node, p) -> {
+                    if (p == port) {
+                        coordinatorNode = node;
+                    }
+                });
+            }
+            case "generation-started" -> {
+                if (trainingStartedAt == 0) {
+                    trainingStartedAt = System.currentTimeMillis();
+                }
+                display.note(String.format(Locale.ROOT,
                     "generation %d: world of %d (%s) from step %d", e.path("generation").asLong(),
-                    e.path("worldSize").asInt(), join(e.path("world")), e.path("startStep").asLong()));
-            case "member-lost" -> display.note("lost " + e.path("node").asText());
+                        e.path("worldSize").asInt(), join(e.path("world")), e.path("startStep").asLong()));
+            }
+            case "member-lost" -> display.note("lost " + e.path("node").asText() + " (detected by "
+                    + e.path("detectedBy").asText() + ")");
+            case "checkpoint-invalidated" -> display.note("checkpoint at step " + e.path("step").asLong()
+                    + " is unusable: " + e.path("reason").asText());
+            case "waiting" -> display.note("waiting: " + e.path("reason").asText());
             case "run-finished" -> {
                 display.update(e.path("steps").asLong(), (float) e.path("finalLoss").asDouble(), 0, 0,
                         e.path("generation").asLong());
@@ -132,7 +321,8 @@ public final class LocalLauncher {
         return String.join(", ", names);
     }
 
-    private void startNode(String node, int port, List<Integer> seedPorts) throws IOException {
+    private void startNode(String node) throws IOException {
+        int port = ports.get(node);
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(run.nodeJvmOptions());

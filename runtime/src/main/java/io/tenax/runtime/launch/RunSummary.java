@@ -1,5 +1,6 @@
 package io.tenax.runtime.launch;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -10,12 +11,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * What {@code summary.json} holds: the run's shape, its loss and accuracy, its speed, and
- * every generation. Built from the run's event log alone, so it can be rebuilt at any time.
+ * What {@code summary.json} holds: the run's shape, its loss and accuracy, its speed, every
+ * generation, failure, checkpoint and rejoin. Built from the event log, the step logs and
+ * the launcher's record of failures, so it can be rebuilt at any time.
  */
 public record RunSummary(
         String runId,
@@ -30,17 +34,43 @@ public record RunSummary(
         double wallSeconds,
         double samplesPerSecond,
         List<Generation> generations,
-        List<Map<String, Object>> failures,
+        List<FailureReport> failures,
+        List<Checkpoint> checkpoints,
+        List<Rejoin> rejoins,
         Map<String, String> parameterDigests) {
 
     /** One membership epoch. */
-    public record Generation(long generation, long startStep, int worldSize, List<String> world) {
+    public record Generation(long generation, long startStep, int worldSize, List<String> world, String reason) {
+    }
+
+    /**
+     * One failure. {@code detectMs}: from the failure to the coordinator knowing;
+     * {@code resumeMs}: to the first completed step of the generation after it;
+     * {@code lostSteps}: steps done before the failure that had to be redone. The timings are
+     * null when the failed node held no rank (nothing to detect or resume).
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    public record FailureReport(String node, String kind, long step, Long generation, Long detectMs, Long resumeMs,
+            Long lostSteps) {
+    }
+
+    /** A committed checkpoint. */
+    public record Checkpoint(long step, long generation, long bytes) {
+    }
+
+    /** A node that (re)joined the world. */
+    public record Rejoin(String node, long generation, long startStep) {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    public static RunSummary fromEvents(RunConfig run, List<JsonNode> events, double wallSeconds) {
+    public static RunSummary fromEvents(RunConfig run, List<JsonNode> events, double wallSeconds,
+            List<Failure> launcherFailures, StepLogs steps) {
         List<Generation> generations = new ArrayList<>();
+        List<Checkpoint> checkpoints = new ArrayList<>();
+        List<Rejoin> rejoins = new ArrayList<>();
+        Set<String> everInWorld = new LinkedHashSet<>();
+        List<String> previousWorld = List.of();
         double initialLoss = Double.NaN;
         long firstStart = -1;
         JsonNode finish = null;
@@ -49,8 +79,16 @@ public record RunSummary(
                 case "generation-started" -> {
                     List<String> world = new ArrayList<>();
                     e.path("world").forEach(n -> world.add(n.asText()));
-                    generations.add(new Generation(e.path("generation").asLong(), e.path("startStep").asLong(),
-                            e.path("worldSize").asInt(), world));
+                    Generation g = new Generation(e.path("generation").asLong(), e.path("startStep").asLong(),
+                            e.path("worldSize").asInt(), world, e.path("reason").asText(null));
+                    generations.add(g);
+                    for (String node : world) {
+                        if (!previousWorld.contains(node) && everInWorld.contains(node)) {
+                            rejoins.add(new Rejoin(node, g.generation(), g.startStep()));
+                        }
+                    }
+                    everInWorld.addAll(world);
+                    previousWorld = world;
                     if (firstStart < 0) {
                         firstStart = e.path("time").asLong();
                     }
@@ -60,9 +98,15 @@ public record RunSummary(
                         initialLoss = e.path("loss").asDouble();
                     }
                 }
+                case "checkpoint-committed" -> checkpoints.add(new Checkpoint(e.path("step").asLong(),
+                        e.path("generation").asLong(), e.path("bytes").asLong()));
                 case "run-finished" -> finish = e;
                 default -> { }
             }
+        }
+        List<FailureReport> failures = new ArrayList<>();
+        for (Failure f : launcherFailures) {
+            failures.add(report(f, events, steps));
         }
         Map<String, String> digests = new LinkedHashMap<>();
         double samplesPerSecond = Double.NaN;
@@ -76,7 +120,39 @@ public record RunSummary(
                 run.training().globalBatch(), finish != null, initialLoss,
                 finish == null ? Double.NaN : finish.path("finalLoss").asDouble(),
                 finish == null ? Double.NaN : finish.path("evalAccuracy").asDouble(),
-                wallSeconds, samplesPerSecond, List.copyOf(generations), List.of(), digests);
+                wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures),
+                List.copyOf(checkpoints), List.copyOf(rejoins), digests);
+    }
+
+    /** Matches a failure with what the coordinator did about it, in the event log after it. */
+    private static FailureReport report(Failure f, List<JsonNode> events, StepLogs steps) {
+        Long detected = null;
+        JsonNode next = null;
+        Long resumed = null;
+        for (JsonNode e : events) {
+            long t = e.path("time").asLong();
+            if (t < f.timeMillis()) {
+                continue;
+            }
+            String type = e.path("type").asText();
+            if (detected == null && type.equals("member-lost") && e.path("node").asText().equals(f.node())) {
+                detected = t - f.timeMillis();
+            } else if (next == null && type.equals("generation-started")) {
+                next = e;
+            } else if (next != null && type.equals("progress")
+                    && e.path("generation").asLong() == next.path("generation").asLong()) {
+                resumed = t - f.timeMillis();
+                break;
+            }
+        }
+        if (next == null) {
+            return new FailureReport(f.node(), f.kind(), f.stepBefore(), null, detected, null, null);
+        }
+        long generation = next.path("generation").asLong();
+        long lastDone = steps.lastStepBefore(generation);
+        long lost = Math.max(0, lastDone + 1 - next.path("startStep").asLong());
+        return new FailureReport(f.node(), f.kind(), Math.max(f.stepBefore(), lastDone), generation, detected,
+                resumed, lost);
     }
 
     /** Writes {@code summary.json} atomically: a reader sees the old file or the new one. */

@@ -50,7 +50,11 @@ public final class NodeMain {
         Config runConf = ConfigFactory.parseFile(runDir.resolve("run.conf").toFile());
         Config base = runConf.withFallback(TenaxNode.pekkoDefaults()).withFallback(ConfigFactory.load()).resolve();
         RunConfig run = RunConfig.from(base);
-        List<String> seeds = seedPorts.stream().map(p -> "pekko://tenax@127.0.0.1:" + p).toList();
+        List<String> seeds = new java.util.ArrayList<>();
+        if (!run.referee().isEmpty()) {
+            seeds.add("pekko://tenax@" + run.referee());
+        }
+        seedPorts.forEach(p -> seeds.add("pekko://tenax@127.0.0.1:" + p));
         Config config = run.pekkoOverrides()
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
