@@ -141,6 +141,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Set<String> confirmedLost = new HashSet<>();
     private final Set<String> pinging = new HashSet<>();
     private String lastReason = "";
+    private boolean committing;
+    private CheckpointId lastCommitStarted;
+    private PendingCheckpoint waitingCommit;
     private String lastStartReason = "";
     private long recoveredAt;
     private long staleMessages;
@@ -241,6 +244,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return stale(w);
         }
         CheckpointId id = new CheckpointId(w.step(), w.generation());
+        if (lastCommitStarted != null && id.compareTo(lastCommitStarted) <= 0) {
+            return Effect().none(); // superseded by a newer checkpoint already being committed
+        }
         PendingCheckpoint p = pending.computeIfAbsent(id, k -> new PendingCheckpoint(k,
                 state.world().stream().map(RingMember::node).toList()));
         AckResult result = p.acknowledge(new ShardReceipt(id, w.rank(), w.worldSize(), w.file(), w.bytes(),
@@ -253,6 +259,17 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         }
         pending.keySet().removeIf(k -> k.compareTo(id) <= 0);
+        if (committing) {
+            // One commit at a time; a checkpoint that completes meanwhile supersedes any older waiting one.
+            waitingCommit = p;
+            return Effect().none();
+        }
+        return commit(p);
+    }
+
+    /** Phase two: the manifest, then {@link CheckpointCommitted} in the journal. */
+    private Effect<Event, CoordinatorState> commit(PendingCheckpoint p) {
+        CheckpointId id = p.id();
         CheckpointManifest manifest = p.toManifest(settings.runId(), System.currentTimeMillis());
         long began = System.nanoTime();
         try {
@@ -263,6 +280,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     "reason", e.getMessage()));
             return Effect().none();
         }
+        committing = true;
+        lastCommitStarted = id;
         long bytes = manifest.shards().stream().mapToLong(CheckpointManifest.Shard::bytes).sum();
         return Effect().persist(new CheckpointCommitted(id.step(), id.generation(), settings.checkpointKeep()))
                 .thenRun(s -> {
@@ -273,9 +292,17 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 });
     }
 
+    /** A commit is done; commit the newest checkpoint that completed meanwhile, or let nodes join. */
     private Effect<Event, CoordinatorState> onJoinPoint(CoordinatorState state, JoinPoint j) {
+        committing = false;
+        PendingCheckpoint next = waitingCommit;
+        waitingCommit = null;
+        if (next != null && next.id().generation() == state.generation()) {
+            return commit(next);
+        }
         return j.id().equals(state.latestCommitted()) ? evaluate(state, true) : Effect().none();
     }
+
 
     private void applyRetention(CoordinatorState state) {
         Set<CheckpointId> needed = new HashSet<>(pending.keySet());
@@ -480,6 +507,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private void startWorld(CoordinatorState state) {
         finishedReports.clear();
         pending.clear();
+        waitingCommit = null;
+        committing = false;
+        lastCommitStarted = null;
         confirmedLost.clear();
         List<String> nodes = state.world().stream().map(RingMember::node).toList();
         ctx.getLog().info("generation {}: world {} from step {}", state.generation(), nodes, state.startStep());

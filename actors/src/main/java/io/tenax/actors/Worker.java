@@ -329,12 +329,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         while (recent.size() > 2) {
             recent.removeLast();
         }
-        CompletableFuture<ShardReceipt> written = writer.offer(id, start.rank(), start.world().size(), state);
-        if (written != null) {
-            written.whenComplete((receipt, error) -> self.tell(error == null
-                    ? new ShardWritten(start.generation(), receipt)
-                    : new ShardFailed(start.generation(), id, error)));
-        }
+        writer.offer(id, start.rank(), start.world().size(), state).whenComplete((receipt, error) -> self.tell(
+                error == null ? new ShardWritten(start.generation(), receipt)
+                        : new ShardFailed(start.generation(), id, error)));
     }
 
     private Behavior<Command> onStandby(Standby s) {

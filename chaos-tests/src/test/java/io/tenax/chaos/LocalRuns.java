@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.config.RunSetup;
+import io.tenax.runtime.launch.ChaosPlan;
 import io.tenax.runtime.launch.LocalLauncher;
 import io.tenax.runtime.launch.RunSummary;
 import java.io.IOException;
@@ -31,6 +32,8 @@ final class LocalRuns {
                 .withValue("tenax.training.model", ConfigValueFactory.fromAnyRef("mlp"))
                 .withValue("tenax.training.train-size", ConfigValueFactory.fromAnyRef(6000))
                 .withValue("tenax.training.eval-size", ConfigValueFactory.fromAnyRef(1000))
+                .withValue("tenax.training.global-batch", ConfigValueFactory.fromAnyRef(192))
+                .withValue("tenax.worker.progress-interval", ConfigValueFactory.fromAnyRef("100ms"))
                 .withValue("tenax.node.jvm-options", ConfigValueFactory.fromIterable(
                         java.util.List.of("-Xmx512m", "-XX:+UseSerialGC")));
         for (Map.Entry<String, Object> e : settings.entrySet()) {
@@ -53,8 +56,12 @@ final class LocalRuns {
     }
 
     static Finished run(Config overrides, boolean inProcess) throws Exception {
+        return run(overrides, inProcess, ChaosPlan.NONE);
+    }
+
+    static Finished run(Config overrides, boolean inProcess, ChaosPlan chaos) throws Exception {
         RunConfig config = RunSetup.prepare(overrides, null);
-        RunSummary summary = new LocalLauncher(config, System.out, inProcess).run();
+        RunSummary summary = new LocalLauncher(config, System.out, inProcess, chaos).run();
         return new Finished(config, summary);
     }
 }

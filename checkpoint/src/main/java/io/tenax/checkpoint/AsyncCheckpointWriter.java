@@ -4,21 +4,21 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Writes one rank's shards in the background so that training does not wait for the disk.
- * The caller snapshots its state into host memory at a step boundary (the only cost on the
- * training thread) and hands it over. At most one write is in flight: a snapshot offered
- * while the previous one is still being written is skipped and counted, never queued, so a
- * slow disk costs checkpoints, not training speed or memory.
+ * The caller snapshots its state into host memory at a step boundary and hands it over. At
+ * most one write is in flight: offering the next snapshot while the previous one is still
+ * being written waits for it. Every rank therefore writes every checkpoint (skipping would
+ * let ranks skip different ones, and a checkpoint needs all of them), and a disk slower than
+ * the checkpoint cadence shows up as training time, measured by {@link #waitedNanos()}.
  */
 public final class AsyncCheckpointWriter implements AutoCloseable {
     private final DirectoryCheckpointStore store;
     private final ExecutorService thread;
-    private final AtomicBoolean inFlight = new AtomicBoolean();
-    private final AtomicLong skipped = new AtomicLong();
+    private final AtomicLong waited = new AtomicLong();
+    private CompletableFuture<ShardReceipt> last = CompletableFuture.completedFuture(null);
 
     public AsyncCheckpointWriter(DirectoryCheckpointStore store) {
         this.store = Objects.requireNonNull(store, "store");
@@ -30,31 +30,36 @@ public final class AsyncCheckpointWriter implements AutoCloseable {
     }
 
     /**
-     * Starts writing this rank's shard; null when a write is still in flight (the snapshot
-     * is skipped). The future completes once the shard is durable, or exceptionally with a
-     * {@link CheckpointException}.
+     * Starts writing this rank's shard, after the previous write finished. The future
+     * completes once the shard is durable, or exceptionally with a {@link CheckpointException}.
+     * Called from one thread (the training thread).
      */
     public CompletableFuture<ShardReceipt> offer(CheckpointId id, int rank, int worldSize, StateSnapshot snapshot) {
-        if (!inFlight.compareAndSet(false, true)) {
-            skipped.incrementAndGet();
-            return null;
+        long began = System.nanoTime();
+        try {
+            last.handle((r, e) -> null).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return CompletableFuture.failedFuture(e);
+        } catch (java.util.concurrent.ExecutionException impossible) {
+            // handle() never completes exceptionally
         }
+        waited.addAndGet(System.nanoTime() - began);
         CompletableFuture<ShardReceipt> result = new CompletableFuture<>();
+        last = result;
         thread.execute(() -> {
             try {
                 result.complete(store.writeShard(id, rank, worldSize, snapshot));
             } catch (CheckpointException | RuntimeException e) {
                 result.completeExceptionally(e);
-            } finally {
-                inFlight.set(false);
             }
         });
         return result;
     }
 
-    /** Snapshots skipped because the previous write had not finished. */
-    public long skipped() {
-        return skipped.get();
+    /** Time the training thread spent waiting for the previous write: the disk's cost to training. */
+    public long waitedNanos() {
+        return waited.get();
     }
 
     @Override

@@ -118,15 +118,17 @@ class DirectoryCheckpointStoreTest {
     }
 
     @Test
-    void theAsyncWriterSkipsASnapshotWhileTheLastOneIsStillBeingWritten() throws Exception {
-        DirectoryCheckpointStore slow = new DirectoryCheckpointStore(dir, java.time.Duration.ofMillis(300));
+    void theAsyncWriterWritesEverySnapshotOneAtATime() throws Exception {
+        DirectoryCheckpointStore slow = new DirectoryCheckpointStore(dir, java.time.Duration.ofMillis(200));
         try (AsyncCheckpointWriter writer = new AsyncCheckpointWriter(slow)) {
             CompletableFuture<ShardReceipt> first = writer.offer(new CheckpointId(1, 1), 0, 1, snapshot(10, 1));
-            assertThat(writer.offer(new CheckpointId(2, 1), 0, 1, snapshot(10, 2))).isNull();
-            assertThat(writer.skipped()).isEqualTo(1);
-            ShardReceipt receipt = first.get(5, TimeUnit.SECONDS);
+            assertThat(first).isNotDone();
+            CompletableFuture<ShardReceipt> second = writer.offer(new CheckpointId(2, 1), 0, 1, snapshot(10, 2));
+            assertThat(first).isDone(); // the second offer waited for the first write
+            assertThat(writer.waitedNanos()).isPositive();
+            ShardReceipt receipt = second.get(5, TimeUnit.SECONDS);
             assertThat(receipt.bytes()).isEqualTo(Files.size(slow.directory(receipt.id()).resolve(receipt.file())));
-            assertThat(writer.offer(new CheckpointId(3, 1), 0, 1, snapshot(10, 3))).isNotNull();
+            assertThat(slow.list()).containsExactly(new CheckpointId(1, 1), new CheckpointId(2, 1));
         }
     }
 

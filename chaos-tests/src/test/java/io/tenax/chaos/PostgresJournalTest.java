@@ -1,0 +1,41 @@
+package io.tenax.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.runtime.launch.ChaosPlan;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/** PostgreSQL as the journal: a real server, started by {@code bin/tenax test} (and so by CI). */
+class PostgresJournalTest {
+    private static final String URL = System.getenv("TENAX_TEST_POSTGRES_URL");
+
+    @Test
+    void theCoordinatorFailsOverOnAPostgresJournalWithoutLosingACommit() throws Exception {
+        Assumptions.assumeTrue(URL != null && !URL.isBlank(),
+                "no PostgreSQL: TENAX_TEST_POSTGRES_URL is unset (bin/tenax test starts one and sets it)");
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("postgres-" + System.nanoTime(), 3, 900, Map.of(
+                "tenax.journal.kind", "postgres", "tenax.journal.url", URL, "tenax.journal.user", "tenax",
+                "tenax.journal.password", "tenax", "tenax.checkpoint.every", 5)), false,
+                ChaosPlan.parse("kill coordinator at step 200; restart after 1s"));
+        Invariants.finishedEveryStepInAgreement(run);
+        List<CheckpointId> committed = Invariants.committedCheckpointsIntact(run);
+        assertThat(run.summary().generations().size()).isGreaterThanOrEqualTo(2);
+        try (Connection c = DriverManager.getConnection(URL, "tenax", "tenax");
+                PreparedStatement q = c.prepareStatement("SELECT COUNT(*) FROM event_journal WHERE persistence_id = ?"
+                        + " AND event_ser_manifest LIKE '%CheckpointCommitted'")) {
+            q.setString(1, "tenax-coordinator-" + run.config().runId());
+            try (ResultSet r = q.executeQuery()) {
+                r.next();
+                assertThat(r.getInt(1)).isGreaterThanOrEqualTo(committed.size());
+            }
+        }
+    }
+}
