@@ -29,13 +29,12 @@ class FailureRecoveryTest {
     void aWorkerKilledMidStepCostsAtMostOneStepWithPerStepCheckpoints() throws Exception {
         LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("worker-kill", 3, 700,
                 Map.of("tenax.checkpoint.every", 1)), false,
-                ChaosPlan.parse("kill node-2 at step 150; restart node-2 after 1s"));
+                ChaosPlan.parse("kill worker at step 150; restart after 1s"));
         Invariants.finishedEveryStepInAgreement(run);
         Invariants.committedCheckpointsIntact(run);
         List<RunSummary.FailureReport> failures = run.summary().failures();
         assertThat(failures).hasSize(1);
         RunSummary.FailureReport kill = failures.get(0);
-        assertThat(kill.node()).isEqualTo("node-2");
         assertThat(kill.kind()).isEqualTo("chaos-kill");
         assertThat(kill.detectMs()).isNotNull().isPositive();
         assertThat(kill.resumeMs()).isNotNull().isGreaterThanOrEqualTo(kill.detectMs());
@@ -85,7 +84,7 @@ class FailureRecoveryTest {
 
     @Test
     void aNodePausedLongerThanTheFailureDetectorIsFencedAndRejoinsCleanly() throws Exception {
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 1500,
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 4000,
                 Map.of("tenax.checkpoint.every", 10)), false,
                 ChaosPlan.parse("stop node-2 at step 100 for 6s; restart node-2 after 1s"));
         Invariants.finishedEveryStepInAgreement(run);

@@ -18,8 +18,9 @@ import java.util.regex.Pattern;
  *   kill-random every Ns           (short for: kill random every Ns)
  * </pre>
  *
- * TARGET is a node name ({@code node-2}), {@code random} (a live node) or
- * {@code coordinator} (the node that hosts the coordinator). Times count from the start of
+ * TARGET is a node name ({@code node-2}), {@code random} (a live node), {@code worker} (a
+ * live node that does not host the coordinator) or {@code coordinator} (the node that
+ * hosts the coordinator). Times count from the start of
  * training (the first generation). Kills are SIGKILL, as a spot reclaim is.
  */
 public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
@@ -51,7 +52,7 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
 
     public static final ChaosPlan NONE = new ChaosPlan(List.of(), List.of());
 
-    private static final String TARGET = "(node-\\d+|random|coordinator)";
+    private static final String TARGET = "(node-\\d+|random|worker|coordinator)";
     private static final String SECONDS = "(\\d+(?:\\.\\d+)?)s";
     private static final Pattern KILL_STEP = Pattern.compile("(kill|stop) " + TARGET + " at step (\\d+)(?: for "
             + SECONDS + ")?");

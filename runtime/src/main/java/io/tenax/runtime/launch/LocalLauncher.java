@@ -250,6 +250,10 @@ public final class LocalLauncher {
         if (target.equals("random")) {
             return alive.size() < 2 ? null : alive.get(random.nextInt(alive.size()));
         }
+        if (target.equals("worker")) {
+            List<String> workers = alive.stream().filter(n -> !n.equals(coordinatorNode)).toList();
+            return alive.size() < 2 || workers.isEmpty() ? null : workers.get(random.nextInt(workers.size()));
+        }
         if (target.equals("coordinator")) {
             return coordinatorNode != null && alive.contains(coordinatorNode) && alive.size() >= 2 ? coordinatorNode
                     : null;
