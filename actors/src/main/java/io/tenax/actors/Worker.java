@@ -278,7 +278,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
-            self.tell(new LoopCrashed(start.generation(), e));
+            if (!stop.get()) { // a superseded generation may fail in any way while it is torn down
+                self.tell(new LoopCrashed(start.generation(), e));
+            }
         } finally {
             activeCollective.set(null);
             progress.close();

@@ -197,10 +197,17 @@ public final class TcpRingCollective implements Collective {
         int sendFrom = chunkStart(data.length, sendIdx);
         int sendLen = chunkStart(data.length, sendIdx + 1) - sendFrom;
         long seq = ++sequence;
-        Future<?> sent = sender.submit(() -> {
-            writeFrame(seq, data, sendFrom, sendLen);
-            return null;
-        });
+        Future<?> sent;
+        try {
+            sent = sender.submit(() -> {
+                writeFrame(seq, data, sendFrom, sendLen);
+                return null;
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // aborted from another thread between the usability check and this send
+            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
+                    "communicator of generation " + generation + " is unusable: " + abortReason, e);
+        }
         int recvFrom = chunkStart(data.length, recvIdx);
         int recvLen = chunkStart(data.length, recvIdx + 1) - recvFrom;
         readFrame(seq, recvLen);

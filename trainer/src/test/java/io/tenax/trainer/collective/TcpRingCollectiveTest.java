@@ -133,6 +133,23 @@ class TcpRingCollectiveTest {
     }
 
     @Test
+    void abortsRacingWithOperationsAlwaysSurfaceAsCollectiveExceptions() throws Exception {
+        bind(2, "run-a");
+        for (int round = 0; round < 30; round++) {
+            List<TcpRingCollective> ring = connectAll(round + 1, Duration.ofSeconds(10));
+            CompletableFuture<Throwable> a = CompletableFuture.supplyAsync(() -> capture(ring.get(0)), pool);
+            CompletableFuture<Throwable> b = CompletableFuture.supplyAsync(() -> capture(ring.get(1)), pool);
+            ring.get(round % 2).abort("race " + round);
+            for (CompletableFuture<Throwable> f : List.of(a, b)) {
+                Throwable t = f.get(5, TimeUnit.SECONDS);
+                assertThat(t).as("round %d", round).satisfiesAnyOf(
+                        x -> assertThat(x).isNull(), x -> assertThat(x).isInstanceOf(CollectiveException.class));
+            }
+            ring.forEach(TcpRingCollective::close);
+        }
+    }
+
+    @Test
     void aMissingPeerTimesOut() throws Exception {
         bind(2, "run-a");
         List<TcpRingCollective> ring = connectAll(1, Duration.ofMillis(300));

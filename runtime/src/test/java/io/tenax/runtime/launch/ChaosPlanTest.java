@@ -1,0 +1,42 @@
+package io.tenax.runtime.launch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tenax.runtime.config.ConfigError;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class ChaosPlanTest {
+
+    @Test
+    void parsesEveryKindOfStatement() {
+        ChaosPlan plan = ChaosPlan.parse(" kill node-2 at step 150; restart node-2 after 5s;kill-random every 20s ;"
+                + " stop node-3 at 12.5s for 10s; kill coordinator at step 300; restart after 2s; kill worker every 4s");
+        assertThat(plan.faults()).hasSize(5);
+        assertThat(plan.faults().get(0)).isEqualTo(new ChaosPlan.Fault(ChaosPlan.Action.KILL, "node-2",
+                new ChaosPlan.Trigger(150, null, null), Duration.ZERO));
+        assertThat(plan.faults().get(1).target()).isEqualTo("random");
+        assertThat(plan.faults().get(1).trigger().every()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(plan.faults().get(2).action()).isEqualTo(ChaosPlan.Action.STOP);
+        assertThat(plan.faults().get(2).trigger().atTime()).isEqualTo(Duration.ofMillis(12_500));
+        assertThat(plan.faults().get(2).pause()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(plan.restartDelay("node-2")).isEqualTo(Duration.ofSeconds(5));
+        assertThat(plan.restartDelay("node-7")).isEqualTo(Duration.ofSeconds(2));
+    }
+
+    @Test
+    void withoutRestartsKilledNodesStayDead() {
+        assertThat(ChaosPlan.parse("kill node-1 at 3s").restartDelay("node-1")).isNull();
+        assertThat(ChaosPlan.parse("").isEmpty()).isTrue();
+    }
+
+    @Test
+    void aWrongStatementIsNamedWithTheGrammar() {
+        assertThatThrownBy(() -> ChaosPlan.parse("kill node-2 at step 10; explode node-3"))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'explode node-3'")
+                .hasMessageContaining("kill random every 20s");
+        assertThatThrownBy(() -> ChaosPlan.parse("stop node-2 at step 10")).hasMessageContaining("how long");
+        assertThatThrownBy(() -> ChaosPlan.parse("kill node-2 every 0s")).hasMessageContaining("more than 0s");
+    }
+}
