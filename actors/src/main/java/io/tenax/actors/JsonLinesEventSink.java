@@ -2,7 +2,6 @@ package io.tenax.actors;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +16,9 @@ import java.util.Map;
  */
 public final class JsonLinesEventSink implements RunEventSink {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(JsonLinesEventSink.class);
     private final Path file;
+    private long failures;
 
     public JsonLinesEventSink(Path file) {
         this.file = file;
@@ -34,7 +35,10 @@ public final class JsonLinesEventSink implements RunEventSink {
             Files.write(file, bytes, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
                     StandardOpenOption.WRITE);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot append to " + file, e);
+            // The event log is for people and tools; a full or broken disk must not stop the coordinator.
+            if (failures++ % 100 == 0) {
+                log.warn("cannot append to {} ({} failures so far): {}", file, failures, e.toString());
+            }
         }
     }
 }
