@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * </pre>
  *
  * TARGET is a node name ({@code node-2}), {@code random} (a live node), {@code worker} (a
- * live node that does not host the coordinator) or {@code coordinator} (the node that
+ * live node that holds a rank and does not host the coordinator) or {@code coordinator} (the node that
  * hosts the coordinator). Times count from the start of
  * training (the first generation). Kills are SIGKILL, as a spot reclaim is.
  */

@@ -53,6 +53,7 @@ public final class LocalLauncher {
     private long trainingStartedAt;
     private long lastStep;
     private String coordinatorNode;
+    private List<String> currentWorld = List.of();
     private ProgressDisplay display;
     private Referee referee;
 
@@ -170,7 +171,7 @@ public final class LocalLauncher {
             }
             referee.down(ports.get(node));
             if (!expectedExits.remove(node)) {
-                failures.add(new Failure(node, "external", now, lastStep));
+                failures.add(new Failure(node, "external", now, lastStep, currentWorld.contains(node)));
                 display.note("node " + node + " exited (code " + p.exitValue() + ")");
             }
             scheduleRestart(node, now);
@@ -230,12 +231,12 @@ public final class LocalLauncher {
             }
             if (f.action() == ChaosPlan.Action.KILL) {
                 display.note("chaos: SIGKILL " + target + " at step " + lastStep);
-                failures.add(new Failure(target, "chaos-kill", now, lastStep));
+                failures.add(new Failure(target, "chaos-kill", now, lastStep, currentWorld.contains(target)));
                 expectedExits.add(target);
                 processes.get(target).destroyForcibly();
             } else {
                 display.note("chaos: SIGSTOP " + target + " at step " + lastStep + " for " + f.pause().toSeconds() + " s");
-                failures.add(new Failure(target, "chaos-stop", now, lastStep));
+                failures.add(new Failure(target, "chaos-stop", now, lastStep, currentWorld.contains(target)));
                 expectedExits.add(target);
                 signal(target, "STOP");
                 resumeAt.put(target, now + f.pause().toMillis());
@@ -251,7 +252,8 @@ public final class LocalLauncher {
             return alive.size() < 2 ? null : alive.get(random.nextInt(alive.size()));
         }
         if (target.equals("worker")) {
-            List<String> workers = alive.stream().filter(n -> !n.equals(coordinatorNode)).toList();
+            List<String> workers = alive.stream().filter(n -> !n.equals(coordinatorNode) && currentWorld.contains(n))
+                    .toList();
             return alive.size() < 2 || workers.isEmpty() ? null : workers.get(random.nextInt(workers.size()));
         }
         if (target.equals("coordinator")) {
@@ -297,6 +299,9 @@ public final class LocalLauncher {
                 });
             }
             case "generation-started" -> {
+                List<String> world = new ArrayList<>();
+                e.path("world").forEach(n -> world.add(n.asText()));
+                currentWorld = world;
                 if (trainingStartedAt == 0) {
                     trainingStartedAt = System.currentTimeMillis();
                 }

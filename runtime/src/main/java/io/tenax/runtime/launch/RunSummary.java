@@ -126,6 +126,9 @@ public record RunSummary(
 
     /** Matches a failure with what the coordinator did about it, in the event log after it. */
     private static FailureReport report(Failure f, List<JsonNode> events, StepLogs steps) {
+        if (!f.heldRank()) {
+            return new FailureReport(f.node(), f.kind(), f.stepBefore(), null, null, null, 0L);
+        }
         Long detected = null;
         JsonNode next = null;
         Long resumed = null;
