@@ -472,6 +472,27 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Effect<Event, CoordinatorState> startGeneration(CoordinatorState state, List<Event> events,
             CoordinatorState next, List<RingMember> world, String reason) {
         List<Event> all = new ArrayList<>(events);
+        // A checkpoint that every rank of the old world finished but whose commit was still waiting its
+        // turn is committed now, with the new generation: it saves the steps since the last commit.
+        PendingCheckpoint complete = waitingCommit;
+        waitingCommit = null;
+        Map<String, Object> lateCommit = null;
+        if (complete != null && complete.id().generation() == next.generation()
+                && (next.latestCommitted() == null || complete.id().compareTo(next.latestCommitted()) > 0)) {
+            CheckpointManifest manifest = complete.toManifest(settings.runId(), System.currentTimeMillis());
+            try {
+                store.commit(manifest);
+                CheckpointCommitted committed = new CheckpointCommitted(complete.id().step(),
+                        complete.id().generation(), settings.checkpointKeep());
+                all.add(committed);
+                next = next.apply(committed);
+                lateCommit = Map.of("step", complete.id().step(), "generation", complete.id().generation(),
+                        "bytes", manifest.shards().stream().mapToLong(CheckpointManifest.Shard::bytes).sum(),
+                        "commitMillis", 0);
+            } catch (CheckpointException e) {
+                ctx.getLog().warn("checkpoint {} not committed: {}", complete.id(), e.getMessage());
+            }
+        }
         CheckpointId resume = next.latestCommitted();
         while (resume != null) {
             try {
@@ -501,7 +522,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         all.add(new GenerationStarted(next.generation() + 1, startStep, resume == null ? -1 : resume.generation(),
                 world, reason));
         lastStartReason = reason;
-        return Effect().persist(all).thenRun(this::startWorld);
+        Map<String, Object> announced = lateCommit;
+        return Effect().persist(all).thenRun(s -> {
+            if (announced != null) {
+                sink.emit("checkpoint-committed", announced);
+            }
+            startWorld(s);
+        });
     }
 
     private void startWorld(CoordinatorState state) {

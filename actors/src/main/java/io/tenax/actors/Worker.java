@@ -232,6 +232,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             return this;
         }
         stopCurrentLoop("generation " + start.generation() + " started");
+        endpoint.retireBelow(start.generation()); // also ends an older generation's ring setup at once
         generation = start.generation();
         rank = start.rank();
         AtomicBoolean stop = new AtomicBoolean();
@@ -340,6 +341,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         if (s.generation() > generation) {
             ctx.getLog().info("standing by in generation {}: {}", s.generation(), s.reason());
             stopCurrentLoop("standby");
+            endpoint.retireBelow(s.generation());
             generation = s.generation();
             rank = -1;
         }

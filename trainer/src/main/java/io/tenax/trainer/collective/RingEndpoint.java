@@ -94,7 +94,16 @@ public final class RingEndpoint implements AutoCloseable {
         }
     }
 
-    /** Closes connections of generations below {@code generation} and refuses later ones. */
+    /** Whether {@code generation} was retired: a newer one began, so its setup should give up. */
+    boolean isRetired(long generation) {
+        return generation < retiredBelow;
+    }
+
+    /**
+     * Closes connections of generations below {@code generation} and refuses later ones. A
+     * setup of a retired generation that is waiting for its peer fails at once; call it from
+     * any thread when a newer generation begins.
+     */
     public void retireBelow(long generation) {
         retiredBelow = Math.max(retiredBelow, generation);
         pending.forEach((key, future) -> {

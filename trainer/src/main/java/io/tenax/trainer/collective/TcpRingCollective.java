@@ -102,7 +102,7 @@ public final class TcpRingCollective implements Collective {
         Socket toNext = null;
         Socket fromPrev = null;
         try {
-            toNext = dial(ring.get(next), deadline, next);
+            toNext = dial(endpoint, generation, ring.get(next), deadline, next);
             sendHandshake(toNext, endpoint.runId(), generation, rank);
             fromPrev = endpoint.awaitPeer(generation, prev, remainingMillis(deadline));
             fromPrev.setTcpNoDelay(true);
@@ -119,9 +119,13 @@ public final class TcpRingCollective implements Collective {
         }
     }
 
-    private static Socket dial(InetSocketAddress address, long deadline, int peer) throws IOException,
-            InterruptedException {
+    private static Socket dial(RingEndpoint endpoint, long generation, InetSocketAddress address, long deadline,
+            int peer) throws IOException, InterruptedException {
         while (true) {
+            if (endpoint.isRetired(generation)) {
+                throw new CollectiveException(Reason.ABORTED, -1, "generation " + generation
+                        + " was superseded while connecting to rank " + peer, null);
+            }
             Socket socket = new Socket();
             try {
                 socket.setTcpNoDelay(true);

@@ -150,6 +150,27 @@ class TcpRingCollectiveTest {
     }
 
     @Test
+    void retiringAGenerationEndsItsSetupAtOnce() throws Exception {
+        bind(3, "run-a");
+        List<InetSocketAddress> ring = endpoints.stream().map(RingEndpoint::address).toList();
+        // Rank 1 waits for rank 0, which never connects (it died during the setup).
+        CompletableFuture<Throwable> setup = CompletableFuture.supplyAsync(() -> {
+            try {
+                TcpRingCollective.connect(endpoints.get(1), 7, 1, ring, Duration.ofSeconds(60));
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        }, pool);
+        Thread.sleep(200);
+        assertThat(setup).isNotDone();
+        endpoints.get(1).retireBelow(8);
+        Throwable t = setup.get(2, TimeUnit.SECONDS);
+        assertThat(t).isInstanceOfSatisfying(CollectiveException.class,
+                e -> assertThat(e.reason()).isEqualTo(CollectiveException.Reason.ABORTED));
+    }
+
+    @Test
     void aMissingPeerTimesOut() throws Exception {
         bind(2, "run-a");
         List<TcpRingCollective> ring = connectAll(1, Duration.ofMillis(300));
