@@ -5,6 +5,7 @@ import io.tenax.actors.CoordinatorState.CheckpointInvalidated;
 import io.tenax.actors.CoordinatorState.Event;
 import io.tenax.actors.CoordinatorState.GenerationStarted;
 import io.tenax.actors.CoordinatorState.MemberLost;
+import io.tenax.actors.CoordinatorState.RunAborted;
 import io.tenax.actors.CoordinatorState.RunFinished;
 import io.tenax.actors.serialization.TenaxMessage;
 import io.tenax.checkpoint.AckResult;
@@ -107,9 +108,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
      * @param tickInterval     how often to re-evaluate without a trigger (formation grace)
      * @param checkpointKeep   committed checkpoints to keep
      * @param confirmTimeout   how long a suspected peer has to answer a ping before it is downed
+     * @param maxFailures      members the run may lose before it stops; 0 for no limit
+     * @param cooldown         a node lost twice waits this long before it may join again,
+     *                         doubling with every further loss (at most 5 minutes); zero for none
      */
     public record Settings(String runId, Formation.Limits limits, long totalSteps, String configDigest,
-            Duration tickInterval, int checkpointKeep, Duration confirmTimeout) {
+            Duration tickInterval, int checkpointKeep, Duration confirmTimeout, int maxFailures,
+            Duration cooldown) {
         public Settings {
             Objects.requireNonNull(runId, "runId");
             Objects.requireNonNull(limits, "limits");
@@ -140,6 +145,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Map<CheckpointId, PendingCheckpoint> pending = new TreeMap<>();
     private final Set<String> confirmedLost = new HashSet<>();
     private final Set<String> pinging = new HashSet<>();
+    private final Map<String, Integer> losses = new HashMap<>();
+    private final Map<String, Long> coolUntil = new HashMap<>();
     private String lastReason = "";
     private boolean committing;
     private CheckpointId lastCommitStarted;
@@ -332,6 +339,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         // The generation cannot start without that state: start the next one, from an older checkpoint.
         List<RingMember> world = Formation.assignRanks(next, aliveCandidates(), settings.limits());
+        if (world.size() < settings.limits().minNodes()) {
+            return events.isEmpty() ? Effect().none() : Effect().persist(events);
+        }
         return startGeneration(state, events, next, world, "cannot resume from " + id);
     }
 
@@ -430,11 +440,34 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         ctx.getLog().warn("{} is gone (detected by {})", node, detectedBy);
         sink.emit("member-lost", Map.of("node", node, "incarnation", incarnation, "generation", state.generation(),
                 "detectedBy", detectedBy, "inWorld", inWorld));
+        startCooldown(node);
         if (!inWorld) {
             return evaluate(state, false);
         }
         MemberLost lost = new MemberLost(state.generation(), node, incarnation, detectedBy);
-        return startOrWait(state, List.of(lost), state.apply(lost), false);
+        CoordinatorState next = state.apply(lost);
+        if (settings.maxFailures() > 0 && next.failures() > settings.maxFailures()) {
+            String reason = "lost " + next.failures() + " members, more than tenax.failure.max = "
+                    + settings.maxFailures();
+            ctx.getLog().error("stopping the run: {}", reason);
+            return Effect().persist(List.of(lost, new RunAborted(state.generation(), reason))).thenRun(s -> {
+                sink.emit("run-failed", Map.of("generation", s.generation(), "reason", reason));
+                registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown(reason)));
+            });
+        }
+        return startOrWait(state, List.of(lost), next, false);
+    }
+
+    /** A node lost again and again waits before it may hold a rank again: base, then doubling. */
+    private void startCooldown(String node) {
+        int count = losses.merge(node, 1, Integer::sum);
+        if (settings.cooldown().isZero() || count < 2) {
+            return;
+        }
+        long wait = Math.min(300_000, settings.cooldown().toMillis() << Math.min(20, count - 2));
+        coolUntil.put(node, System.currentTimeMillis() + wait);
+        ctx.getLog().info("{} was lost {} times: it may join again in {} ms", node, count, wait);
+        sink.emit("cooldown", Map.of("node", node, "losses", count, "millis", wait));
     }
 
     private Effect<Event, CoordinatorState> evaluate(CoordinatorState state, boolean atCheckpoint) {
@@ -449,9 +482,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 confirmedLost.add(m.node()); // gone from the cluster: no need to wait for it to register
             }
         }
-        Formation.Decision decision = Formation.decide(new Formation.Inputs(System.currentTimeMillis(), recoveredAt,
-                next, registry.values().stream().map(Registration::candidate).toList(), confirmedLost, atCheckpoint),
-                settings.limits());
+        long now = System.currentTimeMillis();
+        List<Formation.Candidate> admissible = registry.values().stream().map(Registration::candidate)
+                .filter(c -> coolUntil.getOrDefault(c.node(), 0L) <= now).toList();
+        Formation.Decision decision = Formation.decide(new Formation.Inputs(now, recoveredAt, next, admissible,
+                confirmedLost, atCheckpoint), settings.limits());
         if (!decision.reason().equals(lastReason)) {
             ctx.getLog().info("decision: {}", decision);
             lastReason = decision.reason();

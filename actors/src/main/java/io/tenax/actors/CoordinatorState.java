@@ -57,6 +57,10 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
     public record RunFinished(long generation, long steps, float finalLoss, float evalAccuracy) implements Event {
     }
 
+    /** The run stopped before its last step, e.g. past its failure budget. */
+    public record RunAborted(long generation, String reason) implements Event {
+    }
+
     /** The newest committed checkpoint, or null. */
     public CheckpointId latestCommitted() {
         return committed.isEmpty() ? null : committed.get(committed.size() - 1);
@@ -87,7 +91,7 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
         if (event instanceof MemberLost) {
             return new CoordinatorState(generation, world, startStep, resumeFrom, committed, failures + 1, finished);
         }
-        if (event instanceof RunFinished) {
+        if (event instanceof RunFinished || event instanceof RunAborted) {
             return new CoordinatorState(generation, world, startStep, resumeFrom, committed, failures, true);
         }
         throw new IllegalArgumentException("unknown event " + event);

@@ -54,6 +54,8 @@ class CoordinatorTest {
     @TempDir
     Path checkpoints;
 
+    private int maxFailures;
+
     private DirectoryCheckpointStore store() {
         return new DirectoryCheckpointStore(checkpoints);
     }
@@ -71,7 +73,7 @@ class CoordinatorTest {
 
     private Coordinator.Settings settings(int nodes) {
         return new Coordinator.Settings(runId, new Formation.Limits(nodes, 1, 8, 60_000, 1_000, true), 100, "digest",
-                Duration.ofMillis(100), 2, Duration.ofMillis(300));
+                Duration.ofMillis(100), 2, Duration.ofMillis(300), maxFailures, Duration.ofSeconds(60));
     }
 
     private List<TestProbe<Worker.Command>> register(ActorRef<Coordinator.Command> coordinator, int n) {
@@ -227,5 +229,47 @@ class CoordinatorTest {
         journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointInvalidated.class);
         journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
         assertThat(sinkEvents).contains("checkpoint-invalidated");
+    }
+
+    @Test
+    void pastItsFailureBudgetTheRunStopsAndSaysWhy() {
+        maxFailures = 1;
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        workers.get(2).stop();
+        assertThat(workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5)).generation())
+                .isEqualTo(2);
+        workers.get(1).stop();
+        Worker.Shutdown stop = workers.get(0).expectMessageClass(Worker.Shutdown.class, Duration.ofSeconds(5));
+        assertThat(stop.reason()).contains("more than tenax.failure.max = 1");
+        assertThat(sinkEvents).contains("run-failed");
+        String pid = "tenax-coordinator-" + runId;
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        journal.expectNextPersistedClass(pid, CoordinatorState.MemberLost.class);
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        journal.expectNextPersistedClass(pid, CoordinatorState.MemberLost.class);
+        journal.expectNextPersistedClass(pid, CoordinatorState.RunAborted.class);
+    }
+
+    @Test
+    void aNodeLostTwiceCoolsDownBeforeItMayJoinAgain() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        workers.get(1).stop(); // first loss: no cool-down
+        workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        TestProbe<Worker.Command> again = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(again.ref(), "node-2", "inc-2-b", "127.0.0.1", 6000, "digest"));
+        again.expectMessageClass(Worker.Registered.class);
+        assertThat(sinkEvents).doesNotContain("cooldown");
+        again.stop(); // second loss
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!sinkEvents.contains("cooldown") && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(sinkEvents).contains("cooldown");
     }
 }

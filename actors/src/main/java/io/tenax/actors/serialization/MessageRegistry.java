@@ -35,7 +35,8 @@ public final class MessageRegistry {
             Worker.Pong.class,
             CoordinatorState.CheckpointCommitted.class,
             CoordinatorState.CheckpointInvalidated.class,
-            CoordinatorState.MemberLost.class);
+            CoordinatorState.MemberLost.class,
+            CoordinatorState.RunAborted.class);
 
     private MessageRegistry() {
     }

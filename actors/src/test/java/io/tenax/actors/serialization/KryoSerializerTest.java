@@ -61,7 +61,8 @@ class KryoSerializerTest {
                 new Worker.Pong("node-1", "a1"),
                 new CoordinatorState.CheckpointCommitted(40, 2, 3),
                 new CoordinatorState.CheckpointInvalidated(40, 2, "corrupt"),
-                new CoordinatorState.MemberLost(2, "node-3", "c3", "collective"));
+                new CoordinatorState.MemberLost(2, "node-3", "c3", "collective"),
+                new CoordinatorState.RunAborted(2, "too many failures"));
     }
 
     @Test

@@ -37,6 +37,8 @@ public record RunConfig(
         Duration recoveryGrace,
         String referee,
         Duration confirmTimeout,
+        int maxFailures,
+        Duration cooldown,
         Checkpoints checkpoints,
         Journal journal,
         List<String> nodeJvmOptions,
@@ -169,7 +171,8 @@ public record RunConfig(
                 duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
                 duration(c, "tenax.coordinator.tick-interval"), duration(c, "tenax.coordinator.recovery-grace"),
                 c.getString("tenax.cluster.referee"),
-                duration(c, "tenax.failure.confirm-timeout"), checkpoints,
+                duration(c, "tenax.failure.confirm-timeout"), nonNegative(c, "tenax.failure.max"),
+                c.getDuration("tenax.failure.cooldown"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads);
     }
@@ -244,6 +247,14 @@ public record RunConfig(
         int v = c.getInt(key);
         if (v < 1) {
             throw error(key, "must be at least 1", v);
+        }
+        return v;
+    }
+
+    private static int nonNegative(Config c, String key) {
+        int v = c.getInt(key);
+        if (v < 0) {
+            throw error(key, "must be 0 (no limit) or more", v);
         }
         return v;
     }

@@ -314,6 +314,12 @@ public final class LocalLauncher {
             case "checkpoint-invalidated" -> display.note("checkpoint at step " + e.path("step").asLong()
                     + " is unusable: " + e.path("reason").asText());
             case "waiting" -> display.note("waiting: " + e.path("reason").asText());
+            case "run-failed" -> {
+                display.note("run stopped: " + e.path("reason").asText());
+                return true;
+            }
+            case "cooldown" -> display.note(e.path("node").asText() + " was lost " + e.path("losses").asInt()
+                    + " times; it may join again in " + e.path("millis").asLong() / 1000 + " s");
             case "run-finished" -> {
                 display.update(e.path("steps").asLong(), (float) e.path("finalLoss").asDouble(), 0, 0,
                         e.path("generation").asLong());

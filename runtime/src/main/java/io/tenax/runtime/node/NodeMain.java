@@ -66,7 +66,8 @@ public final class NodeMain {
         RankTrainer trainer = new RankTrainer(run.training());
         RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
         Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
-                run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout());
+                run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout(),
+                run.maxFailures(), run.cooldown());
         Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(),
                 run.collectiveTimeout(), run.progressInterval(), run.registerInterval(),
                 run.nodesDir().resolve(node + ".steps.csv"), run.checkpoints().every());
