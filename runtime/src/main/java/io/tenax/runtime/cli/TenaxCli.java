@@ -19,6 +19,8 @@ public final class TenaxCli implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Initialise logging before any thread logs, so SLF4J has nothing to replay.
+        org.slf4j.LoggerFactory.getILoggerFactory();
         System.exit(execute(args));
     }
 
