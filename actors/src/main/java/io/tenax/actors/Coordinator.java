@@ -143,7 +143,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Map<String, Registration> registry = new LinkedHashMap<>();
     private final Map<String, WorkerFinished> finishedReports = new HashMap<>();
     private final Map<CheckpointId, PendingCheckpoint> pending = new TreeMap<>();
+    /** Nodes of the current world known to be gone: decisions need not wait for them. */
     private final Set<String> confirmedLost = new HashSet<>();
+    /** node@incarnation of members whose loss was already announced in this generation. */
+    private final Set<String> reportedLost = new HashSet<>();
     private final Set<String> pinging = new HashSet<>();
     private final Map<String, Integer> losses = new HashMap<>();
     private final Map<String, Long> coolUntil = new HashMap<>();
@@ -276,27 +279,42 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     /** Phase two: the manifest, then {@link CheckpointCommitted} in the journal. */
     private Effect<Event, CoordinatorState> commit(PendingCheckpoint p) {
-        CheckpointId id = p.id();
-        CheckpointManifest manifest = p.toManifest(settings.runId(), System.currentTimeMillis());
         long began = System.nanoTime();
-        try {
-            store.commit(manifest);
-        } catch (CheckpointException e) {
-            ctx.getLog().warn("checkpoint {} not committed: {}", id, e.getMessage());
-            sink.emit("checkpoint-failed", Map.of("step", id.step(), "generation", id.generation(),
-                    "reason", e.getMessage()));
+        CheckpointManifest manifest = writeManifest(p);
+        if (manifest == null) {
             return Effect().none();
         }
         committing = true;
-        lastCommitStarted = id;
-        long bytes = manifest.shards().stream().mapToLong(CheckpointManifest.Shard::bytes).sum();
-        return Effect().persist(new CheckpointCommitted(id.step(), id.generation(), settings.checkpointKeep()))
-                .thenRun(s -> {
-                    sink.emit("checkpoint-committed", Map.of("step", id.step(), "generation", id.generation(),
-                            "bytes", bytes, "commitMillis", (System.nanoTime() - began) / 1_000_000));
-                    applyRetention(s);
-                    ctx.getSelf().tell(new JoinPoint(id));
-                });
+        lastCommitStarted = p.id();
+        return Effect().persist(committedEvent(p.id())).thenRun(s -> {
+            sink.emit("checkpoint-committed", committedFields(manifest, (System.nanoTime() - began) / 1_000_000));
+            applyRetention(s);
+            ctx.getSelf().tell(new JoinPoint(p.id()));
+        });
+    }
+
+    /** Writes a complete checkpoint's manifest durably; null, with a warning and an event, when it cannot. */
+    private CheckpointManifest writeManifest(PendingCheckpoint p) {
+        CheckpointManifest manifest = p.toManifest(settings.runId(), System.currentTimeMillis());
+        try {
+            store.commit(manifest);
+            return manifest;
+        } catch (CheckpointException e) {
+            ctx.getLog().warn("checkpoint {} not committed: {}", p.id(), e.getMessage());
+            sink.emit("checkpoint-failed", Map.of("step", p.id().step(), "generation", p.id().generation(),
+                    "reason", e.getMessage()));
+            return null;
+        }
+    }
+
+    private CheckpointCommitted committedEvent(CheckpointId id) {
+        return new CheckpointCommitted(id.step(), id.generation(), settings.checkpointKeep());
+    }
+
+    private static Map<String, Object> committedFields(CheckpointManifest manifest, long commitMillis) {
+        return Map.of("step", manifest.step(), "generation", manifest.generation(),
+                "bytes", manifest.shards().stream().mapToLong(CheckpointManifest.Shard::bytes).sum(),
+                "commitMillis", commitMillis);
     }
 
     /** A commit is done; commit the newest checkpoint that completed meanwhile, or let nodes join. */
@@ -434,7 +452,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             String detectedBy) {
         registry.remove(node);
         confirmedLost.add(node);
-        confirmedLost.add(node + "@" + incarnation);
+        reportedLost.add(node + "@" + incarnation);
         boolean inWorld = state.world().stream().anyMatch(m -> m.node().equals(node)
                 && m.incarnation().equals(incarnation));
         ctx.getLog().warn("{} is gone (detected by {})", node, detectedBy);
@@ -511,21 +529,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // turn is committed now, with the new generation: it saves the steps since the last commit.
         PendingCheckpoint complete = waitingCommit;
         waitingCommit = null;
-        Map<String, Object> lateCommit = null;
+        CheckpointManifest lateCommit = null;
         if (complete != null && complete.id().generation() == next.generation()
                 && (next.latestCommitted() == null || complete.id().compareTo(next.latestCommitted()) > 0)) {
-            CheckpointManifest manifest = complete.toManifest(settings.runId(), System.currentTimeMillis());
-            try {
-                store.commit(manifest);
-                CheckpointCommitted committed = new CheckpointCommitted(complete.id().step(),
-                        complete.id().generation(), settings.checkpointKeep());
+            lateCommit = writeManifest(complete);
+            if (lateCommit != null) {
+                CheckpointCommitted committed = committedEvent(complete.id());
                 all.add(committed);
                 next = next.apply(committed);
-                lateCommit = Map.of("step", complete.id().step(), "generation", complete.id().generation(),
-                        "bytes", manifest.shards().stream().mapToLong(CheckpointManifest.Shard::bytes).sum(),
-                        "commitMillis", 0);
-            } catch (CheckpointException e) {
-                ctx.getLog().warn("checkpoint {} not committed: {}", complete.id(), e.getMessage());
             }
         }
         CheckpointId resume = next.latestCommitted();
@@ -548,7 +559,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         for (RingMember old : next.world()) {
             boolean kept = world.stream().anyMatch(m -> m.node().equals(old.node())
                     && m.incarnation().equals(old.incarnation()));
-            if (!kept && confirmedLost.add(old.node() + "@" + old.incarnation())) {
+            if (!kept && reportedLost.add(old.node() + "@" + old.incarnation())) {
                 sink.emit("member-lost", Map.of("node", old.node(), "incarnation", old.incarnation(),
                         "generation", next.generation(), "detectedBy", "absence", "inWorld", true));
             }
@@ -557,10 +568,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         all.add(new GenerationStarted(next.generation() + 1, startStep, resume == null ? -1 : resume.generation(),
                 world, reason));
         lastStartReason = reason;
-        Map<String, Object> announced = lateCommit;
+        CheckpointManifest announced = lateCommit;
         return Effect().persist(all).thenRun(s -> {
             if (announced != null) {
-                sink.emit("checkpoint-committed", announced);
+                sink.emit("checkpoint-committed", committedFields(announced, 0));
             }
             startWorld(s);
         });
@@ -573,6 +584,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         committing = false;
         lastCommitStarted = null;
         confirmedLost.clear();
+        reportedLost.clear();
         List<String> nodes = state.world().stream().map(RingMember::node).toList();
         ctx.getLog().info("generation {}: world {} from step {}", state.generation(), nodes, state.startStep());
         sink.emit("generation-started", Map.of("generation", state.generation(), "startStep", state.startStep(),

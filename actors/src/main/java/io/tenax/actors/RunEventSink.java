@@ -10,7 +10,4 @@ public interface RunEventSink {
 
     /** Records one event; {@code fields} must be JSON-friendly (numbers, strings, lists, maps). */
     void emit(String type, Map<String, Object> fields);
-
-    /** A sink that drops everything, for tests that look only at messages. */
-    RunEventSink NONE = (type, fields) -> { };
 }

@@ -35,15 +35,13 @@ final class Invariants {
      */
     static List<CheckpointId> committedCheckpointsIntact(LocalRuns.Finished run) throws Exception {
         List<CheckpointId> committed = new ArrayList<>();
-        for (JsonNode e : EventLog.readAll(run.config().eventsFile())) {
-            if (e.path("type").asText().equals("checkpoint-committed")) {
-                committed.add(new CheckpointId(e.path("step").asLong(), e.path("generation").asLong()));
-            }
-        }
         List<CheckpointId> invalidated = new ArrayList<>();
         for (JsonNode e : EventLog.readAll(run.config().eventsFile())) {
-            if (e.path("type").asText().equals("checkpoint-invalidated")) {
-                invalidated.add(new CheckpointId(e.path("step").asLong(), e.path("generation").asLong()));
+            CheckpointId id = new CheckpointId(e.path("step").asLong(), e.path("generation").asLong());
+            switch (e.path("type").asText()) {
+                case "checkpoint-committed" -> committed.add(id);
+                case "checkpoint-invalidated" -> invalidated.add(id);
+                default -> { }
             }
         }
         assertThat(committed).as("checkpoints were committed").isNotEmpty();

@@ -55,6 +55,7 @@ public final class RankTrainer implements AutoCloseable {
     private final List<FloatBuffer> parameterViews = new ArrayList<>();
     private final float[] flatParameters;
     private final float[] flatGradients; // one extra slot carries the loss through the all-reduce
+    private final float[] zeros; // as long as the largest parameter, to clear gradients without allocating
     private final Adam optimizer;
 
     public RankTrainer(TrainingSpec spec) {
@@ -78,6 +79,7 @@ public final class RankTrainer implements AutoCloseable {
             parameterViews.add(view(parameter.getArray()));
             total += Math.toIntExact(parameter.getArray().size());
         }
+        this.zeros = new float[parameterViews.stream().mapToInt(FloatBuffer::remaining).max().orElse(0)];
         this.flatParameters = new float[total];
         this.flatGradients = new float[total + 1];
         readParameters();
@@ -143,7 +145,7 @@ public final class RankTrainer implements AutoCloseable {
                     FloatBuffer g = view(grad);
                     int n = g.remaining();
                     g.get(0, flatGradients, offset, n);
-                    g.put(0, new float[n]); // zero it: libtorch accumulates into .grad
+                    g.put(0, zeros, 0, n); // zero it: libtorch accumulates into .grad
                     offset += n;
                 }
             }
