@@ -14,6 +14,7 @@ import java.util.Map;
  */
 final class CheckpointCodec {
     static final String PARAMETERS = "parameters";
+    static final String BUFFERS = "buffers";
     static final String ADAM_M = "adam.m";
     static final String ADAM_V = "adam.v";
     static final String NEXT_STEP = "next-step";
@@ -28,6 +29,7 @@ final class CheckpointCodec {
         Adam.State adam = trainer.optimizerState();
         Map<String, float[]> sections = new LinkedHashMap<>();
         sections.put(PARAMETERS, trainer.parameters());
+        sections.put(BUFFERS, trainer.buffers());
         sections.put(ADAM_M, adam.m());
         sections.put(ADAM_V, adam.v());
         return new StateSnapshot(sections, Map.of(NEXT_STEP, nextStep, OPTIMIZER_STEP, adam.step(),
@@ -40,7 +42,7 @@ final class CheckpointCodec {
             throw new IllegalArgumentException("checkpoint was trained with seed " + snapshot.scalar(SEED)
                     + ", this run uses " + trainer.spec().seed());
         }
-        trainer.restore(snapshot.section(PARAMETERS), new Adam.State(snapshot.scalar(OPTIMIZER_STEP),
+        trainer.restore(snapshot.section(PARAMETERS), snapshot.section(BUFFERS), new Adam.State(snapshot.scalar(OPTIMIZER_STEP),
                 snapshot.section(ADAM_M), snapshot.section(ADAM_V)));
         return snapshot.scalar(NEXT_STEP);
     }

@@ -68,7 +68,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     /** A rank reached the last step. Rank 0 also carries the evaluation. */
-    public record WorkerFinished(long generation, String node, long steps, float finalLoss, float evalAccuracy,
+    public record WorkerFinished(long generation, String node, long steps, float finalLoss, float evalScore,
             String parameterDigest) implements Command, TenaxMessage {
     }
 
@@ -383,11 +383,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         Map<String, Object> digests = new LinkedHashMap<>();
         state.world().forEach(m -> digests.put(m.node(), finishedReports.get(m.node()).parameterDigest()));
         return Effect().persist(new RunFinished(state.generation(), rank0.steps(), rank0.finalLoss(),
-                rank0.evalAccuracy())).thenRun(s -> {
+                rank0.evalScore())).thenRun(s -> {
                     ctx.getLog().info("run {} finished at step {}: loss {}, eval accuracy {}", settings.runId(),
-                            rank0.steps(), rank0.finalLoss(), rank0.evalAccuracy());
+                            rank0.steps(), rank0.finalLoss(), rank0.evalScore());
                     sink.emit("run-finished", Map.of("generation", s.generation(), "steps", rank0.steps(),
-                            "finalLoss", rank0.finalLoss(), "evalAccuracy", rank0.evalAccuracy(),
+                            "finalLoss", rank0.finalLoss(), "evalScore", rank0.evalScore(),
                             "parameterDigests", digests, "staleMessages", staleMessages,
                             "failures", s.failures()));
                     registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown("run finished")));

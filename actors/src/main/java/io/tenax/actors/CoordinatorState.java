@@ -54,7 +54,7 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
     }
 
     /** Every rank of the generation reached the last step. */
-    public record RunFinished(long generation, long steps, float finalLoss, float evalAccuracy) implements Event {
+    public record RunFinished(long generation, long steps, float finalLoss, float evalScore) implements Event {
     }
 
     /** The run stopped before its last step, e.g. past its failure budget. */

@@ -99,7 +99,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             implements Command, LocalOnly {
     }
 
-    private record LoopEnded(long generation, long steps, float finalLoss, float evalAccuracy, String digest)
+    private record LoopEnded(long generation, long steps, float finalLoss, float evalScore, String digest)
             implements Command, LocalOnly {
     }
 
@@ -266,8 +266,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                     start.world().size(), start.startStep(), start.endStep(), stop::get);
             progress.flush();
             if (next == start.endStep()) {
-                float accuracy = start.rank() == 0 ? trainer.evaluate() : Float.NaN;
-                self.tell(new LoopEnded(start.generation(), next, progress.recentLoss(), accuracy,
+                float score = start.rank() == 0 ? (float) trainer.evaluate().value() : Float.NaN;
+                self.tell(new LoopEnded(start.generation(), next, progress.recentLoss(), score,
                         trainer.parameterDigest()));
             }
         } catch (CollectiveException e) {
@@ -388,7 +388,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Behavior<Command> onLoopEnded(LoopEnded e) {
         ctx.getLog().info("generation {} finished at step {} (loss {})", e.generation(), e.steps(), e.finalLoss());
         coordinator.tell(new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
-                e.evalAccuracy(), e.digest()));
+                e.evalScore(), e.digest()));
         return this;
     }
 

@@ -126,7 +126,7 @@ class CoordinatorTest {
         journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
         CoordinatorState.RunFinished finished = journal.expectNextPersistedClass(pid,
                 CoordinatorState.RunFinished.class);
-        assertThat(finished.evalAccuracy()).isEqualTo(0.9f);
+        assertThat(finished.evalScore()).isEqualTo(0.9f);
         assertThat(sinkEvents).contains("generation-started", "run-finished").doesNotContain("progress");
     }
 

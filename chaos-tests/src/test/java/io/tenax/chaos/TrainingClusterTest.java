@@ -22,7 +22,7 @@ class TrainingClusterTest {
         assertThat(three.summary().generations()).hasSize(1);
         assertThat(three.summary().generations().get(0).worldSize()).isEqualTo(3);
         assertThat(three.summary().finalLoss()).isLessThan(three.summary().initialLoss() * 0.5);
-        assertThat(three.summary().evalAccuracy()).isGreaterThan(0.6);
+        assertThat(three.summary().evalScore()).isGreaterThan(0.6);
         // The three replicas exchanged gradients: they end bitwise identical.
         assertThat(three.summary().parameterDigests()).hasSize(3);
         assertThat(three.summary().parameterDigests().values()).containsOnly(

@@ -11,20 +11,20 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.loss.Loss;
 import ai.djl.util.Pair;
 import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.data.DataPlan;
 import io.tenax.trainer.data.DataPlan.ShardRange;
-import io.tenax.trainer.data.ImageSet;
-import io.tenax.trainer.data.SyntheticDigits;
 import io.tenax.trainer.optim.Adam;
+import io.tenax.trainer.task.Tasks;
+import io.tenax.trainer.task.TrainingTask;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
@@ -34,57 +34,83 @@ import java.util.Objects;
  * the global batch, sums it with every other rank's through a {@link Collective}, and applies
  * the same Adam update on every rank.
  *
- * <p>The parameters live twice: in DJL tensors for forward and backward, and in one flat
- * Java array that the optimizer updates and writes back through zero-copy views. The loss of
- * each rank is scaled by {@code samples / globalBatch}, so the summed gradient is the
- * gradient of the global mean loss whatever the world size.
+ * <p>The trainable parameters live twice: in DJL tensors for forward and backward, and in one
+ * flat Java array that the optimizer updates and writes back through zero-copy views. Each
+ * batch's loss is its samples' summed loss over {@code globalBatch}, so the summed gradient
+ * is the gradient of the global mean loss whatever the world size.
+ *
+ * <p>BatchNorm running statistics (the model's buffers) are kept identical on every rank:
+ * each forward pass's change to them, weighted by its share of the global batch, travels
+ * with the gradient, and every rank applies the summed change. A rank's own forward passes
+ * never leave a trace in them.
+ *
+ * <p>In deterministic mode every micro-shard gets its own forward and backward pass and the
+ * micro-shards' vectors are summed in micro-shard order ({@link Collective#orderedSum}), so
+ * the parameters after each step do not depend on which rank computed what.
  *
  * <p>Not thread-safe; one per JVM, because DJL allows one open gradient collector per process.
  */
 public final class RankTrainer implements AutoCloseable {
     private final TrainingSpec spec;
+    private final TrainingTask task;
     private final NDManager manager;
     private final Model model;
     private final Block block;
     private final ParameterStore parameterStore;
-    private final Loss loss = Loss.softmaxCrossEntropyLoss();
-    private final ImageSet train;
-    private final ImageSet eval;
     private final DataPlan plan;
-    private final List<Parameter> parameters = new ArrayList<>();
-    private final List<FloatBuffer> parameterViews = new ArrayList<>();
+    private final List<Parameter> trainables = new ArrayList<>();
+    private final List<FloatBuffer> trainableViews = new ArrayList<>();
+    private final List<FloatBuffer> bufferViews = new ArrayList<>();
     private final float[] flatParameters;
-    private final float[] flatGradients; // one extra slot carries the loss through the all-reduce
-    private final float[] zeros; // as long as the largest parameter, to clear gradients without allocating
+    private final float[] flatBuffers;
+    /** Summed vector: gradients, then buffer changes, then the loss. */
+    private final float[] reduced;
+    private final int lossSlot;
+    private float[][] terms = new float[0][];
+    private final float[] zeros; // as long as the largest tensor, to clear gradients without allocating
     private final Adam optimizer;
 
     public RankTrainer(TrainingSpec spec) {
+        this(spec, Tasks.create(spec));
+    }
+
+    public RankTrainer(TrainingSpec spec, TrainingTask task) {
         this.spec = Objects.requireNonNull(spec, "spec");
-        SyntheticDigits.Splits splits = SyntheticDigits.generate(spec.seed(), spec.trainSize(), spec.evalSize());
-        this.train = splits.train();
-        this.eval = splits.eval();
-        this.plan = new DataPlan(train.size(), spec.globalBatch(), spec.microShards(), spec.seed());
+        this.task = Objects.requireNonNull(task, "task");
+        this.plan = new DataPlan(task.size(true), spec.globalBatch(), spec.microShards(), spec.seed());
         Engine engine = Engine.getEngine("PyTorch");
         engine.setRandomSeed((int) spec.seed());
         this.model = Model.newInstance("tenax-" + spec.model().configName(), engine.defaultDevice(), "PyTorch");
-        this.block = spec.model().build(train.numClasses());
+        this.block = task.buildBlock();
         model.setBlock(block);
         this.manager = model.getNDManager();
-        block.initialize(manager, DataType.FLOAT32, new Shape(1, train.channels(), train.height(), train.width()));
+        block.initialize(manager, DataType.FLOAT32, new Shape(1).addAll(task.sampleShape()));
         this.parameterStore = new ParameterStore(manager, false);
-        int total = 0;
+        int trainable = 0;
+        int buffers = 0;
+        int largest = 0;
         for (Pair<String, Parameter> p : block.getParameters()) {
             Parameter parameter = p.getValue();
-            parameters.add(parameter);
-            parameterViews.add(view(parameter.getArray()));
-            total += Math.toIntExact(parameter.getArray().size());
+            FloatBuffer view = view(parameter.getArray());
+            largest = Math.max(largest, view.remaining());
+            if (parameter.requiresGradient()) {
+                trainables.add(parameter);
+                trainableViews.add(view);
+                trainable += view.remaining();
+            } else {
+                bufferViews.add(view);
+                buffers += view.remaining();
+            }
         }
-        this.zeros = new float[parameterViews.stream().mapToInt(FloatBuffer::remaining).max().orElse(0)];
-        this.flatParameters = new float[total];
-        this.flatGradients = new float[total + 1];
-        readParameters();
+        this.zeros = new float[largest];
+        this.flatParameters = new float[trainable];
+        this.flatBuffers = new float[buffers];
+        this.lossSlot = trainable + buffers;
+        this.reduced = new float[lossSlot + 1];
+        read(trainableViews, flatParameters);
+        read(bufferViews, flatBuffers);
         checkViewsWriteThrough();
-        this.optimizer = new Adam(total, spec.learningRate());
+        this.optimizer = new Adam(trainable, spec.learningRate());
     }
 
     private static FloatBuffer view(NDArray array) {
@@ -108,79 +134,110 @@ public final class RankTrainer implements AutoCloseable {
     }
 
     /**
-     * Runs global step {@code step}: forward and backward on this rank's micro-shards, sum of
-     * the gradients over all ranks, then the optimizer update.
+     * Runs global step {@code step}: forward and backward on this rank's micro-shards, sum over
+     * all ranks, then the optimizer update and the buffers' update.
      *
      * @return the global mean loss of the step, identical on every rank
      */
     public float step(long step, ShardRange shards, Collective collective) {
-        computeLocalGradient(step, shards);
-        collective.allReduceSum(flatGradients);
-        optimizer.step(flatParameters, flatGradients);
-        writeParameters();
-        return flatGradients[flatParameters.length];
+        if (spec.deterministic()) {
+            ensureTerms(shards.count());
+            for (int s = 0; s < shards.count(); s++) {
+                int shard = shards.from() + s;
+                computeTerm(plan.samples(step, new ShardRange(shard, shard + 1)), terms[s]);
+            }
+            collective.orderedSum(terms, shards.count(), reduced);
+        } else {
+            computeTerm(plan.samples(step, shards), reduced);
+            collective.allReduceSum(reduced);
+        }
+        optimizer.step(flatParameters, reduced);
+        write(flatParameters, trainableViews);
+        for (int i = 0; i < flatBuffers.length; i++) {
+            flatBuffers[i] += reduced[flatParameters.length + i];
+        }
+        write(flatBuffers, bufferViews);
+        return reduced[lossSlot];
     }
 
-    private void computeLocalGradient(long step, ShardRange shards) {
-        int[] ids = plan.samples(step, shards);
+    private void ensureTerms(int count) {
+        if (terms.length < count) {
+            terms = new float[count][reduced.length];
+        }
+    }
+
+    /** Fills {@code out} with the gradient, the weighted buffer change and the loss of {@code ids}. */
+    private void computeTerm(int[] ids, float[] out) {
         if (ids.length == 0) {
-            java.util.Arrays.fill(flatGradients, 0f);
+            Arrays.fill(out, 0f);
             return;
         }
         float lossValue;
         try (NDManager batch = manager.newSubManager()) {
-            NDArray x = batch.create(train.gatherFeatures(ids),
-                    new Shape(ids.length, train.channels(), train.height(), train.width()));
-            NDArray y = batch.create(train.gatherLabels(ids), new Shape(ids.length));
+            NDArray x = task.inputs(batch, true, ids);
             try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray prediction = block.forward(parameterStore, new NDList(x), true).singletonOrThrow();
-                NDArray scaled = loss.evaluate(new NDList(y), new NDList(prediction))
-                        .mul((float) ids.length / spec.globalBatch());
+                NDArray scaled = task.lossSum(batch, prediction, ids).div(spec.globalBatch());
                 collector.backward(scaled);
                 lossValue = scaled.getFloat();
             }
             int offset = 0;
-            for (Parameter parameter : parameters) {
+            for (Parameter parameter : trainables) {
                 try (NDArray grad = parameter.getArray().getGradient()) {
                     FloatBuffer g = view(grad);
                     int n = g.remaining();
-                    g.get(0, flatGradients, offset, n);
+                    g.get(0, out, offset, n);
                     g.put(0, zeros, 0, n); // zero it: libtorch accumulates into .grad
                     offset += n;
                 }
             }
         }
-        flatGradients[flatParameters.length] = lossValue;
+        // This pass moved the running statistics; keep its weighted change, undo the move.
+        float weight = (float) ids.length / spec.globalBatch();
+        int offset = flatParameters.length;
+        int at = 0;
+        for (FloatBuffer view : bufferViews) {
+            int n = view.remaining();
+            for (int i = 0; i < n; i++) {
+                out[offset + at + i] = (view.get(i) - flatBuffers[at + i]) * weight;
+            }
+            view.put(0, flatBuffers, at, n);
+            at += n;
+        }
+        out[lossSlot] = lossValue;
     }
 
-    /** Top-1 accuracy on the held-out split. */
-    public float evaluate() {
-        int correct = 0;
-        int batchSize = 500;
-        for (int start = 0; start < eval.size(); start += batchSize) {
-            int n = Math.min(batchSize, eval.size() - start);
+    /** The held-out metric of the current parameters. */
+    public Evaluation evaluate() {
+        TrainingTask.Metric metric = task.newMetric();
+        int size = task.size(false);
+        int batchSize = 250;
+        for (int start = 0; start < size; start += batchSize) {
+            int n = Math.min(batchSize, size - start);
             int[] ids = new int[n];
             for (int i = 0; i < n; i++) {
                 ids[i] = start + i;
             }
             try (NDManager batch = manager.newSubManager()) {
-                NDArray x = batch.create(eval.gatherFeatures(ids), new Shape(n, eval.channels(), eval.height(),
-                        eval.width()));
-                NDArray prediction = block.forward(parameterStore, new NDList(x), false).singletonOrThrow();
-                long[] predicted = prediction.argMax(1).toLongArray();
-                for (int i = 0; i < n; i++) {
-                    if (predicted[i] == eval.label(ids[i])) {
-                        correct++;
-                    }
-                }
+                NDArray x = task.inputs(batch, false, ids);
+                metric.add(block.forward(parameterStore, new NDList(x), false).singletonOrThrow(), ids);
             }
         }
-        return (float) correct / eval.size();
+        return new Evaluation(metric.name(), metric.value());
     }
 
-    /** A copy of the flat parameter vector. */
+    /** A held-out metric: its name ({@code accuracy}, {@code mAP@0.5}) and value. */
+    public record Evaluation(String metric, double value) {
+    }
+
+    /** A copy of the flat trainable-parameter vector. */
     public float[] parameters() {
         return flatParameters.clone();
+    }
+
+    /** A copy of the model's buffers (BatchNorm running statistics); empty for models without. */
+    public float[] buffers() {
+        return flatBuffers.clone();
     }
 
     /** A deep copy of the optimizer's state. */
@@ -189,23 +246,28 @@ public final class RankTrainer implements AutoCloseable {
     }
 
     /**
-     * Replaces the whole training state: parameters (written into the model's tensors) and
-     * optimizer. After this the trainer continues exactly as the one the state came from.
+     * Replaces the whole training state: parameters and buffers (written into the model's
+     * tensors) and optimizer. After this the trainer continues exactly as the one the state
+     * came from.
      */
-    public void restore(float[] parameters, Adam.State optimizerState) {
-        if (parameters.length != flatParameters.length) {
-            throw new IllegalArgumentException("state has " + parameters.length + " parameters, this "
-                    + spec.model().configName() + " has " + flatParameters.length);
+    public void restore(float[] parameters, float[] buffers, Adam.State optimizerState) {
+        if (parameters.length != flatParameters.length || buffers.length != flatBuffers.length) {
+            throw new IllegalArgumentException("state has " + parameters.length + " parameters and "
+                    + buffers.length + " buffer values, this " + spec.model().configName() + " has "
+                    + flatParameters.length + " and " + flatBuffers.length);
         }
         optimizer.restore(optimizerState);
         System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
-        writeParameters();
+        System.arraycopy(buffers, 0, flatBuffers, 0, buffers.length);
+        write(flatParameters, trainableViews);
+        write(flatBuffers, bufferViews);
     }
 
-    /** SHA-256 of the parameters' bytes: equal digests mean bitwise-equal replicas. */
+    /** SHA-256 of the parameters' and buffers' bytes: equal digests mean bitwise-equal replicas. */
     public String parameterDigest() {
-        ByteBuffer bytes = ByteBuffer.allocate(flatParameters.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        bytes.asFloatBuffer().put(flatParameters);
+        ByteBuffer bytes = ByteBuffer.allocate((flatParameters.length + flatBuffers.length) * Float.BYTES)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(flatParameters).put(flatBuffers);
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes.array()));
         } catch (NoSuchAlgorithmException e) {
@@ -213,26 +275,26 @@ public final class RankTrainer implements AutoCloseable {
         }
     }
 
-    private void readParameters() {
+    private static void read(List<FloatBuffer> views, float[] into) {
         int offset = 0;
-        for (FloatBuffer view : parameterViews) {
-            view.get(0, flatParameters, offset, view.remaining());
+        for (FloatBuffer view : views) {
+            view.get(0, into, offset, view.remaining());
             offset += view.remaining();
         }
     }
 
-    private void writeParameters() {
+    private static void write(float[] from, List<FloatBuffer> views) {
         int offset = 0;
-        for (FloatBuffer view : parameterViews) {
-            view.put(0, flatParameters, offset, view.remaining());
+        for (FloatBuffer view : views) {
+            view.put(0, from, offset, view.remaining());
             offset += view.remaining();
         }
     }
 
     /** Guards the zero-copy assumption once: a write through the view must reach the tensor. */
     private void checkViewsWriteThrough() {
-        Parameter first = parameters.get(0);
-        FloatBuffer view = parameterViews.get(0);
+        Parameter first = trainables.get(0);
+        FloatBuffer view = trainableViews.get(0);
         float original = view.get(0);
         view.put(0, original + 1f);
         float seen = first.getArray().toFloatArray()[0];

@@ -7,24 +7,32 @@ import java.util.Objects;
  * What one rank needs to know to train: identical on every rank of a run.
  *
  * @param model         which model to build
- * @param dataset       the data set's name ({@code digits})
+ * @param dataset       {@code digits} or {@code shapes} (generated from the seed), or the path of a data
+ *                      set on disk: a CSV file, a folder of class folders, or a detection set
  * @param seed          seeds the data, the sample order and the parameter initialisation
  * @param trainSize     samples in the training split
  * @param evalSize      samples in the held-out split
  * @param globalBatch   samples per step over all ranks, whatever the world size
  * @param microShards   equal parts of a global batch; ranks take contiguous ranges of them
  * @param learningRate  Adam's learning rate
+ * @param deterministic sum the micro-shards' gradients in canonical order, so that the parameters
+ *                      after every step are bitwise independent of the world size and membership
+ * @param imageSize     side in pixels to which images loaded from disk are scaled
  */
 public record TrainingSpec(ModelKind model, String dataset, long seed, int trainSize, int evalSize,
-        int globalBatch, int microShards, float learningRate) {
+        int globalBatch, int microShards, float learningRate, boolean deterministic, int imageSize) {
 
     public static final String DIGITS = "digits";
+    public static final String SHAPES = "shapes";
 
     public TrainingSpec {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(dataset, "dataset");
-        if (!DIGITS.equals(dataset)) {
-            throw new IllegalArgumentException("unknown dataset '" + dataset + "'; choose one of: " + DIGITS);
+        if (dataset.isBlank()) {
+            throw new IllegalArgumentException("dataset must be digits, shapes or the path of a data set");
+        }
+        if (imageSize < 8 || imageSize > 1024) {
+            throw new IllegalArgumentException("image-size must be between 8 and 1024 (got " + imageSize + ")");
         }
         if (trainSize <= 0 || evalSize <= 0) {
             throw new IllegalArgumentException("train-size and eval-size must be positive");
@@ -33,7 +41,7 @@ public record TrainingSpec(ModelKind model, String dataset, long seed, int train
             throw new IllegalArgumentException("global-batch must be a positive multiple of micro-shards (got "
                     + globalBatch + " and " + microShards + ")");
         }
-        if (globalBatch > trainSize) {
+        if (isSynthetic() && globalBatch > trainSize) {
             throw new IllegalArgumentException("global-batch (" + globalBatch + ") exceeds train-size ("
                     + trainSize + ")");
         }
@@ -42,7 +50,19 @@ public record TrainingSpec(ModelKind model, String dataset, long seed, int train
         }
     }
 
-    public int stepsPerEpoch() {
-        return trainSize / globalBatch;
+    /** Plain mode on 32-pixel images: the common case of the tests. */
+    public TrainingSpec(ModelKind model, String dataset, long seed, int trainSize, int evalSize, int globalBatch,
+            int microShards, float learningRate) {
+        this(model, dataset, seed, trainSize, evalSize, globalBatch, microShards, learningRate, false, 32);
+    }
+
+    /** Whether the data is generated from the seed rather than read from disk. */
+    public boolean isSynthetic() {
+        return DIGITS.equals(dataset) || SHAPES.equals(dataset);
+    }
+
+    public TrainingSpec withDeterministic(boolean on) {
+        return new TrainingSpec(model, dataset, seed, trainSize, evalSize, globalBatch, microShards, learningRate,
+                on, imageSize);
     }
 }

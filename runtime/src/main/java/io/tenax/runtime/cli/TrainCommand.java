@@ -73,7 +73,7 @@ public final class TrainCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "finished %d steps in %.1f s: loss %.4f -> %.4f, eval accuracy %.2f%%, "
                 + "%.0f samples/s%n", summary.steps(), summary.wallSeconds(), summary.initialLoss(),
-                summary.finalLoss(), 100 * summary.evalAccuracy(), summary.samplesPerSecond());
+                summary.finalLoss(), 100 * summary.evalScore(), summary.samplesPerSecond());
         if (!summary.failures().isEmpty()) {
             System.out.printf(Locale.ROOT, "survived %d failures in %d generations%n", summary.failures().size(),
                     summary.generations().size());

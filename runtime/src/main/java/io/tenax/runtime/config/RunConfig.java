@@ -7,6 +7,8 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.actors.Formation;
 import io.tenax.trainer.TrainingSpec;
+import io.tenax.trainer.data.DatasetException;
+import io.tenax.trainer.data.DatasetLoader;
 import io.tenax.trainer.model.ModelKind;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -42,7 +44,8 @@ public record RunConfig(
         Checkpoints checkpoints,
         Journal journal,
         List<String> nodeJvmOptions,
-        int threadsPerNode) {
+        int threadsPerNode,
+        boolean audit) {
 
     /** When and where checkpoints are taken. */
     public record Checkpoints(int every, int keep, Path dir, Duration writeDelay) {
@@ -111,8 +114,12 @@ public record RunConfig(
             throw error("tenax.training.model", "must be one of: " + ModelKind.names(), modelName);
         }
         String dataset = c.getString("tenax.training.dataset");
-        if (!TrainingSpec.DIGITS.equals(dataset)) {
-            throw error("tenax.training.dataset", "must be one of: " + TrainingSpec.DIGITS, dataset);
+        int imageSize = c.getInt("tenax.training.image-size");
+        if (imageSize < 8 || imageSize > 1024) {
+            throw error("tenax.training.image-size", "must be between 8 and 1024 pixels", imageSize);
+        }
+        if (model.isDetector() && imageSize % 8 != 0) {
+            throw error("tenax.training.image-size", "must be a multiple of 8 for " + model.configName(), imageSize);
         }
         int trainSize = positive(c, "tenax.training.train-size");
         int evalSize = positive(c, "tenax.training.eval-size");
@@ -122,16 +129,28 @@ public record RunConfig(
             throw new ConfigError("tenax.training.global-batch (" + globalBatch
                     + ") must be a multiple of tenax.training.micro-shards (" + microShards + ")");
         }
+        long seed = c.getLong("tenax.training.seed");
+        if (dataset.equals(TrainingSpec.DIGITS) || dataset.equals(TrainingSpec.SHAPES)) {
+            boolean detection = dataset.equals(TrainingSpec.SHAPES);
+            if (detection != model.isDetector()) {
+                throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " is a "
+                        + (detection ? "detection set: use --model yolo-mini" : "classification set: use --model mlp"
+                        + " or cnn") + " (got --model " + model.configName() + ")");
+            }
+        } else {
+            trainSize = diskTrainSize(dataset, model, imageSize, seed); // the set decides its own size
+        }
         if (globalBatch > trainSize) {
             throw new ConfigError("tenax.training.global-batch (" + globalBatch
-                    + ") must not exceed tenax.training.train-size (" + trainSize + ")");
+                    + ") must not exceed the " + trainSize + " training samples (tenax.training.train-size for"
+                    + " generated data)");
         }
         double lr = c.getDouble("tenax.training.learning-rate");
         if (!(lr > 0) || lr > 10) {
             throw error("tenax.training.learning-rate", "must be in (0, 10]", lr);
         }
-        TrainingSpec spec = new TrainingSpec(model, dataset, c.getLong("tenax.training.seed"), trainSize, evalSize,
-                globalBatch, microShards, (float) lr);
+        TrainingSpec spec = new TrainingSpec(model, dataset, seed, trainSize, evalSize,
+                globalBatch, microShards, (float) lr, c.getBoolean("tenax.training.deterministic"), imageSize);
         long steps = c.getLong("tenax.steps");
         int epochs = c.getInt("tenax.epochs");
         if (steps < 0) {
@@ -141,7 +160,7 @@ public record RunConfig(
             if (epochs < 1) {
                 throw error("tenax.epochs", "must be at least 1 when tenax.steps is 0", epochs);
             }
-            steps = (long) epochs * spec.stepsPerEpoch();
+            steps = (long) epochs * (trainSize / globalBatch);
         }
         String journalKind = c.getString("tenax.journal.kind");
         if (!journalKind.equals("h2") && !journalKind.equals("postgres")) {
@@ -174,11 +193,37 @@ public record RunConfig(
                 duration(c, "tenax.failure.confirm-timeout"), nonNegative(c, "tenax.failure.max"),
                 c.getDuration("tenax.failure.cooldown"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
-                List.copyOf(c.getStringList("tenax.node.jvm-options")), threads);
+                List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"));
     }
 
+    /** Loads a data set on disk once, to check it and the model against it; returns its training size. */
+    private static int diskTrainSize(String dataset, ModelKind model, int imageSize, long seed) {
+        DatasetLoader.Loaded loaded;
+        try {
+            loaded = DatasetLoader.load(Path.of(dataset), imageSize, seed);
+        } catch (DatasetException e) {
+            throw new ConfigError("tenax.training.dataset (--dataset): " + e.getMessage());
+        }
+        boolean detection = loaded instanceof DatasetLoader.Detection;
+        if (detection != model.isDetector()) {
+            throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " is a "
+                    + (detection ? "detection set: use --model yolo-mini" : "classification set: use --model mlp or cnn")
+                    + " (got --model " + model.configName() + ")");
+        }
+        if (loaded instanceof DatasetLoader.Classification c && model == ModelKind.CNN && c.train().height() < 4) {
+            throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " holds feature vectors, not"
+                    + " images: use --model mlp");
+        }
+        return loaded.trainSize();
+    }
+
+    /**
+     * The formation's limits. No more ranks than micro-shards can train: nodes beyond that
+     * wait as spares.
+     */
     public Formation.Limits limits() {
-        return new Formation.Limits(nodes, minNodes, maxNodes, formationGrace.toMillis(), recoveryGrace.toMillis(),
+        int cap = Math.min(maxNodes, training.microShards());
+        return new Formation.Limits(Math.min(nodes, cap), Math.min(minNodes, cap), cap, formationGrace.toMillis(), recoveryGrace.toMillis(),
                 checkpoints.every() > 0);
     }
 

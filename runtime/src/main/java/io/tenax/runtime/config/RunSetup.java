@@ -8,6 +8,7 @@ import com.typesafe.config.ConfigValueFactory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import io.tenax.trainer.TrainingSpec;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.LocalDateTime;
@@ -22,6 +23,19 @@ import java.util.HexFormat;
 public final class RunSetup {
 
     private RunSetup() {
+    }
+
+    /**
+     * Settings under {@code tenax.datasets.<name>} apply when that generated data set is
+     * chosen: they win over the rest of the file and the defaults, and flags win over them.
+     */
+    static Config withDatasetPreset(Config overrides, Config merged) {
+        String dataset = merged.getString("tenax.training.dataset");
+        if (!dataset.matches("[a-z][a-z0-9-]*") || !merged.hasPath("tenax.datasets." + dataset)) {
+            return merged;
+        }
+        return overrides.withFallback(merged.getConfig("tenax.datasets." + dataset).atPath("tenax"))
+                .withFallback(merged).resolve();
     }
 
     /**
@@ -45,6 +59,7 @@ public final class RunSetup {
         } catch (ConfigException e) {
             throw new ConfigError(e.getMessage().replace('\n', ' '));
         }
+        merged = withDatasetPreset(overrides, merged);
         String runId = merged.getString("tenax.run-id");
         if (runId.isEmpty()) {
             runId = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"
@@ -56,6 +71,14 @@ public final class RunSetup {
         }
         Path runDir = Path.of(merged.getString("tenax.run-dir")).toAbsolutePath().normalize();
         merged = merged.withValue("tenax.run-dir", ConfigValueFactory.fromAnyRef(runDir.toString()));
+        if (merged.hasPath("tenax.training.dataset")) {
+            String dataset = merged.getString("tenax.training.dataset");
+            if (!dataset.equals(TrainingSpec.DIGITS) && !dataset.equals(TrainingSpec.SHAPES) && !dataset.isBlank()) {
+                // nodes may start elsewhere: they get the data set's absolute path
+                merged = merged.withValue("tenax.training.dataset",
+                        ConfigValueFactory.fromAnyRef(Path.of(dataset).toAbsolutePath().normalize().toString()));
+            }
+        }
         RunConfig run = RunConfig.from(merged);
         createRunDir(run, RunConfig.render(merged));
         return run;

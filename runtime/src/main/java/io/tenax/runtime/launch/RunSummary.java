@@ -30,7 +30,7 @@ public record RunSummary(
         boolean finished,
         double initialLoss,
         double finalLoss,
-        double evalAccuracy,
+        double evalScore,
         double wallSeconds,
         double samplesPerSecond,
         List<Generation> generations,
@@ -119,7 +119,7 @@ public record RunSummary(
         return new RunSummary(run.runId(), run.nodes(), run.training().model().configName(), run.totalSteps(),
                 run.training().globalBatch(), finish != null, initialLoss,
                 finish == null ? Double.NaN : finish.path("finalLoss").asDouble(),
-                finish == null ? Double.NaN : finish.path("evalAccuracy").asDouble(),
+                finish == null ? Double.NaN : finish.path("evalScore").asDouble(),
                 wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures),
                 List.copyOf(checkpoints), List.copyOf(rejoins), digests);
     }

@@ -22,6 +22,20 @@ public interface Collective extends AutoCloseable {
      */
     void allReduceSum(float[] data);
 
+    /**
+     * Sums terms in one canonical order, in place into {@code out}: rank 0's terms in the
+     * order given, then rank 1's, and so on, folded from zero, so that
+     * {@code out[i] = ((0 + t0[i]) + t1[i]) + ...} over the ranks' terms concatenated. The
+     * bytes therefore depend only on that sequence of terms, never on how it is split among
+     * ranks or on the world size. Every rank ends with the same bytes.
+     *
+     * @param terms  this rank's terms, each at least {@code out.length} long
+     * @param count  how many of {@code terms} to use (a rank without terms passes 0)
+     * @param out    receives the sum; its length is the length summed
+     * @throws CollectiveException as {@link #allReduceSum}
+     */
+    void orderedSum(float[][] terms, int count, float[] out);
+
     /** Fails the in-flight operation and all later ones; safe from any thread, idempotent. */
     void abort(String reason);
 

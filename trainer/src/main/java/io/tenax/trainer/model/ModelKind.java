@@ -12,7 +12,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/** The image classifiers Tenax ships. Each builds a fresh, uninitialised DJL block. */
+/** The models Tenax ships. Each builds a fresh, uninitialised DJL block. */
 public enum ModelKind {
     /** Two hidden layers of 128 and 64 ReLU units on the flattened image. */
     MLP {
@@ -45,13 +45,30 @@ public enum ModelKind {
                     .add(Activation::relu)
                     .add(Linear.builder().setUnits(numClasses).build());
         }
+    },
+    /** The YOLO-style detector {@link io.tenax.trainer.detect.YoloMini}. */
+    YOLO_MINI {
+        @Override
+        public Block build(int numClasses) {
+            return io.tenax.trainer.detect.YoloMini.build(numClasses);
+        }
+
+        @Override
+        public boolean isDetector() {
+            return true;
+        }
     };
 
     public abstract Block build(int numClasses);
 
-    /** The configuration name, e.g. {@code mlp}. */
+    /** Whether the model detects boxes rather than classifying whole samples. */
+    public boolean isDetector() {
+        return false;
+    }
+
+    /** The configuration name, e.g. {@code mlp} or {@code yolo-mini}. */
     public String configName() {
-        return name().toLowerCase(Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** Parses a configuration name; the error lists the names that exist. */

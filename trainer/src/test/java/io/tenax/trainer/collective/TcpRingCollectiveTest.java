@@ -91,6 +91,76 @@ class TcpRingCollectiveTest {
         ring.forEach(TcpRingCollective::close);
     }
 
+    @ParameterizedTest(name = "{0} terms, {1} floats")
+    @CsvSource({"1,5", "6,1", "6,1001", "7,70001", "12,32768"})
+    void orderedSumIsBitwiseTheSameForEveryWorldSizeAndSplit(int termCount, int length) throws Exception {
+        SplittableRandom rng = new SplittableRandom(11);
+        float[][] terms = new float[termCount][length];
+        for (float[] term : terms) {
+            for (int i = 0; i < length; i++) {
+                // mixed magnitudes, so that a different summation order would change the bits
+                term[i] = (float) (rng.nextDouble(-1, 1) * Math.pow(10, rng.nextInt(-4, 5)));
+            }
+        }
+        float[] expected = new float[length];
+        for (float[] term : terms) {
+            for (int i = 0; i < length; i++) {
+                expected[i] += term[i];
+            }
+        }
+        long generation = 1;
+        for (int ranks = 1; ranks <= Math.min(4, termCount); ranks++) {
+            endpoints.forEach(RingEndpoint::close);
+            endpoints.clear();
+            bind(ranks, "run-o");
+            List<TcpRingCollective> ring = connectAll(generation++, Duration.ofSeconds(20));
+            float[][] out = new float[ranks][length];
+            List<Future<?>> ops = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                int from = r * termCount / ranks;
+                int to = (r + 1) * termCount / ranks;
+                float[][] mine = java.util.Arrays.copyOfRange(terms, from, to);
+                int rank = r;
+                ops.add(pool.submit(() -> ring.get(rank).orderedSum(mine, mine.length, out[rank])));
+            }
+            for (Future<?> op : ops) {
+                op.get(20, TimeUnit.SECONDS);
+            }
+            for (int r = 0; r < ranks; r++) {
+                assertThat(out[r]).as("rank %d of %d", r, ranks).isEqualTo(expected);
+            }
+            ring.forEach(TcpRingCollective::close);
+        }
+    }
+
+    @Test
+    void orderedSumAndAllReduceInterleaveOnOneCommunicator() throws Exception {
+        bind(3, "run-a");
+        List<TcpRingCollective> ring = connectAll(3, Duration.ofSeconds(10));
+        for (int round = 1; round <= 10; round++) {
+            float[][] reduced = new float[3][];
+            float[][] ordered = new float[3][2];
+            List<Future<?>> ops = new ArrayList<>();
+            for (int r = 0; r < 3; r++) {
+                reduced[r] = new float[] {r, round};
+                int rank = r;
+                float[][] terms = {{rank + 1f, round}};
+                ops.add(pool.submit(() -> {
+                    ring.get(rank).allReduceSum(reduced[rank]);
+                    ring.get(rank).orderedSum(terms, rank == 1 ? 0 : 1, ordered[rank]);
+                    return null;
+                }));
+            }
+            for (Future<?> op : ops) {
+                op.get(10, TimeUnit.SECONDS);
+            }
+            for (int r = 0; r < 3; r++) {
+                assertThat(reduced[r]).containsExactly(3f, 3f * round);
+                assertThat(ordered[r]).containsExactly(4f, 2f * round); // rank 1 contributed no term
+            }
+        }
+    }
+
     @Test
     void repeatedOperationsKeepTheirSequence() throws Exception {
         bind(3, "run-a");

@@ -1,0 +1,93 @@
+package io.tenax.trainer.detect;
+
+import io.tenax.trainer.data.Boxes;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Mean average precision at one IoU threshold, accumulated image by image: per class, the
+ * detections of all images ranked by score, each matched greedily to an unmatched ground-truth
+ * box of its image; AP is the area under the precision envelope over all recall points
+ * (the VOC 2010+ rule), and the mean is over classes with at least one ground-truth box.
+ */
+public final class MeanAveragePrecision {
+    private final int numClasses;
+    private final double iouThreshold;
+    private final List<List<double[]>> ranked = new ArrayList<>(); // per class: {score, truePositive}
+    private final int[] groundTruth;
+
+    public MeanAveragePrecision(int numClasses, double iouThreshold) {
+        this.numClasses = numClasses;
+        this.iouThreshold = iouThreshold;
+        this.groundTruth = new int[numClasses];
+        for (int c = 0; c < numClasses; c++) {
+            ranked.add(new ArrayList<>());
+        }
+    }
+
+    /** Adds one image: its detections and its ground-truth boxes. */
+    public void add(List<Decoder.Detection> detections, float[][] truth) {
+        boolean[] matched = new boolean[truth.length];
+        for (float[] t : truth) {
+            groundTruth[(int) t[0]]++;
+        }
+        List<Decoder.Detection> sorted = new ArrayList<>(detections);
+        sorted.sort(Comparator.comparingDouble(Decoder.Detection::score).reversed());
+        for (Decoder.Detection d : sorted) {
+            int cls = (int) d.box()[0];
+            int best = -1;
+            double bestIou = iouThreshold;
+            for (int i = 0; i < truth.length; i++) {
+                if (!matched[i] && (int) truth[i][0] == cls) {
+                    double iou = Boxes.iou(d.box(), truth[i]);
+                    if (iou >= bestIou) {
+                        bestIou = iou;
+                        best = i;
+                    }
+                }
+            }
+            if (best >= 0) {
+                matched[best] = true;
+            }
+            ranked.get(cls).add(new double[] {d.score(), best >= 0 ? 1 : 0});
+        }
+    }
+
+    /** The mean over classes with ground truth; 0 when no image had any. */
+    public double value() {
+        double sum = 0;
+        int classes = 0;
+        for (int c = 0; c < numClasses; c++) {
+            if (groundTruth[c] > 0) {
+                sum += averagePrecision(c);
+                classes++;
+            }
+        }
+        return classes == 0 ? 0 : sum / classes;
+    }
+
+    double averagePrecision(int cls) {
+        List<double[]> dets = new ArrayList<>(ranked.get(cls));
+        dets.sort(Comparator.comparingDouble((double[] d) -> d[0]).reversed());
+        int n = dets.size();
+        double[] precision = new double[n];
+        double[] recall = new double[n];
+        int tp = 0;
+        for (int i = 0; i < n; i++) {
+            tp += (int) dets.get(i)[1];
+            precision[i] = (double) tp / (i + 1);
+            recall[i] = (double) tp / groundTruth[cls];
+        }
+        for (int i = n - 2; i >= 0; i--) {
+            precision[i] = Math.max(precision[i], precision[i + 1]);
+        }
+        double ap = 0;
+        double lastRecall = 0;
+        for (int i = 0; i < n; i++) {
+            ap += (recall[i] - lastRecall) * precision[i];
+            lastRecall = recall[i];
+        }
+        return ap;
+    }
+}

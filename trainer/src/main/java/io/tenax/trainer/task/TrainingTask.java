@@ -1,0 +1,42 @@
+package io.tenax.trainer.task;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * What is learnt from what: the model, its training inputs and loss, and the metric on the
+ * held-out split. The trainer owns everything else (gradients, reduction, optimizer).
+ */
+public interface TrainingTask {
+
+    /** A fresh, uninitialised model. */
+    Block buildBlock();
+
+    /** The shape of one input sample, {@code (channels, height, width)}. */
+    Shape sampleShape();
+
+    /** Samples in the training split ({@code train = true}) or the held-out split. */
+    int size(boolean train);
+
+    /** The model's input for samples {@code ids} of a split, as one batch. */
+    NDArray inputs(NDManager manager, boolean train, int[] ids);
+
+    /** The loss of training samples {@code ids}, summed over them: a scalar. */
+    NDArray lossSum(NDManager manager, NDArray prediction, int[] ids);
+
+    /** A fresh accumulator of the held-out metric. */
+    Metric newMetric();
+
+    /** The held-out metric, accumulated batch by batch. */
+    interface Metric {
+        /** e.g. {@code accuracy} or {@code mAP@0.5}. */
+        String name();
+
+        /** Adds the model's output for held-out samples {@code ids}. */
+        void add(NDArray prediction, int[] ids);
+
+        double value();
+    }
+}
