@@ -10,6 +10,7 @@ import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.StepListener;
 import io.tenax.trainer.TrainingLoop;
+import io.tenax.trainer.audit.SampleAuditLog;
 import io.tenax.trainer.collective.CollectiveException;
 import io.tenax.trainer.collective.RingEndpoint;
 import io.tenax.trainer.collective.TcpRingCollective;
@@ -130,9 +131,10 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
      * @param registerInterval   how often to (re-)register with the coordinator
      * @param stepLog            file for a {@code generation,step,epoch,loss} line per step, or null
      * @param checkpointEvery    take a checkpoint every this many steps; 0 for never
+     * @param auditLog           file for the samples consumed per step (see {@link SampleAuditLog}), or null
      */
     public record Settings(String node, String incarnation, String configDigest, Duration collectiveTimeout,
-            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery) {
+            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog) {
         public Settings {
             Objects.requireNonNull(node, "node");
             Objects.requireNonNull(incarnation, "incarnation");
@@ -256,13 +258,20 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .map(m -> new InetSocketAddress(m.host(), m.port())).toList();
         ProgressListener progress = new ProgressListener(start.generation(), self, settings);
         StepListener checkpoints = result -> maybeCheckpoint(start, result.step() + 1, self);
+        List<StepListener> listeners = new java.util.ArrayList<>(List.of(progress));
+        SampleAuditLog audit = settings.auditLog() == null ? null : new SampleAuditLog(settings.auditLog(),
+                trainer.plan(), start.generation(), start.rank(), start.world().size());
+        if (audit != null) {
+            listeners.add(audit); // before the checkpoint: a committed step is always in the audit log
+        }
+        listeners.add(checkpoints);
         try (TcpRingCollective collective = TcpRingCollective.connect(endpoint, start.generation(), start.rank(),
                 ring, settings.collectiveTimeout())) {
             activeCollective.set(collective);
             if (stop.get()) {
                 return;
             }
-            long next = new TrainingLoop(trainer, List.of(progress, checkpoints)).run(collective, start.rank(),
+            long next = new TrainingLoop(trainer, listeners).run(collective, start.rank(),
                     start.world().size(), start.startStep(), start.endStep(), stop::get);
             progress.flush();
             if (next == start.endStep()) {
@@ -283,6 +292,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         } finally {
             activeCollective.set(null);
             progress.close();
+            if (audit != null) {
+                audit.close();
+            }
         }
     }
 

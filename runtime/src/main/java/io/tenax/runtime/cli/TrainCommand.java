@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigValueFactory;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.config.RunSetup;
+import io.tenax.trainer.audit.AuditChecker;
 import io.tenax.runtime.launch.ChaosPlan;
 import io.tenax.runtime.launch.LocalLauncher;
 import io.tenax.runtime.launch.RunSummary;
@@ -71,9 +72,19 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("tenax: the run ended before its last step; see the node logs in " + run.nodesDir());
             return TenaxCli.EXIT_FAILED;
         }
-        System.out.printf(Locale.ROOT, "finished %d steps in %.1f s: loss %.4f -> %.4f, eval accuracy %.2f%%, "
-                + "%.0f samples/s%n", summary.steps(), summary.wallSeconds(), summary.initialLoss(),
-                summary.finalLoss(), 100 * summary.evalScore(), summary.samplesPerSecond());
+        String score = summary.evalMetric().equals("accuracy")
+                ? String.format(Locale.ROOT, "eval accuracy %.2f%%", 100 * summary.evalScore())
+                : String.format(Locale.ROOT, "eval %s %.3f", summary.evalMetric(), summary.evalScore());
+        System.out.printf(Locale.ROOT, "finished %d steps in %.1f s: loss %.4f -> %.4f, %s, %.0f samples/s%n",
+                summary.steps(), summary.wallSeconds(), summary.initialLoss(), summary.finalLoss(), score,
+                summary.samplesPerSecond());
+        if (summary.audit() != null) {
+            AuditChecker.Report a = summary.audit();
+            System.out.printf(Locale.ROOT, "audit: %s: %d committed steps, %d finished epochs, %d duplicates,"
+                    + " %d missing%s%n", a.ok() ? "every sample of every finished epoch consumed exactly once"
+                    : "FAILED", a.stepsChecked(), a.epochsChecked(), a.duplicates(), a.missing(),
+                    a.problems().isEmpty() ? "" : "; first problem: " + a.problems().get(0));
+        }
         if (!summary.failures().isEmpty()) {
             System.out.printf(Locale.ROOT, "survived %d failures in %d generations%n", summary.failures().size(),
                     summary.generations().size());

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.tenax.runtime.config.RunConfig;
+import io.tenax.trainer.audit.AuditChecker;
+import io.tenax.trainer.data.DatasetLoader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,11 +27,14 @@ public record RunSummary(
         String runId,
         int nodes,
         String model,
+        String dataset,
+        boolean deterministic,
         long steps,
         int globalBatch,
         boolean finished,
         double initialLoss,
         double finalLoss,
+        String evalMetric,
         double evalScore,
         double wallSeconds,
         double samplesPerSecond,
@@ -37,7 +42,8 @@ public record RunSummary(
         List<FailureReport> failures,
         List<Checkpoint> checkpoints,
         List<Rejoin> rejoins,
-        Map<String, String> parameterDigests) {
+        Map<String, String> parameterDigests,
+        AuditChecker.Report audit) {
 
     /** One membership epoch. */
     public record Generation(long generation, long startStep, int worldSize, List<String> world, String reason) {
@@ -116,12 +122,38 @@ public record RunSummary(
             samplesPerSecond = trainingSeconds > 0 ? run.totalSteps() * run.training().globalBatch() / trainingSeconds
                     : Double.NaN;
         }
-        return new RunSummary(run.runId(), run.nodes(), run.training().model().configName(), run.totalSteps(),
+        AuditChecker.Report audit = null;
+        if (run.audit()) {
+            List<AuditChecker.GenerationStart> starts = generations.stream()
+                    .map(g -> new AuditChecker.GenerationStart(g.generation(), g.startStep())).toList();
+            List<Path> logs;
+            try (var files = Files.list(run.nodesDir())) {
+                logs = files.filter(p -> p.toString().endsWith(".audit")).sorted().toList();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot list " + run.nodesDir(), e);
+            }
+            long committedEnd = finish != null ? run.totalSteps()
+                    : checkpoints.stream().mapToLong(Checkpoint::step).max().orElse(0);
+            audit = AuditChecker.check(logs, starts, committedEnd, trainSize(run), run.training().globalBatch(),
+                    run.training().microShards());
+        }
+        return new RunSummary(run.runId(), run.nodes(), run.training().model().configName(),
+                run.training().dataset(), run.training().deterministic(), run.totalSteps(),
                 run.training().globalBatch(), finish != null, initialLoss,
                 finish == null ? Double.NaN : finish.path("finalLoss").asDouble(),
+                run.training().model().isDetector() ? "mAP@0.5" : "accuracy",
                 finish == null ? Double.NaN : finish.path("evalScore").asDouble(),
                 wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures),
-                List.copyOf(checkpoints), List.copyOf(rejoins), digests);
+                List.copyOf(checkpoints), List.copyOf(rejoins), digests, audit);
+    }
+
+    /** Training samples of the run's data: the configured size, or the size of the set on disk. */
+    private static int trainSize(RunConfig run) {
+        if (run.training().isSynthetic()) {
+            return run.training().trainSize();
+        }
+        return DatasetLoader.load(Path.of(run.training().dataset()), run.training().imageSize(),
+                run.training().seed()).trainSize();
     }
 
     /** Matches a failure with what the coordinator did about it, in the event log after it. */

@@ -70,7 +70,8 @@ public final class NodeMain {
                 run.maxFailures(), run.cooldown());
         Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(),
                 run.collectiveTimeout(), run.progressInterval(), run.registerInterval(),
-                run.nodesDir().resolve(node + ".steps.csv"), run.checkpoints().every());
+                run.nodesDir().resolve(node + ".steps.csv"), run.checkpoints().every(),
+                run.audit() ? run.nodesDir().resolve(node + ".audit") : null);
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
                 run.checkpoints().writeDelay());
         ActorSystem<Object> system = ActorSystem.create(
