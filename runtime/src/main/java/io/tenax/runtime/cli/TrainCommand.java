@@ -32,10 +32,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", description = "epochs to train (default: tenax.epochs)")
     Integer epochs;
 
-    @Option(names = "--model", description = "mlp or cnn (default: tenax.training.model)")
+    @Option(names = "--model", description = "mlp, cnn or yolo-mini (default: tenax.training.model)")
     String model;
 
-    @Option(names = "--dataset", description = "digits (default: tenax.training.dataset)")
+    @Option(names = "--dataset", description = "digits, shapes, or a path: a .csv file, a folder of class folders of"
+            + " images, a COCO .json file, or a folder with images/ and labels/ (default: tenax.training.dataset)")
     String dataset;
 
     @Option(names = "--run-dir", description = "where the run writes everything (default: runs/<run-id>)")

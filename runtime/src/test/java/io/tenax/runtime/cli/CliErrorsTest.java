@@ -38,7 +38,7 @@ class CliErrorsTest {
         Result r = tenax("train", "--model", "resnet9000", "--run-dir", tmp.resolve("a").toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.stderr()).containsExactly(
-                "tenax: tenax.training.model (--model) must be one of: mlp, cnn (got resnet9000)");
+                "tenax: tenax.training.model (--model) must be one of: mlp, cnn, yolo-mini (got resnet9000)");
     }
 
     @Test
@@ -82,5 +82,32 @@ class CliErrorsTest {
         Result r = tenax("train", "--nodez", "3");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.stderr()).containsExactly("tenax: Unknown options: '--nodez', '3' (see 'tenax train --help')");
+    }
+
+    @Test
+    void aDetectorOnAClassificationSetSaysWhichModelToUse() throws Exception {
+        Result r = tenax("train", "--model", "yolo-mini", "--dataset", "digits", "--run-dir", tmp.resolve("e").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: tenax.training.dataset (--dataset) digits is a classification"
+                + " set: use --model mlp or cnn (got --model yolo-mini)");
+    }
+
+    @Test
+    void aMalformedCsvDataSetIsReportedWithItsFileAndLine() throws Exception {
+        Path csv = Files.writeString(tmp.resolve("data.csv"), "1,2,a\n3,4,b\n5,six,a\n");
+        Result r = tenax("train", "--model", "mlp", "--dataset", csv.toString(), "--run-dir",
+                tmp.resolve("f").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: tenax.training.dataset (--dataset): " + csv
+                + ":3: column 2 is 'six', not a number");
+    }
+
+    @Test
+    void aMissingDataSetSaysWhatIsAccepted() throws Exception {
+        Result r = tenax("train", "--dataset", "no-such-dir", "--run-dir", tmp.resolve("g").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).hasSize(1);
+        assertThat(r.stderr().get(0)).contains("no-such-dir").contains("no such file or directory")
+                .contains("give digits, shapes, a .csv file");
     }
 }
