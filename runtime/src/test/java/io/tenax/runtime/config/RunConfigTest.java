@@ -1,0 +1,51 @@
+package io.tenax.runtime.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import org.junit.jupiter.api.Test;
+
+class RunConfigTest {
+    private static RunConfig read(String settings) {
+        Config c = ConfigFactory.parseString(settings).withFallback(ConfigFactory.parseString(
+                "tenax.run-id = t, tenax.run-dir = /tmp/tenax-run-config-test"))
+                .withFallback(ConfigFactory.defaultReference()).resolve();
+        return RunConfig.from(c);
+    }
+
+    @Test
+    void noMoreRanksThanMicroShards() {
+        RunConfig run = read("tenax.nodes = 6, tenax.training.micro-shards = 4, tenax.training.global-batch = 96");
+        assertThat(run.limits().maxNodes()).isEqualTo(4);
+        assertThat(run.limits().expectedNodes()).isEqualTo(4); // the other two wait as spares
+    }
+
+    @Test
+    void theShapesPresetAppliesUnderFlags() {
+        Config flags = ConfigFactory.parseString("tenax.training.dataset = shapes, tenax.training.global-batch = 32");
+        Config merged = flags.withFallback(ConfigFactory.parseString("tenax.training.train-size = 24000"))
+                .withFallback(ConfigFactory.defaultReference()).resolve();
+        Config withPreset = RunSetup.withDatasetPreset(flags, merged);
+        assertThat(withPreset.getString("tenax.training.model")).isEqualTo("yolo-mini");
+        assertThat(withPreset.getInt("tenax.training.train-size")).isEqualTo(6144); // over the file
+        assertThat(withPreset.getInt("tenax.training.global-batch")).isEqualTo(32); // flags win
+    }
+
+    @Test
+    void detectorsNeedImageSidesInMultiplesOfEight() {
+        assertThatThrownBy(() -> read("tenax.training.model = yolo-mini, tenax.training.dataset = shapes,"
+                + " tenax.training.image-size = 30"))
+                .isInstanceOf(ConfigError.class)
+                .hasMessage("tenax.training.image-size must be a multiple of 8 for yolo-mini (got 30)");
+    }
+
+    @Test
+    void deterministicModeAndTheAuditAreRead() {
+        RunConfig run = read("tenax.training.deterministic = on, tenax.audit = on");
+        assertThat(run.training().deterministic()).isTrue();
+        assertThat(run.audit()).isTrue();
+        assertThat(read("").training().deterministic()).isFalse();
+    }
+}
