@@ -13,27 +13,38 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * One benchmark's results: a table (printed, and written as JSON with the machine it ran on)
- * and notes on method and limits.
+ * One benchmark's results: one or more tables (printed, and written as JSON with the machine
+ * it ran on) and notes on method and limits. Rows go to the table started last.
  */
 public final class BenchReport {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final String name;
-    private final List<String> columns;
-    private final List<List<Object>> rows = new ArrayList<>();
+    private final List<Table> tables = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
+
+    /** One table: its title, column names and rows. */
+    public record Table(String title, List<String> columns, List<List<Object>> rows) {
+    }
 
     public BenchReport(String name, List<String> columns) {
         this.name = name;
-        this.columns = List.copyOf(columns);
+        table(name, columns);
+    }
+
+    /** Starts another table; later rows go to it. */
+    public BenchReport table(String title, List<String> columns) {
+        tables.add(new Table(title, List.copyOf(columns), new ArrayList<>()));
+        return this;
     }
 
     public BenchReport row(Object... cells) {
-        if (cells.length != columns.size()) {
-            throw new IllegalArgumentException("row of " + cells.length + " cells for " + columns.size() + " columns");
+        Table t = tables.get(tables.size() - 1);
+        if (cells.length != t.columns().size()) {
+            throw new IllegalArgumentException("row of " + cells.length + " cells for " + t.columns().size()
+                    + " columns");
         }
-        rows.add(List.of(cells));
+        t.rows().add(java.util.Arrays.asList(cells));
         return this;
     }
 
@@ -46,12 +57,23 @@ public final class BenchReport {
         return name;
     }
 
+    /** The rows of the first table. */
     public List<List<Object>> rows() {
-        return List.copyOf(rows);
+        return List.copyOf(tables.get(0).rows());
     }
 
-    /** Prints the table with aligned columns; numbers to 3 significant decimals. */
+    /** Prints the tables with aligned columns, then the notes. */
     public void print(PrintStream out) {
+        for (Table t : tables) {
+            print(out, t);
+        }
+        notes.forEach(n -> out.println("  " + n));
+        out.println();
+    }
+
+    private static void print(PrintStream out, Table table) {
+        List<String> columns = table.columns();
+        List<List<Object>> rows = table.rows();
         List<List<String>> text = new ArrayList<>();
         text.add(columns);
         for (List<Object> row : rows) {
@@ -63,7 +85,7 @@ public final class BenchReport {
                 width[i] = Math.max(width[i], row.get(i).length());
             }
         }
-        out.println("== " + name);
+        out.println("== " + table.title());
         for (int r = 0; r < text.size(); r++) {
             StringBuilder line = new StringBuilder();
             for (int i = 0; i < width.length; i++) {
@@ -76,8 +98,6 @@ public final class BenchReport {
                 out.println("-".repeat(line.length()));
             }
         }
-        notes.forEach(n -> out.println("  " + n));
-        out.println();
     }
 
     static String format(Object cell) {
@@ -99,8 +119,7 @@ public final class BenchReport {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("benchmark", name);
         doc.put("machine", machine());
-        doc.put("columns", columns);
-        doc.put("rows", rows);
+        doc.put("tables", tables);
         doc.put("notes", notes);
         Path file = dir.resolve(name + ".json");
         JSON.writeValue(file.toFile(), doc);

@@ -9,7 +9,9 @@ public final class Benchmarks {
     }
 
     public static List<Benchmark> all() {
-        return List.of(new DeterminismBenchmark());
+        return List.of(new RecoveryBenchmark(), new RejoinBenchmark(), new CheckpointOverheadBenchmark(),
+                new RuntimeOverheadBenchmark(), new AllReduceBenchmark(), new CoordinatorScaleBenchmark(),
+                new DeterminismBenchmark());
     }
 
     public static Optional<Benchmark> named(String name) {

@@ -1,7 +1,6 @@
 package io.tenax.runtime.bench;
 
 import io.tenax.runtime.launch.ChaosPlan;
-import io.tenax.runtime.launch.RunSummary;
 import io.tenax.trainer.collective.RingEndpoint;
 import io.tenax.trainer.collective.TcpRingCollective;
 import java.io.PrintStream;
@@ -56,8 +55,8 @@ public final class DeterminismBenchmark implements Benchmark {
                 java.util.Map<String, Object> s = new java.util.HashMap<>(c.settings());
                 s.put("tenax.training.deterministic", mode == 1);
                 s.put("tenax.checkpoint.every", 0);
-                RunSummary summary = BenchRuns.run(BenchRuns.settings(work, "det-" + mode, s), ChaosPlan.NONE);
-                rate[mode] = BenchRuns.stepsPerSecond(summary);
+                rate[mode] = BenchRuns.run(BenchRuns.settings(work, "det-" + mode, s), ChaosPlan.NONE)
+                        .stepsPerSecond();
             }
             report.row(c.label(), rate[0], rate[1], rate[1] / rate[0]);
         }
@@ -131,16 +130,10 @@ public final class DeterminismBenchmark implements Benchmark {
                 }
             }
             comms.forEach(TcpRingCollective::close);
-            return new double[] {median(samples[0]), median(samples[1])};
+            return new double[] {BenchRuns.median(samples[0]), BenchRuns.median(samples[1])};
         } finally {
             pool.shutdownNow();
             endpoints.forEach(RingEndpoint::close);
         }
-    }
-
-    static double median(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  *
  * TARGET is a node name ({@code node-2}), {@code random} (a live node), {@code worker} (a
  * live node that holds a rank and does not host the coordinator) or {@code coordinator} (the node that
- * hosts the coordinator). Times count from the start of
+ * hosts the coordinator) or {@code all} (every node at once: a whole-cluster loss, which the
+ * run survives through its journal and committed checkpoints). Times count from the start of
  * training (the first generation). Kills are SIGKILL, as a spot reclaim is.
  */
 public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
@@ -52,7 +53,7 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
 
     public static final ChaosPlan NONE = new ChaosPlan(List.of(), List.of());
 
-    private static final String TARGET = "(node-\\d+|random|worker|coordinator)";
+    private static final String TARGET = "(node-\\d+|random|worker|coordinator|all)";
     private static final String SECONDS = "(\\d+(?:\\.\\d+)?)s";
     private static final Pattern KILL_STEP = Pattern.compile("(kill|stop) " + TARGET + " at step (\\d+)(?: for "
             + SECONDS + ")?");

@@ -41,6 +41,7 @@ public final class LocalLauncher {
     private final Map<String, Process> processes = new LinkedHashMap<>();
     private final Map<String, Integer> ports = new LinkedHashMap<>();
     private final List<Failure> failures = new ArrayList<>();
+    private final List<RunSummary.Restart> restarts = new ArrayList<>();
     /** Nodes whose death the launcher already accounted for (its own kills and stops). */
     private final java.util.Set<String> expectedExits = new java.util.HashSet<>();
     private final java.util.Set<Process> handledDeaths = java.util.Collections.newSetFromMap(
@@ -155,7 +156,8 @@ public final class LocalLauncher {
             }
         }
         double wall = (System.nanoTime() - started) / 1e9;
-        RunSummary summary = RunSummary.fromEvents(run, events.all(), wall, failures, StepLogs.read(run.nodesDir()));
+        RunSummary summary = RunSummary.fromEvents(run, events.all(), wall, failures, restarts,
+                StepLogs.read(run.nodesDir()));
         summary.write(run.runDir().resolve("summary.json"));
         return summary;
     }
@@ -180,6 +182,7 @@ public final class LocalLauncher {
             if (now >= r.getValue()) {
                 restartAt.remove(r.getKey());
                 display.note("restarting " + r.getKey());
+                restarts.add(new RunSummary.Restart(r.getKey(), now));
                 // A new port: a member that reuses a dead one's address would be taken for it.
                 ports.put(r.getKey(), freePorts(1).get(0));
                 startNode(r.getKey());
@@ -224,6 +227,17 @@ public final class LocalLauncher {
                 continue;
             }
             nextFire.put(i, f.trigger().every() == null ? Long.MAX_VALUE : elapsed + f.trigger().every().toMillis());
+            if (f.target().equals("all")) {
+                List<String> alive = processes.entrySet().stream().filter(e -> e.getValue().isAlive())
+                        .map(Map.Entry::getKey).toList();
+                display.note("chaos: SIGKILL all " + alive.size() + " nodes at step " + lastStep);
+                for (String node : alive) {
+                    failures.add(new Failure(node, "chaos-kill-all", now, lastStep, currentWorld.contains(node)));
+                    expectedExits.add(node);
+                    processes.get(node).destroyForcibly();
+                }
+                continue;
+            }
             String target = resolve(f.target());
             if (target == null) {
                 display.note("chaos: no live node for '" + f.target() + "'; skipped");

@@ -42,6 +42,7 @@ public record RunSummary(
         List<FailureReport> failures,
         List<Checkpoint> checkpoints,
         List<Rejoin> rejoins,
+        List<Restart> restarts,
         Map<String, String> parameterDigests,
         AuditChecker.Report audit) {
 
@@ -64,6 +65,18 @@ public record RunSummary(
     public record Checkpoint(long step, long generation, long bytes) {
     }
 
+    /**
+     * A node process the launcher started again. {@code registeredMs}: from the start to its
+     * registration with the coordinator; {@code trainingMs}: to the first completed step of
+     * the first generation that gave it a rank (null when none did).
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    public record Restart(String node, long timeMillis, Long registeredMs, Long trainingMs, Long generation) {
+        public Restart(String node, long timeMillis) {
+            this(node, timeMillis, null, null, null);
+        }
+    }
+
     /** A node that (re)joined the world. */
     public record Rejoin(String node, long generation, long startStep) {
     }
@@ -71,7 +84,7 @@ public record RunSummary(
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     public static RunSummary fromEvents(RunConfig run, List<JsonNode> events, double wallSeconds,
-            List<Failure> launcherFailures, StepLogs steps) {
+            List<Failure> launcherFailures, List<Restart> launcherRestarts, StepLogs steps) {
         List<Generation> generations = new ArrayList<>();
         List<Checkpoint> checkpoints = new ArrayList<>();
         List<Rejoin> rejoins = new ArrayList<>();
@@ -114,6 +127,10 @@ public record RunSummary(
         for (Failure f : launcherFailures) {
             failures.add(report(f, events, steps));
         }
+        List<Restart> restarts = new ArrayList<>();
+        for (Restart r : launcherRestarts) {
+            restarts.add(rejoin(r, events));
+        }
         Map<String, String> digests = new LinkedHashMap<>();
         double samplesPerSecond = Double.NaN;
         if (finish != null) {
@@ -144,7 +161,7 @@ public record RunSummary(
                 run.training().model().isDetector() ? "mAP@0.5" : "accuracy",
                 finish == null ? Double.NaN : finish.path("evalScore").asDouble(),
                 wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures),
-                List.copyOf(checkpoints), List.copyOf(rejoins), digests, audit);
+                List.copyOf(checkpoints), List.copyOf(rejoins), List.copyOf(restarts), digests, audit);
     }
 
     /** Training samples of the run's data: the configured size, or the size of the set on disk. */
@@ -154,6 +171,31 @@ public record RunSummary(
         }
         return DatasetLoader.load(Path.of(run.training().dataset()), run.training().imageSize(),
                 run.training().seed()).trainSize();
+    }
+
+    /** Follows a restarted node through the event log: registration, then its first step with a rank. */
+    private static Restart rejoin(Restart r, List<JsonNode> events) {
+        Long registered = null;
+        Long generation = null;
+        for (JsonNode e : events) {
+            long t = e.path("time").asLong();
+            if (t < r.timeMillis()) {
+                continue;
+            }
+            String type = e.path("type").asText();
+            if (registered == null && type.equals("member-up") && e.path("node").asText().equals(r.node())) {
+                registered = t - r.timeMillis();
+            } else if (registered != null && generation == null && type.equals("generation-started")) {
+                for (JsonNode n : e.path("world")) {
+                    if (n.asText().equals(r.node())) {
+                        generation = e.path("generation").asLong();
+                    }
+                }
+            } else if (generation != null && type.equals("progress") && e.path("generation").asLong() == generation) {
+                return new Restart(r.node(), r.timeMillis(), registered, t - r.timeMillis(), generation);
+            }
+        }
+        return new Restart(r.node(), r.timeMillis(), registered, null, generation);
     }
 
     /** Matches a failure with what the coordinator did about it, in the event log after it. */

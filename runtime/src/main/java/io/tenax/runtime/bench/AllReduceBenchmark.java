@@ -1,0 +1,119 @@
+package io.tenax.runtime.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * Ring all-reduce bus bandwidth for 1, 16 and 64 MB on 2 and 3 local rank processes, against
+ * the raw TCP throughput of the same ring links between the same processes, measured in the
+ * same processes just before.
+ */
+public final class AllReduceBenchmark implements Benchmark {
+
+    @Override
+    public String name() {
+        return "allreduce";
+    }
+
+    @Override
+    public String description() {
+        return "ring all-reduce bus bandwidth against raw loopback TCP between the same processes";
+    }
+
+    @Override
+    public BenchReport run(Path work, PrintStream progress) throws Exception {
+        BenchReport report = new BenchReport(name(), List.of("ranks", "size MB", "all-reduce ms", "bus MB/s",
+                "raw TCP MB/s", "ratio"));
+        for (int ranks : new int[] {2, 3}) {
+            progress.println("allreduce: " + ranks + " rank processes");
+            JsonNode result = runRanks(work, ranks, "1,16,64");
+            for (JsonNode r : result.path("results")) {
+                report.row(ranks, r.path("mb").asInt(), r.path("allReduceMs").asDouble(), r.path("busMBps").asDouble(),
+                        r.path("rawMBps").asDouble(), r.path("busMBps").asDouble() / r.path("rawMBps").asDouble());
+            }
+        }
+        report.note("bus bandwidth = size x 2(n-1)/n / time, the bytes each link carries per second (as NCCL"
+                + " reports it); raw TCP = one ring link's throughput with every rank sending to its successor while"
+                + " receiving from its predecessor, the pattern the ring uses. Medians of 5-20 rounds after one"
+                + " warm-up.");
+        report.note("Both share two cores with the other ranks: on loopback the copy into and out of the kernel is"
+                + " the limit, and the all-reduce adds a float sum and a float<->byte conversion per element.");
+        return report;
+    }
+
+    static JsonNode runRanks(Path work, int ranks, String sizes) throws Exception {
+        Files.createDirectories(work);
+        List<Process> processes = new ArrayList<>();
+        try {
+            List<String[]> ports = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                Process p = new ProcessBuilder(BenchProcess.command(AllReduceNode.class,
+                        List.of(Integer.toString(r), Integer.toString(ranks), sizes)))
+                        .redirectError(work.resolve("allreduce-r" + r + ".log").toFile()).start();
+                processes.add(p);
+            }
+            List<BufferedReader> outs = new ArrayList<>();
+            for (Process p : processes) {
+                BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                outs.add(out);
+                String line;
+                do { // skip anything logged before the ports
+                    line = out.readLine();
+                    if (line == null) {
+                        throw new IllegalStateException("an all-reduce rank died at start; see " + work);
+                    }
+                } while (!line.trim().matches("\\d+ \\d+"));
+                ports.add(line.trim().split(" "));
+            }
+            String line = ports.stream().map(p -> p[0]).collect(Collectors.joining(",")) + ";"
+                    + ports.stream().map(p -> p[1]).collect(Collectors.joining(",")) + "\n";
+            for (Process p : processes) {
+                OutputStream in = p.getOutputStream();
+                in.write(line.getBytes(StandardCharsets.UTF_8));
+                in.flush();
+            }
+            for (int r = 1; r < outs.size(); r++) { // keep the other ranks' pipes from filling up
+                BufferedReader other = outs.get(r);
+                Thread drain = new Thread(() -> {
+                    try {
+                        while (other.readLine() != null) {
+                            // discarded
+                        }
+                    } catch (java.io.IOException ignored) {
+                        // the process ended
+                    }
+                }, "allreduce-drain-" + r);
+                drain.setDaemon(true);
+                drain.start();
+            }
+            String result = null;
+            for (String l; (l = outs.get(0).readLine()) != null; ) {
+                if (l.startsWith("{")) {
+                    result = l;
+                }
+            }
+            for (Process p : processes) {
+                if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                    throw new IllegalStateException("an all-reduce rank failed; see " + work);
+                }
+            }
+            if (result == null) {
+                throw new IllegalStateException("rank 0 printed no result; see " + work);
+            }
+            return new ObjectMapper().readTree(result);
+        } finally {
+            processes.forEach(Process::destroyForcibly);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package io.tenax.runtime.bench;
+
+import io.tenax.runtime.launch.ChaosPlan;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the runtime costs around the model: a 1-node Tenax run (a node process with the
+ * coordinator, the worker, the 1-rank collective, Tenax's Adam) against a plain DJL training
+ * loop of the same model, data, order and batch in a process of its own, measured back to back.
+ */
+public final class RuntimeOverheadBenchmark implements Benchmark {
+
+    @Override
+    public String name() {
+        return "runtime-overhead";
+    }
+
+    @Override
+    public String description() {
+        return "a 1-node Tenax run against a plain DJL training loop of the same model, data and batch";
+    }
+
+    @Override
+    public BenchReport run(Path work, PrintStream progress) throws Exception {
+        BenchReport report = new BenchReport(name(), List.of("case", "plain DJL steps/s", "tenax steps/s", "ratio"));
+        for (String model : List.of("mlp", "cnn")) {
+            int steps = model.equals("mlp") ? 3000 : 1500;
+            progress.println("runtime-overhead: " + model + ", plain DJL loop");
+            double plain = BenchProcess.run(PlainDjlLoop.class, List.of(model, "12000", "96",
+                    Integer.toString(steps), "0.002", "42"), work.resolve("plain-" + model + ".log"), 600)
+                    .path("stepsPerSecond").asDouble();
+            for (int every : new int[] {0, 10}) {
+                progress.println("runtime-overhead: " + model + ", tenax, checkpoint every " + every);
+                Map<String, Object> s = new LinkedHashMap<>(Map.of("tenax.nodes", 1, "tenax.training.model", model,
+                        "tenax.training.train-size", 12000, "tenax.training.global-batch", 96,
+                        "tenax.training.learning-rate", 0.002, "tenax.steps", steps, "tenax.checkpoint.every", every));
+                double tenax = BenchRuns.run(BenchRuns.settings(work, "overhead-" + model, s), ChaosPlan.NONE)
+                        .steadyStepsPerSecond();
+                report.row(model + ", batch 96" + (every == 0 ? ", no checkpoints" : ", checkpoint every 10"), plain,
+                        tenax, tenax / plain);
+            }
+        }
+        report.note("plain: DJL's Trainer with DJL's Adam, one process, timed after 50 warm-up steps; tenax: a node"
+                + " process, steady state between its first and last progress report. Both with one PyTorch thread.");
+        report.note("Per step Tenax also copies the gradients out of the tensors, runs the (1-rank) collective and"
+                + " Adam in Java, and writes the parameters back through zero-copy views.");
+        return report;
+    }
+}
