@@ -60,6 +60,30 @@ class FailureRecoveryTest {
     }
 
     @Test
+    void losingEveryNodeAtOnceResumesFromTheLastCommittedCheckpoint() throws Exception {
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("kill-all", 3, 900,
+                Map.of("tenax.checkpoint.every", 5)), false,
+                ChaosPlan.parse("kill all at step 300; restart after 1s"));
+        Invariants.finishedEveryStepInAgreement(run);
+        Invariants.committedCheckpointsIntact(run);
+        assertThat(run.summary().failures()).as("three nodes killed at once").hasSize(3)
+                .allMatch(f -> f.kind().equals("chaos-kill-all"));
+        List<JsonNode> events = EventLog.readAll(run.config().eventsFile());
+        List<Long> coordinatorStarts = events.stream()
+                .filter(e -> e.path("type").asText().equals("coordinator-started"))
+                .map(e -> e.path("time").asLong()).sorted().toList();
+        assertThat(coordinatorStarts).as("a new coordinator recovered from the journal").hasSizeGreaterThanOrEqualTo(2);
+        long lastCommittedBefore = events.stream()
+                .filter(e -> e.path("type").asText().equals("checkpoint-committed")
+                        && e.path("time").asLong() < coordinatorStarts.get(1))
+                .mapToLong(e -> e.path("step").asLong()).max().orElseThrow();
+        RunSummary.Generation resumed = run.summary().generations().get(1);
+        assertThat(resumed.startStep()).as("resumed from the last committed checkpoint, not from scratch")
+                .isGreaterThanOrEqualTo(lastCommittedBefore).isPositive();
+        assertThat(run.summary().restarts()).hasSize(3);
+    }
+
+    @Test
     void aNodeKilledWhileACheckpointIsWrittenResumesFromThePreviousCommittedOne() throws Exception {
         LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("kill-during-write", 3, 500,
                 Map.of("tenax.checkpoint.every", 40, "tenax.checkpoint.write-delay", "1500ms")), false,

@@ -37,10 +37,10 @@ public final class CheckpointOverheadBenchmark implements Benchmark {
         }
         List<Model> models = List.of(
                 new Model("mlp/digits, 3 nodes, steps/s", Map.of("tenax.training.model", "mlp",
-                        "tenax.training.train-size", 12000, "tenax.training.global-batch", 96, "tenax.steps", 1500)),
+                        "tenax.training.train-size", 12000, "tenax.training.global-batch", 96, "tenax.steps", 1200)),
                 new Model("yolo-mini/shapes, 3 nodes, steps/s", Map.of("tenax.training.model", "yolo-mini",
                         "tenax.training.dataset", "shapes", "tenax.training.train-size", 6144,
-                        "tenax.training.global-batch", 64, "tenax.training.micro-shards", 8, "tenax.steps", 160)));
+                        "tenax.training.global-batch", 64, "tenax.training.micro-shards", 8, "tenax.steps", 120)));
         for (Model m : models) {
             double[] rate = new double[3];
             int[] every = {0, 10, 1};

@@ -41,13 +41,13 @@ public final class DeterminismBenchmark implements Benchmark {
         List<Case> cases = List.of(
                 new Case("cnn/digits, 3 nodes, steps/s", Map.of("tenax.training.model", "cnn",
                         "tenax.training.dataset", "digits", "tenax.training.train-size", 24000,
-                        "tenax.training.global-batch", 96, "tenax.training.micro-shards", 12, "tenax.steps", 600)),
+                        "tenax.training.global-batch", 96, "tenax.training.micro-shards", 12, "tenax.steps", 400)),
                 new Case("cnn/digits, 6 micro-shards, 3 nodes, steps/s", Map.of("tenax.training.model", "cnn",
                         "tenax.training.dataset", "digits", "tenax.training.train-size", 24000,
-                        "tenax.training.global-batch", 96, "tenax.training.micro-shards", 6, "tenax.steps", 600)),
+                        "tenax.training.global-batch", 96, "tenax.training.micro-shards", 6, "tenax.steps", 400)),
                 new Case("yolo-mini/shapes, 3 nodes, steps/s", Map.of("tenax.training.model", "yolo-mini",
                         "tenax.training.dataset", "shapes", "tenax.training.train-size", 6144,
-                        "tenax.training.global-batch", 64, "tenax.training.micro-shards", 8, "tenax.steps", 150)));
+                        "tenax.training.global-batch", 64, "tenax.training.micro-shards", 8, "tenax.steps", 120)));
         for (Case c : cases) {
             double[] rate = new double[2];
             for (int mode = 0; mode < 2; mode++) {

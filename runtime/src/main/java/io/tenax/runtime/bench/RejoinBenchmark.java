@@ -33,11 +33,11 @@ public final class RejoinBenchmark implements Benchmark {
                 "tenax.nodes", 3));
         progress.println("rejoin: calibrating steps/s");
         double rate = RecoveryBenchmark.calibrate(work, settings);
-        settings.put("tenax.steps", Math.max(500, Math.round(rate * 62)));
-        progress.println("rejoin: 6 worker kills, each restarted after 1 s");
+        settings.put("tenax.steps", RecoveryBenchmark.stepsFor(rate, 52));
+        progress.println("rejoin: 5 worker kills, each restarted after 1 s");
         StringBuilder plan = new StringBuilder();
-        for (int k = 0; k < 6; k++) {
-            plan.append("kill worker at ").append(4 + 9 * k).append("s; ");
+        for (int k = 0; k < 5; k++) {
+            plan.append("kill worker at ").append(4 + 10 * k).append("s; ");
         }
         plan.append("restart after 1s");
         long launched = System.currentTimeMillis();

@@ -28,7 +28,7 @@ public final class RuntimeOverheadBenchmark implements Benchmark {
     public BenchReport run(Path work, PrintStream progress) throws Exception {
         BenchReport report = new BenchReport(name(), List.of("case", "plain DJL steps/s", "tenax steps/s", "ratio"));
         for (String model : List.of("mlp", "cnn")) {
-            int steps = model.equals("mlp") ? 3000 : 1500;
+            int steps = model.equals("mlp") ? 2500 : 1000;
             progress.println("runtime-overhead: " + model + ", plain DJL loop");
             double plain = BenchProcess.run(PlainDjlLoop.class, List.of(model, "12000", "96",
                     Integer.toString(steps), "0.002", "42"), work.resolve("plain-" + model + ".log"), 600)

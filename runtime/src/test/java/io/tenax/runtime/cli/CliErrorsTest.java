@@ -110,4 +110,12 @@ class CliErrorsTest {
         assertThat(r.stderr().get(0)).contains("no-such-dir").contains("no such file or directory")
                 .contains("give digits, shapes, a .csv file");
     }
+
+    @Test
+    void anUnknownBenchmarkNamesTheChoices() throws Exception {
+        Result r = tenax("bench", "fastest");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: unknown benchmark 'fastest'; choose one of: all, recovery,"
+                + " rejoin, checkpoint-overhead, runtime-overhead, allreduce, coordinator-scale, determinism");
+    }
 }

@@ -26,6 +26,13 @@ class ChaosPlanTest {
     }
 
     @Test
+    void allKillsEveryNode() {
+        ChaosPlan plan = ChaosPlan.parse("kill all at step 300; restart after 1s");
+        assertThat(plan.faults().get(0).target()).isEqualTo("all");
+        assertThat(plan.restartDelay("node-3")).isEqualTo(Duration.ofSeconds(1));
+    }
+
+    @Test
     void withoutRestartsKilledNodesStayDead() {
         assertThat(ChaosPlan.parse("kill node-1 at 3s").restartDelay("node-1")).isNull();
         assertThat(ChaosPlan.parse("").isEmpty()).isTrue();
