@@ -380,6 +380,9 @@ public final class TcpRingCollective implements Collective {
         int next = (rank + 1) % worldSize;
         try {
             sent.get();
+        } catch (java.util.concurrent.CancellationException e) {
+            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
+                    "communicator of generation " + generation + " is unusable: " + abortReason, e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw failure(cause instanceof IOException io ? io : new IOException(cause), next,
@@ -435,7 +438,12 @@ public final class TcpRingCollective implements Collective {
         RingEndpoint.closeQuietly(toNext);
         RingEndpoint.closeQuietly(fromPrev);
         if (sender != null) {
-            sender.shutdownNow();
+            // A send still queued never runs now: cancel it, or the rank waiting on it would wait forever.
+            for (Runnable queued : sender.shutdownNow()) {
+                if (queued instanceof Future<?> f) {
+                    f.cancel(false);
+                }
+            }
         }
     }
 

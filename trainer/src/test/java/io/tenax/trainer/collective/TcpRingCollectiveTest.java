@@ -297,6 +297,41 @@ class TcpRingCollectiveTest {
         assertThat(second.get(0).generation()).isEqualTo(2);
     }
 
+    @ParameterizedTest(name = "ordered = {0}")
+    @CsvSource({"false", "true"})
+    void anAbortAtAnyMomentOfAStreamOfOperationsEndsEveryRankPromptly(boolean ordered) throws Exception {
+        bind(3, "run-s");
+        SplittableRandom rng = new SplittableRandom(5);
+        for (int round = 0; round < 40; round++) {
+            List<TcpRingCollective> ring = connectAll(round + 1, Duration.ofSeconds(10));
+            List<CompletableFuture<Throwable>> ranks = new ArrayList<>();
+            for (TcpRingCollective c : ring) {
+                ranks.add(CompletableFuture.supplyAsync(() -> {
+                    float[][] terms = {new float[64]};
+                    float[] data = new float[64];
+                    try {
+                        while (true) {
+                            if (ordered) {
+                                c.orderedSum(terms, 1, data);
+                            } else {
+                                c.allReduceSum(data);
+                            }
+                        }
+                    } catch (Throwable t) {
+                        return t;
+                    }
+                }, pool));
+            }
+            Thread.sleep(rng.nextInt(15));
+            ring.get(rng.nextInt(3)).abort("round " + round);
+            for (CompletableFuture<Throwable> f : ranks) {
+                // a rank blocked on a send that the abort dropped would never return
+                assertThat(f.get(5, TimeUnit.SECONDS)).as("round %d", round).isInstanceOf(CollectiveException.class);
+            }
+            ring.forEach(TcpRingCollective::close);
+        }
+    }
+
     private static Throwable capture(Collective c) {
         try {
             c.allReduceSum(new float[1 << 16]);
