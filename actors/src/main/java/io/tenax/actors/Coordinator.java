@@ -63,8 +63,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     /** Periodic progress from rank 0. */
-    public record Progress(long generation, String node, long step, int epoch, float loss, double samplesPerSecond)
-            implements Command, TenaxMessage {
+    public record Progress(long generation, String node, long step, int epoch, float loss, double samplesPerSecond,
+            double collectiveBytesPerSecond) implements Command, TenaxMessage {
+    }
+
+    /** A rank restored the state of its generation's start: from memory, the store, or the initial state. */
+    public record Resumed(long generation, String node, String source, long millis) implements Command, TenaxMessage {
     }
 
     /** A rank reached the last step. Rank 0 also carries the evaluation. */
@@ -85,6 +89,22 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** A worker could not load the checkpoint it was told to resume from. */
     public record ResumeFailed(long generation, String node, long step, long checkpointGeneration, String reason)
             implements Command, TenaxMessage {
+    }
+
+    /**
+     * Take {@code node} out of the run without losing a step: every rank pauses after the
+     * same step and checkpoints it, the next generation starts there without the node, and
+     * the node is told to leave. From an operator (drain) or the node itself (SIGTERM).
+     */
+    public record Drain(String node, String reason) implements Command, TenaxMessage {
+    }
+
+    /** A rank paused, as asked, after the steps before {@code step}, and checkpointed them. */
+    public record Paused(long generation, String node, long step) implements Command, TenaxMessage {
+    }
+
+    /** End the run early but cleanly: pause, commit a checkpoint, then stop every node. */
+    public record StopRun(String reason) implements Command, TenaxMessage {
     }
 
     private record WorkerTerminated(String node, String incarnation) implements Command, LocalOnly {
@@ -157,6 +177,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private String lastStartReason = "";
     private long recoveredAt;
     private long staleMessages;
+    /** Nodes being drained; they leave once the pause checkpoint is committed and a generation runs without them. */
+    private final Set<String> draining = new java.util.LinkedHashSet<>();
+    private String stopReason;
+    private boolean pauseSent;
+    private long pausedAt = -1;
+    private boolean drainReady;
 
     public static Behavior<Command> create(Settings settings, RunEventSink sink, DirectoryCheckpointStore store,
             ClusterView cluster) {
@@ -192,6 +218,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(PingResult.class, this::onPingResult)
                 .onCommand(WorkerTerminated.class, this::onWorkerTerminated)
                 .onCommand(JoinPoint.class, this::onJoinPoint)
+                .onCommand(Drain.class, this::onDrain)
+                .onCommand(Resumed.class, this::onResumed)
+                .onCommand(Paused.class, this::onPaused)
+                .onCommand(StopRun.class, this::onStopRun)
                 .onCommand(Tick.class, (state, tick) -> evaluate(state, false))
                 .build();
     }
@@ -245,7 +275,16 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return stale(p);
         }
         sink.emit("progress", Map.of("generation", p.generation(), "step", p.step(), "epoch", p.epoch(),
-                "loss", p.loss(), "samplesPerSecond", p.samplesPerSecond(), "worldSize", state.world().size()));
+                "loss", p.loss(), "samplesPerSecond", p.samplesPerSecond(), "worldSize", state.world().size(),
+                "collectiveBytesPerSecond", p.collectiveBytesPerSecond()));
+        return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onResumed(CoordinatorState state, Resumed r) {
+        if (r.generation() == state.generation()) {
+            sink.emit("resumed", Map.of("generation", r.generation(), "node", r.node(), "source", r.source(),
+                    "millis", r.millis()));
+        }
         return Effect().none();
     }
 
@@ -325,7 +364,112 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (next != null && next.id().generation() == state.generation()) {
             return commit(next);
         }
+        if (pauseCheckpointCommitted(state)) {
+            return afterPause(state);
+        }
         return j.id().equals(state.latestCommitted()) ? evaluate(state, true) : Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onDrain(CoordinatorState state, Drain d) {
+        Registration r = registry.get(d.node());
+        if (state.finished() || r == null) {
+            if (r != null) {
+                r.worker().tell(new Worker.Shutdown("run finished"));
+            }
+            ctx.getLog().info("drain of {} ignored: {}", d.node(), r == null ? "not registered" : "run finished");
+            return Effect().none();
+        }
+        boolean inWorld = state.world().stream().anyMatch(m -> m.node().equals(d.node()));
+        ctx.getLog().info("draining {}: {}", d.node(), d.reason());
+        if (!inWorld) {
+            drained(state, d.node(), false);
+            return Effect().none();
+        }
+        if (draining.add(d.node())) {
+            sink.emit("drain-started", Map.of("node", d.node(), "generation", state.generation(),
+                    "reason", d.reason()));
+        }
+        requestPause(state);
+        return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onStopRun(CoordinatorState state, StopRun stop) {
+        if (state.finished() || stopReason != null) {
+            return Effect().none();
+        }
+        stopReason = stop.reason();
+        ctx.getLog().info("stopping the run: {}", stop.reason());
+        sink.emit("stop-requested", Map.of("generation", state.generation(), "reason", stop.reason()));
+        if (state.world().isEmpty()) {
+            return stopNow(state);
+        }
+        requestPause(state);
+        return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onPaused(CoordinatorState state, Paused p) {
+        if (p.generation() != state.generation() || !pauseSent) {
+            return stale(p);
+        }
+        pausedAt = p.step();
+        return pauseCheckpointCommitted(state) && !committing ? afterPause(state) : Effect().none();
+    }
+
+    /** Asks every rank of the current generation to pause at the same step boundary (once per generation). */
+    private void requestPause(CoordinatorState state) {
+        if (pauseSent || state.world().isEmpty()) {
+            return;
+        }
+        pauseSent = true;
+        for (RingMember m : state.world()) {
+            Registration r = registry.get(m.node());
+            if (r != null) {
+                r.worker().tell(new Worker.Pause(state.generation()));
+            }
+        }
+    }
+
+    private boolean pauseCheckpointCommitted(CoordinatorState state) {
+        return pauseSent && pausedAt >= 0
+                && new CheckpointId(pausedAt, state.generation()).equals(state.latestCommitted());
+    }
+
+    /** Every rank stopped at the committed pause checkpoint: stop the run, or go on without the drained nodes. */
+    private Effect<Event, CoordinatorState> afterPause(CoordinatorState state) {
+        if (stopReason != null) {
+            return stopNow(state);
+        }
+        drainReady = true;
+        for (String node : draining) {
+            Registration r = registry.get(node);
+            confirmedLost.add(node);
+            if (r != null) {
+                reportedLost.add(node + "@" + r.candidate().incarnation()); // a drain is not a loss
+            }
+        }
+        return evaluate(state, true);
+    }
+
+    private Effect<Event, CoordinatorState> stopNow(CoordinatorState state) {
+        String reason = "stopped: " + stopReason;
+        return Effect().persist(new RunAborted(state.generation(), reason)).thenRun(s -> {
+            sink.emit("run-stopped", Map.of("generation", s.generation(), "reason", reason,
+                    "checkpoint", String.valueOf(s.latestCommitted())));
+            registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown(reason)));
+        });
+    }
+
+    /** A drained node that holds no rank (any more): it may leave now. */
+    private void drained(CoordinatorState state, String node, boolean heldRank) {
+        Registration r = registry.remove(node);
+        draining.remove(node);
+        if (r == null) {
+            return;
+        }
+        ctx.unwatch(r.worker());
+        sink.emit("member-drained", Map.of("node", node, "incarnation", r.candidate().incarnation(),
+                "generation", state.generation(), "heldRank", heldRank));
+        r.worker().tell(new Worker.Shutdown("drained"));
     }
 
 
@@ -451,6 +595,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Effect<Event, CoordinatorState> lose(CoordinatorState state, String node, String incarnation,
             String detectedBy) {
         registry.remove(node);
+        draining.remove(node);
         confirmedLost.add(node);
         reportedLost.add(node + "@" + incarnation);
         boolean inWorld = state.world().stream().anyMatch(m -> m.node().equals(node)
@@ -502,7 +647,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         long now = System.currentTimeMillis();
         List<Formation.Candidate> admissible = registry.values().stream().map(Registration::candidate)
-                .filter(c -> coolUntil.getOrDefault(c.node(), 0L) <= now).toList();
+                .filter(c -> coolUntil.getOrDefault(c.node(), 0L) <= now)
+                .filter(c -> !(drainReady && draining.contains(c.node()))).toList();
         Formation.Decision decision = Formation.decide(new Formation.Inputs(now, recoveredAt, next, admissible,
                 confirmedLost, atCheckpoint), settings.limits());
         if (!decision.reason().equals(lastReason)) {
@@ -594,10 +740,21 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             registry.get(member.node()).worker().tell(new Worker.Start(state.generation(), member.rank(),
                     state.world(), state.startStep(), resumeGeneration, settings.totalSteps()));
         }
+        pauseSent = false;
+        pausedAt = -1;
+        drainReady = false;
+        for (String node : List.copyOf(draining)) {
+            if (!nodes.contains(node)) {
+                drained(state, node, true);
+            }
+        }
         for (Registration r : registry.values()) {
             if (!nodes.contains(r.candidate().node())) {
                 r.worker().tell(new Worker.Standby(state.generation(), "no rank in generation " + state.generation()));
             }
+        }
+        if (!draining.isEmpty() || stopReason != null) {
+            requestPause(state); // a generation that started for another reason pauses again
         }
     }
 

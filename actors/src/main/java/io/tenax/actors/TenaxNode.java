@@ -69,6 +69,28 @@ public final class TenaxNode {
     private record RetrySchema(int attempt) {
     }
 
+    /**
+     * SIGTERM (what a cloud sends before it reclaims a spot node) runs coordinated shutdown
+     * from the JVM's hook: before the node leaves, have it drained, so that the run loses no
+     * step. Bounded by the phase's timeout ({@code before-service-unbind} in tenax-pekko.conf).
+     */
+    private static void drainOnJvmExit(org.apache.pekko.actor.typed.ActorSystem<?> system,
+            ActorRef<Worker.Command> worker) {
+        org.apache.pekko.actor.CoordinatedShutdown shutdown = org.apache.pekko.actor.CoordinatedShutdown.get(system);
+        Duration timeout = Duration.ofNanos(shutdown.timeout(
+                org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind()).toNanos());
+        shutdown.addTask(org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind(), "tenax-drain", () -> {
+            boolean jvmExit = shutdown.getShutdownReason()
+                    .map(r -> r.equals(org.apache.pekko.actor.CoordinatedShutdown.jvmExitReason())).orElse(false);
+            if (!jvmExit) {
+                return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
+            }
+            return org.apache.pekko.actor.typed.javadsl.AskPattern.<Worker.Command, Done>ask(worker,
+                    Worker.DrainSelf::new, timeout.minusSeconds(1), system.scheduler())
+                    .exceptionally(e -> Done.getInstance());
+        });
+    }
+
     private static void prepareSchema(ActorContext<Object> ctx, int attempt) {
         java.util.concurrent.CompletionStage<Done> created;
         try {
@@ -107,6 +129,7 @@ public final class TenaxNode {
                         "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("worker")));
         ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, store, worker), "worker");
         ctx.watch(w);
+        drainOnJvmExit(ctx.getSystem(), w);
         return Behaviors.receive(Object.class)
                 .onSignal(Terminated.class, t -> Behaviors.stopped())
                 .build();

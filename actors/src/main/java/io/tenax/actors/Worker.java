@@ -88,6 +88,20 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     public record Pong(String node, String incarnation) implements TenaxMessage {
     }
 
+    /**
+     * Stop after a step boundary that every rank of {@code generation} agrees on, take a
+     * checkpoint there and wait: the first step of a graceful drain.
+     */
+    public record Pause(long generation) implements Command, TenaxMessage {
+    }
+
+    /**
+     * This node was told to go (SIGTERM, a preemption notice): ask the coordinator to drain
+     * it, and answer once it may leave.
+     */
+    public record DrainSelf(ActorRef<org.apache.pekko.Done> replyTo) implements Command, LocalOnly {
+    }
+
     /** Leave the cluster and stop the node. */
     public record Shutdown(String reason) implements Command, TenaxMessage {
     }
@@ -96,8 +110,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         INSTANCE
     }
 
-    private record LoopProgress(long generation, long step, int epoch, float loss, double samplesPerSecond)
-            implements Command, LocalOnly {
+    private record LoopProgress(long generation, long step, int epoch, float loss, double samplesPerSecond,
+            double collectiveBytesPerSecond) implements Command, LocalOnly {
     }
 
     private record LoopEnded(long generation, long steps, float finalLoss, float evalScore, String digest)
@@ -154,6 +168,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private final Deque<Snapshot> recent = new ConcurrentLinkedDeque<>();
     private final AtomicReference<TcpRingCollective> activeCollective = new AtomicReference<>();
     private AtomicBoolean stopCurrent = new AtomicBoolean();
+    private AtomicBoolean pauseCurrent = new AtomicBoolean();
+    private final List<ActorRef<org.apache.pekko.Done>> drainWaiters = new java.util.ArrayList<>();
     private long generation;
     private int rank = -1;
 
@@ -204,6 +220,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(LoopFailed.class, this::onLoopFailed)
                 .onMessage(LoopCrashed.class, this::onLoopCrashed)
                 .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(Pause.class, this::onPause)
+                .onMessage(DrainSelf.class, this::onDrainSelf)
                 .onSignal(PostStop.class, signal -> onPostStop())
                 .build();
     }
@@ -237,15 +255,17 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         rank = start.rank();
         AtomicBoolean stop = new AtomicBoolean();
         stopCurrent = stop;
+        AtomicBoolean pause = new AtomicBoolean();
+        pauseCurrent = pause;
         ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}, from {}", start.generation(), start.rank(),
                 start.world().size(), start.startStep(), start.endStep(),
                 start.resumeFrom() == null ? "the initial state" : start.resumeFrom());
         ActorRef<Command> self = ctx.getSelf();
-        trainingThread.execute(() -> runGeneration(start, stop, self));
+        trainingThread.execute(() -> runGeneration(start, stop, pause, self));
         return this;
     }
 
-    private void runGeneration(Start start, AtomicBoolean stop, ActorRef<Command> self) {
+    private void runGeneration(Start start, AtomicBoolean stop, AtomicBoolean pause, ActorRef<Command> self) {
         try {
             if (!resume(start, self)) {
                 return;
@@ -271,9 +291,15 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             if (stop.get()) {
                 return;
             }
-            long next = new TrainingLoop(trainer, listeners).run(collective, start.rank(),
-                    start.world().size(), start.startStep(), start.endStep(), stop::get);
+            TrainingLoop loop = new TrainingLoop(trainer, listeners);
+            long next = loop.run(collective, start.rank(), start.world().size(), start.startStep(), start.endStep(),
+                    stop::get, pause::get);
             progress.flush();
+            if (loop.paused()) {
+                checkpoint(start, next, self); // every rank stopped after the same step: checkpoint it
+                coordinator.tell(new Coordinator.Paused(start.generation(), settings.node(), next));
+                return;
+            }
             if (next == start.endStep()) {
                 float score = start.rank() == 0 ? (float) trainer.evaluate().value() : Float.NaN;
                 self.tell(new LoopEnded(start.generation(), next, progress.recentLoss(), score,
@@ -336,6 +362,20 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         if (every <= 0 || nextStep % every != 0 || nextStep >= start.endStep()) {
             return;
         }
+        checkpoint(start, nextStep, self);
+    }
+
+    /** Takes the checkpoint {@code (nextStep, generation)} unless this worker already took it. */
+    private void checkpoint(Start start, long nextStep, ActorRef<Command> self) {
+        CheckpointId id = new CheckpointId(nextStep, start.generation());
+        Snapshot newest = recent.peekFirst();
+        if (newest != null && newest.id().equals(id)) {
+            return;
+        }
+        takeCheckpoint(start, nextStep, self);
+    }
+
+    private void takeCheckpoint(Start start, long nextStep, ActorRef<Command> self) {
         CheckpointId id = new CheckpointId(nextStep, start.generation());
         StateSnapshot state = CheckpointCodec.capture(trainer, nextStep);
         recent.addFirst(new Snapshot(id, state));
@@ -366,6 +406,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Behavior<Command> onResumed(Resumed r) {
         ctx.getLog().info("generation {}: resumed from {} ({}, {} ms)", r.generation(),
                 r.from() == null ? "step 0" : r.from(), r.source(), r.millis());
+        coordinator.tell(new Coordinator.Resumed(r.generation(), settings.node(), r.source(), r.millis()));
         return this;
     }
 
@@ -392,7 +433,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Behavior<Command> onLoopProgress(LoopProgress p) {
         if (p.generation() == generation && rank == 0) {
             coordinator.tell(new Coordinator.Progress(p.generation(), settings.node(), p.step(), p.epoch(), p.loss(),
-                    p.samplesPerSecond()));
+                    p.samplesPerSecond(), p.collectiveBytesPerSecond()));
         }
         return this;
     }
@@ -419,8 +460,25 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         return Behaviors.stopped();
     }
 
+    private Behavior<Command> onPause(Pause p) {
+        if (p.generation() == generation && rank >= 0) {
+            ctx.getLog().info("generation {}: pausing at the next step boundary", p.generation());
+            pauseCurrent.set(true);
+        }
+        return this;
+    }
+
+    private Behavior<Command> onDrainSelf(DrainSelf d) {
+        ctx.getLog().info("asked to leave: draining this node");
+        drainWaiters.add(d.replyTo());
+        coordinator.tell(new Coordinator.Drain(settings.node(), "the node was asked to stop (SIGTERM)"));
+        return this;
+    }
+
     private Behavior<Command> onShutdown(Shutdown s) {
         ctx.getLog().info("shutting down: {}", s.reason());
+        drainWaiters.forEach(w -> w.tell(org.apache.pekko.Done.getInstance()));
+        drainWaiters.clear();
         stopCurrentLoop(s.reason());
         CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.clusterLeavingReason());
         return Behaviors.stopped();
@@ -452,6 +510,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         private int seen;
         private long lastReport = System.nanoTime();
         private long samplesSinceReport;
+        private long collectiveNanos;
+        private long collectiveBytes;
 
         ProgressListener(long generation, ActorRef<Command> self, Settings settings) {
             this.generation = generation;
@@ -476,6 +536,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         public void onStep(StepResult r) {
             recent[seen++ % RECENT] = r.loss();
             samplesSinceReport += r.samples();
+            collectiveNanos += r.collectiveNanos();
+            collectiveBytes += r.collectiveBytes();
             if (stepLog != null) {
                 try {
                     stepLog.write(generation + "," + r.step() + "," + r.epoch() + "," + r.loss() + "\n");
@@ -487,9 +549,12 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             if (seen == 1 || now - lastReport >= intervalNanos) {
                 double seconds = Math.max(1e-9, (now - lastReport) / 1e9);
                 self.tell(new LoopProgress(generation, r.step(), r.epoch(), r.loss(),
-                        seen == 1 ? r.samples() / (r.nanos() / 1e9) : samplesSinceReport / seconds));
+                        seen == 1 ? r.samples() / (r.nanos() / 1e9) : samplesSinceReport / seconds,
+                        collectiveNanos == 0 ? 0 : collectiveBytes / (collectiveNanos / 1e9)));
                 lastReport = now;
                 samplesSinceReport = 0;
+                collectiveNanos = 0;
+                collectiveBytes = 0;
                 flush();
             }
         }

@@ -117,7 +117,7 @@ class CoordinatorTest {
         List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
-        coordinator.tell(new Coordinator.Progress(0, "node-1", 5, 0, 1f, 1)); // stale generation: dropped
+        coordinator.tell(new Coordinator.Progress(0, "node-1", 5, 0, 1f, 1, 0)); // stale generation: dropped
         coordinator.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
         workers.get(1).expectNoMessage(Duration.ofMillis(200));
         coordinator.tell(new Coordinator.WorkerFinished(1, "node-2", 100, 0.1f, Float.NaN, "d"));

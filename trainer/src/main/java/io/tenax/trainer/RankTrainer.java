@@ -63,9 +63,12 @@ public final class RankTrainer implements AutoCloseable {
     private final List<FloatBuffer> bufferViews = new ArrayList<>();
     private final float[] flatParameters;
     private final float[] flatBuffers;
-    /** Summed vector: gradients, then buffer changes, then the loss. */
+    /** Summed vector: gradients, then buffer changes, then the loss, then the pause vote. */
     private final float[] reduced;
     private final int lossSlot;
+    private final int pauseSlot;
+    private boolean pauseAgreed;
+    private long lastCollectiveNanos;
     private float[][] terms = new float[0][];
     private final float[] zeros; // as long as the largest tensor, to clear gradients without allocating
     private final Adam optimizer;
@@ -106,7 +109,8 @@ public final class RankTrainer implements AutoCloseable {
         this.flatParameters = new float[trainable];
         this.flatBuffers = new float[buffers];
         this.lossSlot = trainable + buffers;
-        this.reduced = new float[lossSlot + 1];
+        this.pauseSlot = lossSlot + 1;
+        this.reduced = new float[pauseSlot + 1];
         read(trainableViews, flatParameters);
         read(bufferViews, flatBuffers);
         checkViewsWriteThrough();
@@ -140,17 +144,35 @@ public final class RankTrainer implements AutoCloseable {
      * @return the global mean loss of the step, identical on every rank
      */
     public float step(long step, ShardRange shards, Collective collective) {
+        return step(step, shards, collective, false);
+    }
+
+    /**
+     * As {@link #step(long, ShardRange, Collective)}, with this rank's vote to pause after the
+     * step. The votes travel with the gradients, so every rank learns in the same step whether
+     * any rank asked ({@link #pauseAgreed()}), and all stop at the same step boundary.
+     */
+    public float step(long step, ShardRange shards, Collective collective, boolean requestPause) {
         if (spec.deterministic()) {
             ensureTerms(shards.count());
             for (int s = 0; s < shards.count(); s++) {
                 int shard = shards.from() + s;
                 computeTerm(plan.samples(step, new ShardRange(shard, shard + 1)), terms[s]);
             }
+            if (shards.count() > 0) {
+                terms[0][pauseSlot] = requestPause ? 1f : 0f;
+            }
+            long began = System.nanoTime();
             collective.orderedSum(terms, shards.count(), reduced);
+            lastCollectiveNanos = System.nanoTime() - began;
         } else {
             computeTerm(plan.samples(step, shards), reduced);
+            reduced[pauseSlot] = requestPause ? 1f : 0f;
+            long began = System.nanoTime();
             collective.allReduceSum(reduced);
+            lastCollectiveNanos = System.nanoTime() - began;
         }
+        pauseAgreed = reduced[pauseSlot] > 0;
         optimizer.step(flatParameters, reduced);
         write(flatParameters, trainableViews);
         for (int i = 0; i < flatBuffers.length; i++) {
@@ -158,6 +180,21 @@ public final class RankTrainer implements AutoCloseable {
         }
         write(flatBuffers, bufferViews);
         return reduced[lossSlot];
+    }
+
+    /** Wall time of the last step's collective on this rank. */
+    public long lastCollectiveNanos() {
+        return lastCollectiveNanos;
+    }
+
+    /** Bytes of the vector each step's collective sums. */
+    public long collectiveBytes() {
+        return (long) reduced.length * Float.BYTES;
+    }
+
+    /** Whether some rank voted, in the last step, to pause after it. */
+    public boolean pauseAgreed() {
+        return pauseAgreed;
     }
 
     private void ensureTerms(int count) {
@@ -205,6 +242,7 @@ public final class RankTrainer implements AutoCloseable {
             at += n;
         }
         out[lossSlot] = lossValue;
+        out[pauseSlot] = 0f;
     }
 
     /** The held-out metric of the current parameters. */

@@ -14,7 +14,13 @@ public interface StepListener {
      * @param loss       the global mean loss, identical on every rank
      * @param samples    samples this step consumed over all ranks
      * @param nanos      wall time of the step on this rank
+     * @param collectiveNanos time of the step's collective on this rank
+     * @param collectiveBytes bytes of the vector the collective summed
      */
-    record StepResult(long step, int epoch, float loss, int samples, long nanos) {
+    record StepResult(long step, int epoch, float loss, int samples, long nanos, long collectiveNanos,
+            long collectiveBytes) {
+        public StepResult(long step, int epoch, float loss, int samples, long nanos) {
+            this(step, epoch, loss, samples, nanos, 0, 0);
+        }
     }
 }

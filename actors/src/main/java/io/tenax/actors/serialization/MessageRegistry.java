@@ -36,7 +36,12 @@ public final class MessageRegistry {
             CoordinatorState.CheckpointCommitted.class,
             CoordinatorState.CheckpointInvalidated.class,
             CoordinatorState.MemberLost.class,
-            CoordinatorState.RunAborted.class);
+            CoordinatorState.RunAborted.class,
+            Coordinator.Drain.class,
+            Coordinator.Paused.class,
+            Worker.Pause.class,
+            Coordinator.StopRun.class,
+            Coordinator.Resumed.class);
 
     private MessageRegistry() {
     }

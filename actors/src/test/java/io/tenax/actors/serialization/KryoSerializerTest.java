@@ -45,7 +45,7 @@ class KryoSerializerTest {
         return List.of(
                 world.get(0),
                 new Coordinator.Register(worker.ref(), "node-1", "a1", "127.0.0.1", 4000, "digest"),
-                new Coordinator.Progress(3, "node-1", 120, 1, 0.25f, 1234.5),
+                new Coordinator.Progress(3, "node-1", 120, 1, 0.25f, 1234.5, 5.0e8),
                 new Coordinator.WorkerFinished(3, "node-2", 375, 0.05f, Float.NaN, "abc"),
                 new Coordinator.WorkerFailed(3, "node-2", "PEER_FAILED: gone", 1),
                 new Worker.Registered(7),

@@ -45,7 +45,16 @@ public record RunConfig(
         Journal journal,
         List<String> nodeJvmOptions,
         int threadsPerNode,
-        boolean audit) {
+        boolean audit,
+        Management management) {
+
+    /**
+     * The HTTP management endpoint of the launcher. {@code token} guards the mutating
+     * endpoints: from {@code tenax.management.token}, else the environment's
+     * {@code TENAX_MANAGEMENT_TOKEN}, else generated per run.
+     */
+    public record Management(boolean enabled, String host, int port, String token) {
+    }
 
     /** When and where checkpoints are taken. */
     public record Checkpoints(int every, int keep, Path dir, Duration writeDelay) {
@@ -193,7 +202,30 @@ public record RunConfig(
                 duration(c, "tenax.failure.confirm-timeout"), nonNegative(c, "tenax.failure.max"),
                 c.getDuration("tenax.failure.cooldown"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
-                List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"));
+                List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"),
+                management(c));
+    }
+
+    private static Management management(Config c) {
+        int port = c.getInt("tenax.management.port");
+        if (port < 0 || port > 65535) {
+            throw error("tenax.management.port", "must be a TCP port, or 0 for any free one", port);
+        }
+        String token = c.getString("tenax.management.token");
+        if (token.isEmpty()) {
+            token = System.getenv().getOrDefault("TENAX_MANAGEMENT_TOKEN", "");
+        }
+        if (token.isEmpty()) {
+            byte[] random = new byte[16];
+            new java.security.SecureRandom().nextBytes(random);
+            token = HexFormat.of().formatHex(random);
+        }
+        if (token.length() < 16) {
+            throw new ConfigError("tenax.management.token (or TENAX_MANAGEMENT_TOKEN) must have at least 16"
+                    + " characters (got " + token.length() + ")");
+        }
+        return new Management(c.getBoolean("tenax.management.enabled"), c.getString("tenax.management.host"), port,
+                token);
     }
 
     /** Loads a data set on disk once, to check it and the model against it; returns its training size. */

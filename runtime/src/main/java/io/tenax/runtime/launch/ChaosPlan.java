@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
  * <pre>
  *   kill TARGET at step N          kill TARGET at Ns          kill TARGET every Ns
  *   stop TARGET at step N for Ms   stop TARGET at Ns for Ms   (SIGSTOP, then SIGCONT)
+ *   term TARGET at step N          term TARGET at Ns          (SIGTERM: a preemption notice)
  *   restart NODE after Ns          restart after Ns           (after any node dies)
  *   kill-random every Ns           (short for: kill random every Ns)
  * </pre>
@@ -34,7 +35,7 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
     public record Restart(String node, Duration after) {
     }
 
-    public enum Action { KILL, STOP }
+    public enum Action { KILL, STOP, TERM }
 
     /** When a fault fires: at a step, at a time, or every interval. */
     public record Trigger(long atStep, Duration atTime, Duration every) {
@@ -55,11 +56,11 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
 
     private static final String TARGET = "(node-\\d+|random|worker|coordinator|all)";
     private static final String SECONDS = "(\\d+(?:\\.\\d+)?)s";
-    private static final Pattern KILL_STEP = Pattern.compile("(kill|stop) " + TARGET + " at step (\\d+)(?: for "
+    private static final Pattern KILL_STEP = Pattern.compile("(kill|stop|term) " + TARGET + " at step (\\d+)(?: for "
             + SECONDS + ")?");
-    private static final Pattern KILL_TIME = Pattern.compile("(kill|stop) " + TARGET + " at " + SECONDS
+    private static final Pattern KILL_TIME = Pattern.compile("(kill|stop|term) " + TARGET + " at " + SECONDS
             + "(?: for " + SECONDS + ")?");
-    private static final Pattern KILL_EVERY = Pattern.compile("(kill|stop) " + TARGET + " every " + SECONDS
+    private static final Pattern KILL_EVERY = Pattern.compile("(kill|stop|term) " + TARGET + " every " + SECONDS
             + "(?: for " + SECONDS + ")?");
     private static final Pattern RESTART = Pattern.compile("restart(?: (node-\\d+))? after " + SECONDS);
 
@@ -95,7 +96,7 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
                 restarts.add(new Restart(m.group(1), seconds(m.group(2))));
             } else {
                 throw new ConfigError("--chaos: cannot parse '" + raw.trim() + "'; write e.g. 'kill node-2 at step 150',"
-                        + " 'kill random every 20s', 'kill coordinator at 30s', 'stop node-3 at step 80 for 10s',"
+                        + " 'kill random every 20s', 'kill coordinator at 30s', 'stop node-3 at step 80 for 10s', 'term node-2 at step 300',"
                         + " 'restart node-2 after 5s' or 'restart after 5s', separated by ';'");
             }
         }
@@ -103,12 +104,12 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
     }
 
     private static Fault fault(String action, String target, Trigger trigger, String pause, String statement) {
-        Action a = action.equals("kill") ? Action.KILL : Action.STOP;
+        Action a = action.equals("kill") ? Action.KILL : action.equals("term") ? Action.TERM : Action.STOP;
         if (a == Action.STOP && pause == null) {
             throw new ConfigError("--chaos: '" + statement + "': say how long to stop the node, e.g. '... for 10s'");
         }
-        if (a == Action.KILL && pause != null) {
-            throw new ConfigError("--chaos: '" + statement + "': 'for' goes with stop, not kill");
+        if (a != Action.STOP && pause != null) {
+            throw new ConfigError("--chaos: '" + statement + "': 'for' goes with stop, not " + action);
         }
         return new Fault(a, target, trigger, pause == null ? Duration.ZERO : seconds(pause));
     }

@@ -42,6 +42,7 @@ public final class LocalLauncher {
     private final Map<String, Integer> ports = new LinkedHashMap<>();
     private final List<Failure> failures = new ArrayList<>();
     private final List<RunSummary.Restart> restarts = new ArrayList<>();
+    private final java.util.Set<String> drained = new java.util.HashSet<>();
     /** Nodes whose death the launcher already accounted for (its own kills and stops). */
     private final java.util.Set<String> expectedExits = new java.util.HashSet<>();
     private final java.util.Set<Process> handledDeaths = java.util.Collections.newSetFromMap(
@@ -57,6 +58,10 @@ public final class LocalLauncher {
     private List<String> currentWorld = List.of();
     private ProgressDisplay display;
     private Referee referee;
+    private final io.tenax.runtime.management.RunStatus status;
+    private final io.tenax.runtime.management.RunMetrics metrics;
+    private final List<java.util.function.Consumer<JsonNode>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile String managementUrl;
 
     public LocalLauncher(RunConfig run, PrintStream out, boolean inProcess) {
         this(run, out, inProcess, ChaosPlan.NONE);
@@ -68,6 +73,8 @@ public final class LocalLauncher {
         this.inProcess = inProcess;
         this.chaos = Objects.requireNonNull(chaos, "chaos");
         this.random = new java.util.Random(run.training().seed());
+        this.status = new io.tenax.runtime.management.RunStatus(run.runId(), run.totalSteps());
+        this.metrics = new io.tenax.runtime.management.RunMetrics(run.runId());
         if (inProcess && run.nodes() != 1) {
             throw new IllegalArgumentException("an in-process run has exactly one node (got " + run.nodes() + ")");
         }
@@ -90,6 +97,7 @@ public final class LocalLauncher {
         }
         Files.writeString(run.runDir().resolve("run.conf"), extra.toString(), StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.APPEND);
+        io.tenax.runtime.management.ManagementServer management = startManagement();
         ActorSystem<Object> local = null;
         Thread killer = new Thread(this::destroyAll, "tenax-launcher-shutdown");
         Runtime.getRuntime().addShutdownHook(killer);
@@ -106,13 +114,17 @@ public final class LocalLauncher {
                     startNode(node);
                 }
             }
+            if (managementUrl != null) {
+                display.note("management: " + managementUrl + " (token in " + run.runDir().resolve("management.json")
+                        + ")");
+            }
             display.note("run " + run.runId() + ": " + run.nodes() + (run.nodes() == 1 ? " node" : " nodes") + ", "
                     + run.training().model().configName() + ", " + run.totalSteps() + " steps of "
                     + run.training().globalBatch() + " samples; logs in " + run.nodesDir());
             long finishedAt = 0;
             while (true) {
                 for (JsonNode e : events.poll()) {
-                    finished |= show(e);
+                    finished |= dispatch(e);
                 }
                 if (!inProcess && !finished) {
                     watchNodes();
@@ -122,7 +134,7 @@ public final class LocalLauncher {
                         : processes.values().stream().anyMatch(Process::isAlive) || (!finished && !restartAt.isEmpty());
                 if (!running) {
                     for (JsonNode e : events.poll()) {
-                        finished |= show(e);
+                        finished |= dispatch(e);
                     }
                     break;
                 }
@@ -138,6 +150,9 @@ public final class LocalLauncher {
                 Thread.sleep(POLL_MILLIS);
             }
         } finally {
+            if (management != null) {
+                management.close();
+            }
             resumeAll();
             if (!finished) {
                 destroyAll();
@@ -159,7 +174,92 @@ public final class LocalLauncher {
         RunSummary summary = RunSummary.fromEvents(run, events.all(), wall, failures, restarts,
                 StepLogs.read(run.nodesDir()));
         summary.write(run.runDir().resolve("summary.json"));
+        try {
+            io.tenax.runtime.report.RunReport.write(run.runDir());
+        } catch (IOException | RuntimeException e) {
+            out.println("the run report could not be written: " + e.getMessage());
+        }
         return summary;
+    }
+
+    /** The live status of the run, as the management endpoint serves it. */
+    public io.tenax.runtime.management.RunStatus status() {
+        return status;
+    }
+
+    /** The management endpoint's URL once it is bound, or null. */
+    public String managementUrl() {
+        return managementUrl;
+    }
+
+    /** Calls {@code listener} with every event of the run's log, in order, on the launcher's thread. */
+    public void addListener(java.util.function.Consumer<JsonNode> listener) {
+        listeners.add(listener);
+    }
+
+    /** Asks the coordinator to drain {@code node}; false when the run has no such node. */
+    public boolean drain(String node, String reason) {
+        if (!ports.containsKey(node) || referee == null) {
+            return false;
+        }
+        referee.coordinator().tell(new io.tenax.actors.Coordinator.Drain(node, reason));
+        return true;
+    }
+
+    /** Asks the coordinator to stop the run at the next step boundary, after a checkpoint. */
+    public void stop(String reason) {
+        if (referee != null) {
+            referee.coordinator().tell(new io.tenax.actors.Coordinator.StopRun(reason));
+        }
+    }
+
+    private boolean dispatch(JsonNode e) {
+        status.accept(e);
+        metrics.accept(e);
+        for (java.util.function.Consumer<JsonNode> listener : listeners) {
+            try {
+                listener.accept(e);
+            } catch (RuntimeException ex) {
+                display.note("an event listener failed: " + ex);
+            }
+        }
+        return show(e);
+    }
+
+    private io.tenax.runtime.management.ManagementServer startManagement() throws Exception {
+        RunConfig.Management m = run.management();
+        if (!m.enabled()) {
+            return null;
+        }
+        io.tenax.runtime.management.ManagementServer server = new io.tenax.runtime.management.ManagementServer(
+                status, metrics, new io.tenax.runtime.management.ManagementServer.Control() {
+                    @Override
+                    public boolean drain(String node) {
+                        return LocalLauncher.this.drain(node, "requested over HTTP");
+                    }
+
+                    @Override
+                    public void stop(String reason) {
+                        LocalLauncher.this.stop(reason);
+                    }
+                }, m.token());
+        int port;
+        try {
+            port = server.bind(referee.system(), m.host(), m.port());
+        } catch (Exception e) {
+            throw new io.tenax.runtime.config.ConfigError("cannot serve management on " + m.host() + ":" + m.port()
+                    + " (" + e.getMessage() + "); choose another tenax.management.port, or 0 for any free one");
+        }
+        managementUrl = "http://" + m.host() + ":" + port;
+        Path file = run.runDir().resolve("management.json");
+        Files.writeString(file, "{\"url\": \"" + managementUrl + "\", \"token\": \"" + m.token() + "\"}\n",
+                StandardCharsets.UTF_8);
+        try {
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        } catch (UnsupportedOperationException ignored) {
+            // not a POSIX file system
+        }
+        return server;
     }
 
     /** Notices node processes that died without the launcher's doing: external kills, crashes. */
@@ -197,6 +297,9 @@ public final class LocalLauncher {
     }
 
     private void scheduleRestart(String node, long now) {
+        if (drained.contains(node)) {
+            return; // it left on purpose: a preempted node does not come back
+        }
         java.time.Duration delay = chaos.restartDelay(node);
         if (delay != null) {
             restartAt.put(node, now + delay.toMillis());
@@ -243,9 +346,13 @@ public final class LocalLauncher {
                 display.note("chaos: no live node for '" + f.target() + "'; skipped");
                 continue;
             }
-            if (f.action() == ChaosPlan.Action.KILL) {
+            if (f.action() == ChaosPlan.Action.TERM) {
+                display.note("chaos: SIGTERM " + target + " at step " + lastStep + " (a preemption notice)");
+                signal(target, "TERM");
+            } else if (f.action() == ChaosPlan.Action.KILL) {
                 display.note("chaos: SIGKILL " + target + " at step " + lastStep);
                 failures.add(new Failure(target, "chaos-kill", now, lastStep, currentWorld.contains(target)));
+                metrics.failureAt(now);
                 expectedExits.add(target);
                 processes.get(target).destroyForcibly();
             } else {
@@ -322,6 +429,18 @@ public final class LocalLauncher {
                 display.note(String.format(Locale.ROOT,
                     "generation %d: world of %d (%s) from step %d", e.path("generation").asLong(),
                         e.path("worldSize").asInt(), join(e.path("world")), e.path("startStep").asLong()));
+            }
+            case "drain-started" -> display.note("draining " + e.path("node").asText() + ": "
+                    + e.path("reason").asText());
+            case "member-drained" -> {
+                String node = e.path("node").asText();
+                drained.add(node);
+                expectedExits.add(node);
+                display.note(node + " drained and left, no step lost");
+            }
+            case "run-stopped" -> {
+                display.note("run " + e.path("reason").asText() + "; last checkpoint " + e.path("checkpoint").asText());
+                return true;
             }
             case "member-lost" -> display.note("lost " + e.path("node").asText() + " (detected by "
                     + e.path("detectedBy").asText() + ")");

@@ -25,6 +25,7 @@ final class Referee implements AutoCloseable {
     private final Server h2;
     private final ActorSystem<Void> system;
     private final int port;
+    private org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.Coordinator.Command> coordinator;
 
     private Referee(Server h2, ActorSystem<Void> system, int port) {
         this.h2 = h2;
@@ -63,6 +64,22 @@ final class Referee implements AutoCloseable {
 
     static String journalUrl(int h2Port) {
         return "jdbc:h2:tcp://127.0.0.1:" + h2Port + "/tenax;WRITE_DELAY=0";
+    }
+
+    ActorSystem<Void> system() {
+        return system;
+    }
+
+    /** A proxy to the coordinator singleton, wherever it runs (never here: this member has no worker role). */
+    synchronized org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.Coordinator.Command> coordinator() {
+        if (coordinator == null) {
+            coordinator = org.apache.pekko.cluster.typed.ClusterSingleton.get(system).init(
+                    org.apache.pekko.cluster.typed.SingletonActor.of(
+                            Behaviors.<io.tenax.actors.Coordinator.Command>empty(), "coordinator")
+                            .withSettings(org.apache.pekko.cluster.typed.ClusterSingletonSettings.create(system)
+                                    .withRole("worker")));
+        }
+        return coordinator;
     }
 
     /** Downs the member at this node's port: its process is gone. */

@@ -43,6 +43,7 @@ public record RunSummary(
         List<Checkpoint> checkpoints,
         List<Rejoin> rejoins,
         List<Restart> restarts,
+        List<DrainReport> drains,
         Map<String, String> parameterDigests,
         AuditChecker.Report audit) {
 
@@ -75,6 +76,14 @@ public record RunSummary(
         public Restart(String node, long timeMillis) {
             this(node, timeMillis, null, null, null);
         }
+    }
+
+    /**
+     * A node drained out of the run (SIGTERM or a request): the generation that went on
+     * without it, and the steps done before the pause that had to be redone (zero when the
+     * drain worked as designed).
+     */
+    public record DrainReport(String node, long generation, long startStep, long lostSteps) {
     }
 
     /** A node that (re)joined the world. */
@@ -127,6 +136,20 @@ public record RunSummary(
         for (Failure f : launcherFailures) {
             failures.add(report(f, events, steps));
         }
+        List<DrainReport> drains = new ArrayList<>();
+        for (JsonNode e : events) {
+            if (e.path("type").asText().equals("member-drained")) {
+                long generation = e.path("generation").asLong();
+                if (!e.path("heldRank").asBoolean()) {
+                    drains.add(new DrainReport(e.path("node").asText(), generation, -1, 0));
+                    continue;
+                }
+                long startStep = generations.stream().filter(g -> g.generation() == generation)
+                        .mapToLong(Generation::startStep).findFirst().orElse(-1);
+                long lost = startStep < 0 ? 0 : Math.max(0, steps.lastStepBefore(generation) + 1 - startStep);
+                drains.add(new DrainReport(e.path("node").asText(), generation, startStep, lost));
+            }
+        }
         List<Restart> restarts = new ArrayList<>();
         for (Restart r : launcherRestarts) {
             restarts.add(rejoin(r, events));
@@ -161,7 +184,7 @@ public record RunSummary(
                 run.training().model().isDetector() ? "mAP@0.5" : "accuracy",
                 finish == null ? Double.NaN : finish.path("evalScore").asDouble(),
                 wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures),
-                List.copyOf(checkpoints), List.copyOf(rejoins), List.copyOf(restarts), digests, audit);
+                List.copyOf(checkpoints), List.copyOf(rejoins), List.copyOf(restarts), List.copyOf(drains), digests, audit);
     }
 
     /** Training samples of the run's data: the configured size, or the size of the set on disk. */

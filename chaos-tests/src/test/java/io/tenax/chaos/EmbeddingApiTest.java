@@ -1,0 +1,127 @@
+package io.tenax.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tenax.runtime.api.RunEvent;
+import io.tenax.runtime.api.RunState;
+import io.tenax.runtime.api.Tenax;
+import io.tenax.runtime.api.TenaxClient;
+import io.tenax.runtime.api.TenaxRun;
+import io.tenax.runtime.launch.RunSummary;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A platform's view: a 3-node run started, watched, drained and hit by a failure through the
+ * embedding API and the HTTP management endpoint only.
+ */
+class EmbeddingApiTest {
+    private final List<RunEvent> events = new CopyOnWriteArrayList<>();
+
+    @Test
+    void aPlatformStartsFollowsDrainsAndSurvivesAKillThroughTheApi() throws Exception {
+        TenaxRun run = Tenax.builder().nodes(3).steps(1500)
+                .runDir(Path.of("target", "runs", "embedded-" + System.nanoTime()))
+                .set("tenax.training.model", "mlp").set("tenax.training.train-size", 6000)
+                .set("tenax.training.global-batch", 192).set("tenax.checkpoint.every", 10)
+                .set("tenax.worker.progress-interval", "100ms")
+                .set("tenax.node.jvm-options", List.of("-Xmx512m", "-XX:+UseSerialGC"))
+                .progress(System.out).start();
+        run.addListener(events::add);
+
+        awaitStatus(run, s -> s.step() >= 300 && s.worldSize() == 3);
+        checkManagementEndpoint(run);
+        assertThat(run.drain("node-7")).as("an unknown node").isFalse();
+        assertThat(run.drain("node-3")).isTrue();
+        RunEvent.Drained drained = (RunEvent.Drained) awaitEvent(e -> e instanceof RunEvent.Drained);
+        assertThat(drained.node()).isEqualTo("node-3");
+
+        awaitStatus(run, s -> s.worldSize() == 2 && s.step() >= 700);
+        long pid = Long.parseLong(Files.readString(run.runDir().resolve("nodes/node-2.pid")).trim());
+        ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // a spot reclaim, from outside
+        awaitEvent(e -> e instanceof RunEvent.Recovered);
+
+        RunSummary summary = run.summary().get(5, TimeUnit.MINUTES);
+        assertThat(summary.finished()).isTrue();
+        assertThat(summary.parameterDigests().values()).containsOnly(
+                summary.parameterDigests().values().iterator().next());
+        assertThat(summary.drains()).singleElement().satisfies(d -> {
+            assertThat(d.node()).isEqualTo("node-3");
+            assertThat(d.lostSteps()).isZero();
+        });
+        assertThat(summary.failures()).singleElement().satisfies(f -> assertThat(f.node()).isEqualTo("node-2"));
+        assertThat(events).filteredOn(e -> e instanceof RunEvent.MemberUp).hasSizeGreaterThanOrEqualTo(3);
+        assertThat(events).filteredOn(e -> e instanceof RunEvent.DrainStarted).hasSize(1);
+        assertThat(events).filteredOn(e -> e instanceof RunEvent.MemberLost lost && lost.node().equals("node-2")
+                && lost.heldRank()).hasSize(1);
+        assertThat(events).filteredOn(e -> e instanceof RunEvent.CheckpointCommitted).isNotEmpty();
+        assertThat(events).filteredOn(e -> e instanceof RunEvent.GenerationStarted).hasSizeGreaterThanOrEqualTo(3);
+        assertThat(events.get(events.size() - 1)).isInstanceOf(RunEvent.RunFinished.class);
+        assertThat(run.status().phase()).isEqualTo("finished");
+        assertThat(Files.exists(run.runDir().resolve("report.html"))).isTrue();
+        assertThat(Files.size(run.runDir().resolve("loss.png"))).isPositive();
+    }
+
+    /** The endpoint the way curl and Prometheus see it, and the client the way another process would. */
+    private void checkManagementEndpoint(TenaxRun run) throws Exception {
+        String url = run.managementUrl();
+        assertThat(url).startsWith("http://127.0.0.1:");
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(url + "/status")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(status.statusCode()).isEqualTo(200);
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(status.body()).path("worldSize").asInt())
+                .isEqualTo(3);
+        HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create(url + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(PrometheusText.metricFamilies(metrics.body())).contains("tenax_step", "tenax_loss",
+                "tenax_world_size", "tenax_generation", "tenax_samples_per_second", "tenax_failures",
+                "tenax_recovery_detect_seconds", "tenax_recovery_first_step_seconds", "tenax_checkpoint_commit_seconds",
+                "tenax_checkpoint_size_bytes", "tenax_collective_bytes_per_second");
+        HttpResponse<String> noToken = http.send(HttpRequest.newBuilder(URI.create(url + "/stop"))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(noToken.statusCode()).isEqualTo(401);
+        HttpResponse<String> wrongToken = http.send(HttpRequest.newBuilder(URI.create(url + "/drain/node-3"))
+                .header("Authorization", "Bearer not-the-token-at-all")
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(wrongToken.statusCode()).isEqualTo(401);
+        TenaxClient client = Tenax.attach(run.runDir());
+        assertThat(client.status().runId()).isEqualTo(run.runId());
+        assertThat(client.nextEvents(Duration.ofSeconds(1))).anyMatch(e -> e instanceof RunEvent.GenerationStarted);
+        assertThat(client.drain("node-9")).isFalse();
+    }
+
+    private void awaitStatus(TenaxRun run, Predicate<RunState> condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (!condition.test(run.status())) {
+            assertThat(run.summary()).as("the run ended early").isNotDone();
+            assertThat(System.nanoTime()).as("waiting for " + run.status()).isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+
+    private RunEvent awaitEvent(Predicate<RunEvent> condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (true) {
+            for (RunEvent e : events) {
+                if (condition.test(e)) {
+                    return e;
+                }
+            }
+            assertThat(System.nanoTime()).as("waiting for an event").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+    }
+}
