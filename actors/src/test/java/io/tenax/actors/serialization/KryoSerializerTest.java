@@ -62,7 +62,12 @@ class KryoSerializerTest {
                 new CoordinatorState.CheckpointCommitted(40, 2, 3),
                 new CoordinatorState.CheckpointInvalidated(40, 2, "corrupt"),
                 new CoordinatorState.MemberLost(2, "node-3", "c3", "collective"),
-                new CoordinatorState.RunAborted(2, "too many failures"));
+                new CoordinatorState.RunAborted(2, "too many failures"),
+                new Coordinator.Drain("node-3", "SIGTERM"),
+                new Coordinator.Paused(4, "node-2", 310),
+                new Worker.Pause(4),
+                new Coordinator.StopRun("requested over HTTP"),
+                new Coordinator.Resumed(4, "node-1", "memory", 3));
     }
 
     @Test
