@@ -48,6 +48,8 @@ public final class RunReport {
         List<Double> failures = new ArrayList<>();
         List<Double> recoveries = new ArrayList<>();
         List<Double> rejoins = new ArrayList<>();
+        List<Double> drains = new ArrayList<>();
+        boolean draining = false;
         List<String> previousWorld = List.of();
         List<String> everInWorld = new ArrayList<>();
         for (JsonNode e : events) {
@@ -63,6 +65,7 @@ public final class RunReport {
                         failures.add(t);
                     }
                 }
+                case "drain-started" -> draining = true;
                 case "generation-started" -> {
                     List<String> world = new ArrayList<>();
                     e.path("world").forEach(n -> world.add(n.asText()));
@@ -76,9 +79,12 @@ public final class RunReport {
                     boolean rejoin = world.stream().anyMatch(n -> !before.contains(n) && everInWorld.contains(n));
                     if (rejoin) {
                         rejoins.add(t);
+                    } else if (draining) {
+                        drains.add(t);
                     } else if (!previousWorld.isEmpty()) {
                         recoveries.add(t);
                     }
+                    draining = false;
                     world.stream().filter(n -> !everInWorld.contains(n)).forEach(everInWorld::add);
                     previousWorld = world;
                 }
@@ -89,18 +95,21 @@ public final class RunReport {
             worldTime.add(time.get(time.size() - 1));
             worldSize.add(worldSize.get(worldSize.size() - 1));
         }
-        chart(runDir.resolve("loss.png"), "Loss", "loss", time, loss, failures, recoveries, rejoins, true);
-        chart(runDir.resolve("throughput.png"), "Throughput", "samples/s", time, throughput, failures, recoveries,
-                rejoins, false);
-        chart(runDir.resolve("world.png"), "World size", "ranks", worldTime, worldSize, failures, recoveries, rejoins,
-                false);
+        Marks marks = new Marks(failures, recoveries, rejoins, drains);
+        chart(runDir.resolve("loss.png"), "Loss", "loss", time, loss, marks, true);
+        chart(runDir.resolve("throughput.png"), "Throughput", "samples/s", time, throughput, marks, false);
+        chart(runDir.resolve("world.png"), "World size", "ranks", worldTime, worldSize, marks, false);
         Path html = runDir.resolve("report.html");
         Files.writeString(html, html(runDir, summary, events.size()), StandardCharsets.UTF_8);
         return html;
     }
 
-    private static void chart(Path file, String title, String yTitle, List<Double> x, List<Double> y,
-            List<Double> failures, List<Double> recoveries, List<Double> rejoins, boolean logScale) throws IOException {
+    /** Moments to mark on every chart, in seconds since training started. */
+    private record Marks(List<Double> failures, List<Double> recoveries, List<Double> rejoins, List<Double> drains) {
+    }
+
+    private static void chart(Path file, String title, String yTitle, List<Double> x, List<Double> y, Marks m,
+            boolean logScale) throws IOException {
         XYChart chart = new XYChartBuilder().width(960).height(320).title(title).xAxisTitle("seconds since training"
                 + " started").yAxisTitle(yTitle).build();
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
@@ -115,33 +124,25 @@ public final class RunReport {
         series.setMarker(SeriesMarkers.NONE);
         double low = y.stream().mapToDouble(Double::doubleValue).filter(v -> !logScale || v > 0).min().orElse(0);
         double high = y.stream().mapToDouble(Double::doubleValue).max().orElse(1);
-        marks(chart, "failure", failures, low, high, java.awt.Color.RED);
-        marks(chart, "recovery", recoveries, low, high, new java.awt.Color(0, 150, 0));
-        marks(chart, "rejoin", rejoins, low, high, java.awt.Color.BLUE);
+        marks(chart, "failure", m.failures(), low, high, java.awt.Color.RED);
+        marks(chart, "recovery", m.recoveries(), low, high, new java.awt.Color(0, 150, 0));
+        marks(chart, "rejoin", m.rejoins(), low, high, java.awt.Color.BLUE);
+        marks(chart, "drain", m.drains(), low, high, new java.awt.Color(200, 120, 0));
         BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
-    /** One series of vertical lines, one per moment, drawn as a zig-zag through the chart's range. */
+    /** A dashed vertical line per moment; one legend entry per kind. */
     private static void marks(XYChart chart, String name, List<Double> at, double low, double high,
             java.awt.Color colour) {
-        if (at.isEmpty()) {
-            return;
+        for (int i = 0; i < at.size(); i++) {
+            XYSeries s = chart.addSeries(i == 0 ? name + " (" + at.size() + ")" : name + " " + (i + 1),
+                    List.of(at.get(i), at.get(i)), List.of(low, high));
+            s.setMarker(SeriesMarkers.NONE);
+            s.setLineColor(colour);
+            s.setShowInLegend(i == 0);
+            s.setLineStyle(new java.awt.BasicStroke(1.2f, java.awt.BasicStroke.CAP_BUTT,
+                    java.awt.BasicStroke.JOIN_MITER, 10f, new float[] {4f, 3f}, 0f));
         }
-        List<Double> xs = new ArrayList<>();
-        List<Double> ys = new ArrayList<>();
-        for (double t : at) {
-            xs.add(t);
-            ys.add(low);
-            xs.add(t);
-            ys.add(high);
-            xs.add(t);
-            ys.add(low);
-        }
-        XYSeries s = chart.addSeries(name + " (" + at.size() + ")", xs, ys);
-        s.setMarker(SeriesMarkers.NONE);
-        s.setLineColor(colour);
-        s.setLineStyle(new java.awt.BasicStroke(1.2f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER,
-                10f, new float[] {4f, 3f}, 0f));
     }
 
     private static String html(Path runDir, JsonNode s, int eventCount) {
@@ -160,7 +161,7 @@ public final class RunReport {
                 s.path("finalLoss").asDouble(Double.NaN), esc(s.path("evalMetric").asText("eval")),
                 s.path("evalScore").asDouble(Double.NaN), s.path("samplesPerSecond").asDouble(Double.NaN),
                 s.path("wallSeconds").asDouble(Double.NaN)));
-        h.append("</p>\n<p>Dashed lines: failures (red), recoveries (green), rejoins (blue).</p>\n");
+        h.append("</p>\n<p>Dashed lines: failures (red), recoveries (green), rejoins (blue), drains (orange).</p>\n");
         h.append("<img src=\"loss.png\" alt=\"loss over time\"><br>\n<img src=\"throughput.png\" alt=\"throughput\">"
                 + "<br>\n<img src=\"world.png\" alt=\"world size\">\n");
         h.append("<h2>Failures</h2>\n");
