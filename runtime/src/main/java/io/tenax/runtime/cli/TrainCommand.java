@@ -86,10 +86,13 @@ public final class TrainCommand implements Callable<Integer> {
                     : "FAILED", a.stepsChecked(), a.epochsChecked(), a.duplicates(), a.missing(),
                     a.problems().isEmpty() ? "" : "; first problem: " + a.problems().get(0));
         }
-        if (!summary.failures().isEmpty()) {
-            System.out.printf(Locale.ROOT, "survived %d failures in %d generations%n", summary.failures().size(),
-                    summary.generations().size());
+        if (!summary.failures().isEmpty() || !summary.drains().isEmpty()) {
+            int f = summary.failures().size();
+            int d = summary.drains().size();
+            System.out.printf(Locale.ROOT, "survived %d failure%s%s in %d generations%n", f, f == 1 ? "" : "s",
+                    d == 0 ? "" : " and drained " + d + " node" + (d == 1 ? "" : "s"), summary.generations().size());
         }
+        System.out.println("report: " + run.runDir().resolve("report.html"));
         System.out.println("summary: " + run.runDir().resolve("summary.json"));
         return 0;
     }
