@@ -86,6 +86,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             long bytes, String sha256) implements Command, TenaxMessage {
     }
 
+    /** A rank could not write its shard (e.g. the disk is full): that checkpoint will never be complete. */
+    public record CheckpointFailed(long generation, String node, long step, String reason)
+            implements Command, TenaxMessage {
+    }
+
     /** A worker could not load the checkpoint it was told to resume from. */
     public record ResumeFailed(long generation, String node, long step, long checkpointGeneration, String reason)
             implements Command, TenaxMessage {
@@ -220,6 +225,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(JoinPoint.class, this::onJoinPoint)
                 .onCommand(Drain.class, this::onDrain)
                 .onCommand(Resumed.class, this::onResumed)
+                .onCommand(CheckpointFailed.class, this::onCheckpointFailed)
                 .onCommand(Paused.class, this::onPaused)
                 .onCommand(StopRun.class, this::onStopRun)
                 .onCommand(Tick.class, (state, tick) -> evaluate(state, false))
@@ -277,6 +283,20 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         sink.emit("progress", Map.of("generation", p.generation(), "step", p.step(), "epoch", p.epoch(),
                 "loss", p.loss(), "samplesPerSecond", p.samplesPerSecond(), "worldSize", state.world().size(),
                 "collectiveBytesPerSecond", p.collectiveBytesPerSecond()));
+        return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onCheckpointFailed(CoordinatorState state, CheckpointFailed f) {
+        if (f.generation() != state.generation()) {
+            return stale(f);
+        }
+        CheckpointId id = new CheckpointId(f.step(), f.generation());
+        if (pending.remove(id) != null || !state.committed().contains(id)) {
+            ctx.getLog().warn("checkpoint {} failed on {}: {}; the last committed one stays the recovery point", id,
+                    f.node(), f.reason());
+            sink.emit("checkpoint-failed", Map.of("step", f.step(), "generation", f.generation(), "node", f.node(),
+                    "reason", f.reason()));
+        }
         return Effect().none();
     }
 

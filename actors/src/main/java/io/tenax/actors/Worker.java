@@ -427,6 +427,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private Behavior<Command> onShardFailed(ShardFailed f) {
         ctx.getLog().warn("checkpoint {} not written: {}", f.id(), f.error().getMessage());
+        coordinator.tell(new Coordinator.CheckpointFailed(f.generation(), settings.node(), f.id().step(),
+                String.valueOf(f.error().getMessage())));
         return this;
     }
 

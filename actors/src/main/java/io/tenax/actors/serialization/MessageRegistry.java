@@ -41,7 +41,8 @@ public final class MessageRegistry {
             Coordinator.Paused.class,
             Worker.Pause.class,
             Coordinator.StopRun.class,
-            Coordinator.Resumed.class);
+            Coordinator.Resumed.class,
+            Coordinator.CheckpointFailed.class);
 
     private MessageRegistry() {
     }

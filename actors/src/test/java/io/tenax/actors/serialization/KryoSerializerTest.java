@@ -67,7 +67,8 @@ class KryoSerializerTest {
                 new Coordinator.Paused(4, "node-2", 310),
                 new Worker.Pause(4),
                 new Coordinator.StopRun("requested over HTTP"),
-                new Coordinator.Resumed(4, "node-1", "memory", 3));
+                new Coordinator.Resumed(4, "node-1", "memory", 3),
+                new Coordinator.CheckpointFailed(4, "node-2", 320, "No space left on device"));
     }
 
     @Test

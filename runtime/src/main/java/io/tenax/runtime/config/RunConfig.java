@@ -99,6 +99,7 @@ public record RunConfig(
     }
 
     private static RunConfig read(Config c) {
+        checkKnownKeys(c);
         String runId = c.getString("tenax.run-id");
         if (!runId.matches("[A-Za-z0-9._-]{1,64}")) {
             throw error("tenax.run-id", "must be 1-64 letters, digits, '.', '_' or '-'", runId);
@@ -204,6 +205,52 @@ public record RunConfig(
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"),
                 management(c));
+    }
+
+    /** Every tenax.* key must be one the modules define (or a data set preset); a typo is an error, not a no-op. */
+    private static void checkKnownKeys(Config c) {
+        if (!c.hasPath("tenax")) {
+            return;
+        }
+        java.util.Set<String> known = new java.util.TreeSet<>();
+        ConfigFactory.defaultReference().getConfig("tenax").entrySet().forEach(e -> known.add("tenax." + e.getKey()));
+        for (Map.Entry<String, com.typesafe.config.ConfigValue> e : c.getConfig("tenax").entrySet()) {
+            String key = "tenax." + e.getKey();
+            if (known.contains(key) || key.startsWith("tenax.datasets.")) {
+                continue;
+            }
+            String closest = null;
+            int best = 4;
+            for (String k : known) {
+                int d = distance(key, k);
+                if (d < best) {
+                    best = d;
+                    closest = k;
+                }
+            }
+            throw new ConfigError("unknown setting " + key + (closest == null ? "" : "; did you mean " + closest + "?")
+                    + " (the settings are listed in README.md, Configuration)");
+        }
+    }
+
+    /** Levenshtein distance, for suggestions. */
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1),
+                        prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 
     private static Management management(Config c) {

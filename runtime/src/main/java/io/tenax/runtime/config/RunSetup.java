@@ -93,12 +93,54 @@ public final class RunSetup {
             Files.createDirectories(dir);
             Files.createDirectories(run.nodesDir());
             Files.createDirectories(dir.resolve("journal"));
+        } catch (IOException | SecurityException e) {
+            throw new ConfigError("cannot write the run directory " + dir + " (" + describe(e)
+                    + "); choose a writable --run-dir");
+        }
+        claimCheckpointDir(run);
+        try {
             Path tmp = dir.resolve("run.conf.tmp");
             Files.writeString(tmp, runConf, StandardCharsets.UTF_8);
             Files.move(tmp, dir.resolve("run.conf"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | SecurityException e) {
             throw new ConfigError("cannot write the run directory " + dir + " (" + describe(e)
                     + "); choose a writable --run-dir");
+        }
+    }
+
+    static final String OWNER_FILE = ".tenax-run";
+
+    /**
+     * A checkpoint directory outside the run directory (a shared mount) is marked with the run
+     * that owns it; one that another run owns, or that holds checkpoints of an unknown run, is
+     * refused, never overwritten.
+     */
+    static void claimCheckpointDir(RunConfig run) {
+        Path dir = run.checkpoints().dir();
+        Path owner = dir.resolve(OWNER_FILE);
+        try {
+            if (Files.exists(owner)) {
+                String holder = Files.readString(owner, StandardCharsets.UTF_8).strip();
+                if (!holder.equals(run.runId())) {
+                    throw new ConfigError("checkpoint directory " + dir + " belongs to run " + holder
+                            + "; choose another tenax.checkpoint.dir (or --run-id " + holder + " is not resumable:"
+                            + " start a new run elsewhere)");
+                }
+                return;
+            }
+            if (Files.isDirectory(dir)) {
+                try (var entries = Files.list(dir)) {
+                    if (entries.anyMatch(p -> p.getFileName().toString().startsWith("step-"))) {
+                        throw new ConfigError("checkpoint directory " + dir + " already holds checkpoints of"
+                                + " another run; choose an empty tenax.checkpoint.dir");
+                    }
+                }
+            }
+            Files.createDirectories(dir);
+            Files.writeString(owner, run.runId() + "\n", StandardCharsets.UTF_8);
+        } catch (IOException | SecurityException e) {
+            throw new ConfigError("cannot use the checkpoint directory " + dir + " (" + describe(e)
+                    + "); choose a writable tenax.checkpoint.dir");
         }
     }
 

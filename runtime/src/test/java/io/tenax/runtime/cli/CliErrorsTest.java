@@ -118,4 +118,29 @@ class CliErrorsTest {
         assertThat(r.stderr()).containsExactly("tenax: unknown benchmark 'fastest'; choose one of: all, recovery,"
                 + " rejoin, checkpoint-overhead, runtime-overhead, allreduce, coordinator-scale, determinism");
     }
+
+    @Test
+    void aMistypedSettingIsAnErrorWithASuggestion() throws Exception {
+        Result r = tenax("train", "--set", "tenax.chekpoint.every=5", "--run-dir", tmp.resolve("h").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: unknown setting tenax.chekpoint.every; did you mean"
+                + " tenax.checkpoint.every? (the settings are listed in README.md, Configuration)");
+    }
+
+    @Test
+    void aCheckpointDirectoryOfAnotherRunIsRefusedNotOverwritten() throws Exception {
+        Path shared = Files.createDirectories(tmp.resolve("shared-checkpoints"));
+        Files.writeString(shared.resolve(".tenax-run"), "yesterdays-run\n");
+        Files.createDirectories(shared.resolve("step-0000000100-gen-1"));
+        Result r = tenax("train", "--set", "tenax.checkpoint.dir=" + shared, "--run-dir", tmp.resolve("i").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).hasSize(1);
+        assertThat(r.stderr().get(0)).startsWith("tenax: checkpoint directory " + shared
+                + " belongs to run yesterdays-run; choose another tenax.checkpoint.dir");
+        assertThat(shared.resolve("step-0000000100-gen-1")).exists();
+        Files.delete(shared.resolve(".tenax-run"));
+        Result unmarked = tenax("train", "--set", "tenax.checkpoint.dir=" + shared, "--run-dir",
+                tmp.resolve("j").toString());
+        assertThat(unmarked.stderr()).singleElement().asString().contains("already holds checkpoints of another run");
+    }
 }
