@@ -39,6 +39,11 @@ class KryoSerializerTest {
     }
 
     private static List<Object> samples() {
+        return samplesFor(testKit);
+    }
+
+    /** One instance of every allowlisted class, built with {@code kit}'s probes. */
+    static List<Object> samplesFor(ActorTestKit testKit) {
         TestProbe<Worker.Command> worker = testKit.createTestProbe();
         List<RingMember> world = List.of(new RingMember(0, "node-1", "a1", "pekko://tenax@127.0.0.1:2551", "127.0.0.1", 4000),
                 new RingMember(1, "node-2", "b2", "pekko://tenax@127.0.0.1:2552", "127.0.0.1", 4001));

@@ -173,10 +173,17 @@ public final class RingEndpoint implements AutoCloseable {
     }
 
     private void reject(Socket socket, String why) {
-        rejected.incrementAndGet();
-        log.info("ring listener rejected a connection: {}", why);
+        long count = rejected.incrementAndGet();
+        long now = System.nanoTime();
+        // One line per 10 s at most: a flood of hostile connections must not flood the log too.
+        if (now - lastRejectLog >= 10_000_000_000L || count == 1) {
+            log.info("ring listener rejected a connection: {} ({} rejected so far)", why, count);
+            lastRejectLog = now;
+        }
         closeQuietly(socket);
     }
+
+    private long lastRejectLog;
 
     static void closeQuietly(AutoCloseable c) {
         if (c == null) {
