@@ -207,16 +207,21 @@ public record RunConfig(
                 management(c));
     }
 
+    /** Set as -D system properties by bin/tenax and the launcher, for logging; not settings. */
+    private static final java.util.Set<String> SYSTEM_PROPERTIES = java.util.Set.of("tenax.log.level", "tenax.node");
+
     /** Every tenax.* key must be one the modules define (or a data set preset); a typo is an error, not a no-op. */
     private static void checkKnownKeys(Config c) {
         if (!c.hasPath("tenax")) {
             return;
         }
         java.util.Set<String> known = new java.util.TreeSet<>();
-        ConfigFactory.defaultReference().getConfig("tenax").entrySet().forEach(e -> known.add("tenax." + e.getKey()));
+        // the modules' reference.conf files only: defaultReference() would mix in system properties
+        ConfigFactory.parseResources(RunConfig.class.getClassLoader(), "reference.conf").resolve().getConfig("tenax")
+                .entrySet().forEach(e -> known.add("tenax." + e.getKey()));
         for (Map.Entry<String, com.typesafe.config.ConfigValue> e : c.getConfig("tenax").entrySet()) {
             String key = "tenax." + e.getKey();
-            if (known.contains(key) || key.startsWith("tenax.datasets.")) {
+            if (known.contains(key) || key.startsWith("tenax.datasets.") || SYSTEM_PROPERTIES.contains(key)) {
                 continue;
             }
             String closest = null;
