@@ -37,5 +37,11 @@ class PostgresJournalTest {
                 assertThat(r.getInt(1)).isGreaterThanOrEqualTo(committed.size());
             }
         }
+        // The same run id again, in a fresh run directory: the journal belongs to the finished run.
+        var again = LocalRuns.small(run.config().runId(), 3, 900, Map.of("tenax.journal.kind", "postgres",
+                "tenax.journal.url", URL, "tenax.journal.user", "tenax", "tenax.journal.password", "tenax"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> LocalRuns.run(again, false))
+                .isInstanceOf(io.tenax.runtime.config.ConfigError.class)
+                .hasMessageContaining("already holds run " + run.config().runId());
     }
 }

@@ -3,12 +3,13 @@ package io.tenax.checkpoint;
 import java.util.Arrays;
 import java.util.Random;
 
-/** Byte-level mutations of a valid input, as a fuzzer makes them. */
-final class Mutations {
+/** Byte-level mutations of a valid input, as a fuzzer makes them; the fuzz tests of every module use it. */
+public final class Mutations {
     private Mutations() {
     }
 
-    static byte[] mutate(byte[] input, Random rng) {
+    /** One to four mutations of {@code input}: bit flips, special bytes, truncation, insertion, 0xFF runs, deletion. */
+    public static byte[] mutate(byte[] input, Random rng) {
         byte[] out = input.clone();
         int rounds = 1 + rng.nextInt(4);
         for (int r = 0; r < rounds; r++) {

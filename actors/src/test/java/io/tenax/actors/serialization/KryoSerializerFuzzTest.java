@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import java.io.NotSerializableException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import io.tenax.checkpoint.Mutations;
 import java.util.Random;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;

@@ -46,7 +46,17 @@ public record RunConfig(
         List<String> nodeJvmOptions,
         int threadsPerNode,
         boolean audit,
-        Management management) {
+        Management management,
+        Tls tls) {
+
+    /**
+     * Mutual TLS between the run's members (Pekko Artery over {@code tls-tcp}).
+     *
+     * @param dir where the trust store, one key store per member and the store password are;
+     *            the launcher generates them there when the directory holds none
+     */
+    public record Tls(boolean enabled, Path dir) {
+    }
 
     /**
      * The HTTP management endpoint of the launcher. {@code token} guards the mutating
@@ -204,7 +214,41 @@ public record RunConfig(
                 c.getDuration("tenax.failure.cooldown"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"),
-                management(c));
+                management(c), new Tls(c.getBoolean("tenax.tls.enabled"), c.getString("tenax.tls.dir").isEmpty()
+                        ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()));
+    }
+
+    /**
+     * The Artery settings for mutual TLS as {@code member} (a node name, or {@code referee}):
+     * its own key store, the run's trust store, TLS 1.3, client certificates required.
+     * Empty when TLS is off.
+     */
+    public Config tlsOverrides(String member) {
+        if (!tls.enabled()) {
+            return ConfigFactory.empty();
+        }
+        Path keyStore = io.tenax.runtime.tls.Certificates.keyStore(tls.dir(), member);
+        Path trustStore = tls.dir().resolve(io.tenax.runtime.tls.Certificates.TRUST_STORE);
+        if (!java.nio.file.Files.exists(keyStore) || !java.nio.file.Files.exists(trustStore)) {
+            throw new ConfigError("tenax.tls.dir " + tls.dir() + " has no key store for " + member + " (" + keyStore
+                    + ") or no trust store; make them with 'bin/tenax certs', or set tenax.tls.enabled = off");
+        }
+        String password;
+        try {
+            password = io.tenax.runtime.tls.Certificates.password(tls.dir());
+        } catch (java.io.IOException e) {
+            throw new ConfigError("cannot read the store password in " + tls.dir() + ": " + e.getMessage());
+        }
+        String prefix = "pekko.remote.artery.ssl.config-ssl-engine.";
+        return ConfigFactory.empty()
+                .withValue("pekko.remote.artery.transport", ConfigValueFactory.fromAnyRef("tls-tcp"))
+                .withValue(prefix + "key-store", ConfigValueFactory.fromAnyRef(keyStore.toString()))
+                .withValue(prefix + "key-store-password", ConfigValueFactory.fromAnyRef(password))
+                .withValue(prefix + "key-password", ConfigValueFactory.fromAnyRef(password))
+                .withValue(prefix + "trust-store", ConfigValueFactory.fromAnyRef(trustStore.toString()))
+                .withValue(prefix + "trust-store-password", ConfigValueFactory.fromAnyRef(password))
+                .withValue(prefix + "protocol", ConfigValueFactory.fromAnyRef("TLSv1.3"))
+                .withValue(prefix + "require-mutual-authentication", ConfigValueFactory.fromAnyRef(true));
     }
 
     /** Set as -D system properties by bin/tenax and the launcher, for logging; not settings. */

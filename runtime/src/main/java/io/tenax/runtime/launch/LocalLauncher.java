@@ -88,8 +88,10 @@ public final class LocalLauncher {
         long started = System.nanoTime();
         List<Integer> allPorts = freePorts(run.nodes() + 2);
         seedPorts = allPorts.subList(2, allPorts.size());
+        refuseForeignJournal();
+        prepareCertificates();
         referee = Referee.start(run.journal().managed() ? run.runDir().resolve("journal") : null, allPorts.get(0),
-                allPorts.get(1), seedPorts);
+                allPorts.get(1), seedPorts, run.tlsOverrides("referee"));
         StringBuilder extra = new StringBuilder("\n# added by the launcher\n");
         extra.append("tenax.cluster.referee = \"").append(referee.address()).append("\"\n");
         if (run.journal().managed()) {
@@ -180,6 +182,47 @@ public final class LocalLauncher {
             out.println("the run report could not be written: " + e.getMessage());
         }
         return summary;
+    }
+
+    /**
+     * A journal server (PostgreSQL) that already holds this run id's coordinator belongs to
+     * another run: starting would recover that run's state instead of a new one. Refused.
+     */
+    private void refuseForeignJournal() {
+        if (run.journal().managed()) {
+            return; // the run directory's own H2 file, new with the directory
+        }
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(run.journal().url(), run.journal().user(),
+                run.journal().password());
+                java.sql.PreparedStatement q = c.prepareStatement(
+                        "SELECT COUNT(*) FROM event_journal WHERE persistence_id = ?")) {
+            q.setString(1, "tenax-coordinator-" + run.runId());
+            try (java.sql.ResultSet r = q.executeQuery()) {
+                if (r.next() && r.getLong(1) > 0) {
+                    throw new io.tenax.runtime.config.ConfigError("the journal at " + run.journal().url()
+                            + " already holds run " + run.runId() + "; choose another --run-id");
+                }
+            }
+        } catch (java.sql.SQLException e) {
+            String state = e.getSQLState();
+            if (state == null || !(state.equals("42P01") || state.startsWith("42S02"))) { // no table yet: a new journal
+                throw new io.tenax.runtime.config.ConfigError("cannot reach the journal at " + run.journal().url()
+                        + " (" + e.getMessage().strip() + "); check tenax.journal.url, user and password");
+            }
+        }
+    }
+
+    /** A local run's CA and certificates (one per node and the referee), unless the TLS directory has them. */
+    private void prepareCertificates() throws Exception {
+        if (!run.tls().enabled()
+                || Files.exists(run.tls().dir().resolve(io.tenax.runtime.tls.Certificates.TRUST_STORE))) {
+            return;
+        }
+        List<String> members = new ArrayList<>(List.of("referee"));
+        for (int i = 1; i <= run.nodes(); i++) {
+            members.add("node-" + i);
+        }
+        io.tenax.runtime.tls.Certificates.generate(run.tls().dir(), members);
     }
 
     /** The live status of the run, as the management endpoint serves it. */

@@ -34,7 +34,8 @@ final class Referee implements AutoCloseable {
     }
 
     /** Starts the journal server (if {@code journalDir} is not null) and the referee member. */
-    static Referee start(Path journalDir, int port, int h2Port, List<Integer> nodePorts) throws SQLException {
+    static Referee start(Path journalDir, int port, int h2Port, List<Integer> nodePorts, Config tls)
+            throws SQLException {
         Server server = null;
         if (journalDir != null) {
             server = Server.createTcpServer("-tcpPort", Integer.toString(h2Port), "-baseDir", journalDir.toString(),
@@ -51,6 +52,7 @@ final class Referee implements AutoCloseable {
                 pekko.coordinated-shutdown.exit-jvm = off
                 pekko.loglevel = ERROR
                 """)
+                .withFallback(tls)
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
                 .withFallback(TenaxNode.pekkoDefaults()).withFallback(ConfigFactory.load()).resolve();

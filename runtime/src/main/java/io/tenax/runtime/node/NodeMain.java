@@ -55,7 +55,7 @@ public final class NodeMain {
             seeds.add("pekko://tenax@" + run.referee());
         }
         seedPorts.forEach(p -> seeds.add("pekko://tenax@127.0.0.1:" + p));
-        Config config = run.pekkoOverrides()
+        Config config = run.pekkoOverrides().withFallback(run.tlsOverrides(node))
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
                 .withValue("pekko.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef(exitJvm))
