@@ -121,9 +121,11 @@ class FailureRecoveryTest {
 
     @Test
     void aPreemptionStormOfRepeatedKillsAndRestartsStillFinishes() throws Exception {
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 4000,
+        // Kills hit ranked workers only, so that a restarted node gets to rejoin between kills (start-up
+        // takes several seconds on two cores); the coordinator's node is killed in its own test.
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 8000,
                 Map.of("tenax.checkpoint.every", 10)), false,
-                ChaosPlan.parse("kill random every 3s; restart after 1s"));
+                ChaosPlan.parse("kill worker every 3s; restart after 1s"));
         Invariants.finishedEveryStepInAgreement(run);
         Invariants.committedCheckpointsIntact(run);
         assertThat(run.summary().failures().size()).isGreaterThanOrEqualTo(3);
