@@ -151,12 +151,7 @@ public record RunConfig(
         }
         long seed = c.getLong("tenax.training.seed");
         if (dataset.equals(TrainingSpec.DIGITS) || dataset.equals(TrainingSpec.SHAPES)) {
-            boolean detection = dataset.equals(TrainingSpec.SHAPES);
-            if (detection != model.isDetector()) {
-                throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " is a "
-                        + (detection ? "detection set: use --model yolo-mini" : "classification set: use --model mlp"
-                        + " or cnn") + " (got --model " + model.configName() + ")");
-            }
+            requireModelFits(dataset, dataset.equals(TrainingSpec.SHAPES), model);
         } else {
             trainSize = diskTrainSize(dataset, model, imageSize, seed); // the set decides its own size
         }
@@ -324,6 +319,15 @@ public record RunConfig(
                 token);
     }
 
+    /** A detector needs a detection set, a classifier a classification set. */
+    private static void requireModelFits(String dataset, boolean detection, ModelKind model) {
+        if (detection != model.isDetector()) {
+            throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " is a "
+                    + (detection ? "detection set: use --model yolo-mini" : "classification set: use --model mlp or cnn")
+                    + " (got --model " + model.configName() + ")");
+        }
+    }
+
     /** Loads a data set on disk once, to check it and the model against it; returns its training size. */
     private static int diskTrainSize(String dataset, ModelKind model, int imageSize, long seed) {
         DatasetLoader.Loaded loaded;
@@ -332,12 +336,7 @@ public record RunConfig(
         } catch (DatasetException e) {
             throw new ConfigError("tenax.training.dataset (--dataset): " + e.getMessage());
         }
-        boolean detection = loaded instanceof DatasetLoader.Detection;
-        if (detection != model.isDetector()) {
-            throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " is a "
-                    + (detection ? "detection set: use --model yolo-mini" : "classification set: use --model mlp or cnn")
-                    + " (got --model " + model.configName() + ")");
-        }
+        requireModelFits(dataset, loaded instanceof DatasetLoader.Detection, model);
         if (loaded instanceof DatasetLoader.Classification c && model == ModelKind.CNN && c.train().height() < 4) {
             throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " holds feature vectors, not"
                     + " images: use --model mlp");

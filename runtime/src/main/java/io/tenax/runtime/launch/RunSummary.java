@@ -146,7 +146,7 @@ public record RunSummary(
                 }
                 long startStep = generations.stream().filter(g -> g.generation() == generation)
                         .mapToLong(Generation::startStep).findFirst().orElse(-1);
-                long lost = startStep < 0 ? 0 : Math.max(0, steps.lastStepBefore(generation) + 1 - startStep);
+                long lost = startStep < 0 ? 0 : redone(steps, generation, startStep);
                 drains.add(new DrainReport(e.path("node").asText(), generation, startStep, lost));
             }
         }
@@ -250,9 +250,13 @@ public record RunSummary(
         }
         long generation = next.path("generation").asLong();
         long lastDone = steps.lastStepBefore(generation);
-        long lost = Math.max(0, lastDone + 1 - next.path("startStep").asLong());
         return new FailureReport(f.node(), f.kind(), Math.max(f.stepBefore(), lastDone), generation, detected,
-                resumed, lost);
+                resumed, redone(steps, generation, next.path("startStep").asLong()));
+    }
+
+    /** Steps done before {@code generation} that it had to do again, starting from {@code startStep}. */
+    private static long redone(StepLogs steps, long generation, long startStep) {
+        return Math.max(0, steps.lastStepBefore(generation) + 1 - startStep);
     }
 
     /** Writes {@code summary.json} atomically: a reader sees the old file or the new one. */

@@ -287,15 +287,19 @@ public final class TcpRingCollective implements Collective {
                 .order(ByteOrder.LITTLE_ENDIAN);
         buf.putInt(FRAME_MAGIC).putLong(generation).putLong(seq).putInt(len * Float.BYTES);
         buf.asFloatBuffer().put(data, from, len);
+        return submit(() -> {
+            out.write(chainBytes, slot, HEADER_BYTES + len * Float.BYTES);
+            out.flush();
+            return null;
+        });
+    }
+
+    /** Queues a write on the sender thread; an abort from another thread may have shut it down already. */
+    private Future<?> submit(java.util.concurrent.Callable<Void> write) {
         try {
-            return sender.submit(() -> {
-                out.write(chainBytes, slot, HEADER_BYTES + len * Float.BYTES);
-                out.flush();
-                return null;
-            });
+            return sender.submit(write);
         } catch (java.util.concurrent.RejectedExecutionException e) {
-            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
-                    "communicator of generation " + generation + " is unusable: " + abortReason, e);
+            throw unusable(abortReason, e);
         }
     }
 
@@ -304,17 +308,10 @@ public final class TcpRingCollective implements Collective {
         int sendFrom = chunkStart(data.length, sendIdx);
         int sendLen = chunkStart(data.length, sendIdx + 1) - sendFrom;
         long seq = ++sequence;
-        Future<?> sent;
-        try {
-            sent = sender.submit(() -> {
-                writeFrame(seq, data, sendFrom, sendLen);
-                return null;
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // aborted from another thread between the usability check and this send
-            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
-                    "communicator of generation " + generation + " is unusable: " + abortReason, e);
-        }
+        Future<?> sent = submit(() -> {
+            writeFrame(seq, data, sendFrom, sendLen);
+            return null;
+        });
         int recvFrom = chunkStart(data.length, recvIdx);
         int recvLen = chunkStart(data.length, recvIdx + 1) - recvFrom;
         readFrame(seq, recvLen);
@@ -380,9 +377,8 @@ public final class TcpRingCollective implements Collective {
         int next = (rank + 1) % worldSize;
         try {
             sent.get();
-        } catch (java.util.concurrent.CancellationException e) {
-            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
-                    "communicator of generation " + generation + " is unusable: " + abortReason, e);
+        } catch (java.util.concurrent.CancellationException e) { // dropped by an abort before it ran
+            throw unusable(abortReason, e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw failure(cause instanceof IOException io ? io : new IOException(cause), next,
@@ -411,9 +407,14 @@ public final class TcpRingCollective implements Collective {
     private void checkUsable() {
         String aborted = abortReason;
         if (aborted != null) {
-            throw new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
-                    "communicator of generation " + generation + " is unusable: " + aborted, null);
+            throw unusable(aborted, null);
         }
+    }
+
+    /** The communicator was aborted or timed out: every operation from now on fails with this. */
+    private CollectiveException unusable(String reason, Throwable cause) {
+        return new CollectiveException(timedOut ? Reason.TIMEOUT : Reason.ABORTED, -1,
+                "communicator of generation " + generation + " is unusable: " + reason, cause);
     }
 
     private void ensureBuffers(int length) {
