@@ -533,7 +533,14 @@ public final class LocalLauncher {
         command.add(Integer.toString(port));
         command.add(seedPorts.stream().map(String::valueOf).collect(Collectors.joining(",")));
         Path log = run.nodesDir().resolve(node + ".log");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+        ProcessBuilder builder = new ProcessBuilder(command);
+        // libtorch's OpenMP pool takes its size from the environment on threads it has not
+        // configured itself (the training thread among them); pin it so that every node, and
+        // so every run, computes with the same thread count.
+        String threads = Integer.toString(run.threadsPerNode());
+        builder.environment().put("OMP_NUM_THREADS", threads);
+        builder.environment().put("MKL_NUM_THREADS", threads);
+        Process process = builder.redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         processes.put(node, process);
         Files.writeString(run.nodesDir().resolve(node + ".pid"), process.pid() + "\n", StandardCharsets.UTF_8);

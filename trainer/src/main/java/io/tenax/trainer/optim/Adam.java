@@ -40,8 +40,8 @@ public final class Adam {
                     + params.length + " and " + grads.length);
         }
         step++;
-        float correction1 = (float) (1 - Math.pow(beta1, step));
-        float correction2 = (float) (1 - Math.pow(beta2, step));
+        float correction1 = (float) (1 - StrictMath.pow(beta1, step));
+        float correction2 = (float) (1 - StrictMath.pow(beta2, step));
         float stepSize = learningRate / correction1;
         for (int i = 0; i < params.length; i++) {
             float g = grads[i];
