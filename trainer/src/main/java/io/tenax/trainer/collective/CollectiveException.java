@@ -13,7 +13,9 @@ public final class CollectiveException extends RuntimeException {
         /** A peer's connection broke: the peer process is most likely gone. */
         PEER_FAILED,
         /** A peer sent something that is not the expected frame of this generation. */
-        PROTOCOL
+        PROTOCOL,
+        /** The collective library (NCCL or the CUDA runtime) reported an error. */
+        LIBRARY
     }
 
     private final Reason reason;

@@ -1,0 +1,343 @@
+package io.tenax.trainer.collective.nccl;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tenax.trainer.collective.CollectiveException;
+import io.tenax.trainer.collective.CollectiveException.Reason;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The communicator lifecycle (create, fail, abort, re-create, shrink) of {@link NcclSession}
+ * and {@link NcclCollective}, with ranks as threads over {@link FakeNccl}. The assertions
+ * are on what the state machine does: the errors its callers see and when, its states, and
+ * which library calls it made (abort, never destroy, with work outstanding).
+ */
+class NcclLifecycleTest {
+    private static final Duration TIMEOUT = Duration.ofMillis(1500);
+    private static final int WITH_SHRINK = 23007;
+    private static final int WITHOUT_SHRINK = 22105;
+    private final ExecutorService ranks = Executors.newCachedThreadPool();
+    private final List<NcclSession> sessions = new ArrayList<>();
+
+    @AfterEach
+    void stop() {
+        sessions.forEach(NcclSession::close);
+        ranks.shutdownNow();
+    }
+
+    private NcclSession session(FakeNccl nccl) {
+        NcclSession s = new NcclSession(nccl, TIMEOUT, Duration.ofSeconds(30));
+        sessions.add(s);
+        return s;
+    }
+
+    private static List<String> members(String... nodes) {
+        return List.of(nodes);
+    }
+
+    /** Runs {@code body} for ranks 0..n-1 at once and returns their results, in rank order. */
+    private <T> List<T> inParallel(int n, IntFunction<T> body) throws Exception {
+        List<Future<T>> futures = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            int rank = r;
+            futures.add(ranks.submit(() -> body.apply(rank)));
+        }
+        List<T> out = new ArrayList<>();
+        for (Future<T> f : futures) {
+            out.add(f.get(30, TimeUnit.SECONDS));
+        }
+        return out;
+    }
+
+    private static float[] vector(int rank, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = rank * 1000 + i;
+        }
+        return v;
+    }
+
+    @Test
+    void createAllReduceAndCloseCleanly() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
+        byte[] id = s.get(0).newUniqueId();
+        List<String> world = members("a", "b", "c");
+        List<float[]> results = inParallel(3, r -> {
+            try (NcclCollective c = s.get(r).open(1, r, world, id)) {
+                assertThat(c.state()).isEqualTo(NcclCollective.State.READY);
+                float[] v = vector(r, 10);
+                c.allReduceSum(v);
+                float[] w = vector(r, 10);
+                c.allReduceSum(w); // a second operation on the same communicator
+                assertThat(w).isEqualTo(v);
+                return v;
+            }
+        });
+        for (float[] v : results) {
+            for (int i = 0; i < 10; i++) {
+                assertThat(v[i]).isEqualTo(3000 + 3 * i);
+            }
+        }
+        assertThat(nccl.count("finalize")).isEqualTo(3);
+        assertThat(nccl.count("destroy ")).isEqualTo(3);
+        assertThat(nccl.count("abort")).isZero();
+    }
+
+    @Test
+    void aDeadPeerTimesOutAndTheSurvivorsShrinkWhenNcclCan() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
+        byte[] id = s.get(0).newUniqueId();
+        List<String> world = members("a", "b", "c");
+        List<NcclCollective> gen1 = inParallel(3, r -> {
+            NcclCollective c = s.get(r).open(1, r, world, id);
+            c.allReduceSum(vector(r, 4));
+            return c;
+        });
+        // rank 2 dies: it never enqueues its second all-reduce
+        List<Long> waited = inParallel(2, r -> {
+            long began = System.nanoTime();
+            assertThatThrownBy(() -> gen1.get(r).allReduceSum(vector(r, 4)))
+                    .isInstanceOfSatisfying(CollectiveException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TIMEOUT));
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+            assertThat(gen1.get(r).state()).isEqualTo(NcclCollective.State.SUSPENDED);
+            gen1.get(r).close(); // parks it with the session: work is outstanding
+            return millis;
+        });
+        assertThat(waited).allSatisfy(ms -> assertThat(ms).isBetween(TIMEOUT.toMillis(), TIMEOUT.toMillis() + 1000));
+        assertThat(nccl.count("destroy")).isZero();
+
+        List<String> survivors = members("a", "b");
+        List<float[]> sums = inParallel(2, r -> {
+            try (NcclCollective c = s.get(r).open(2, r, survivors, null)) { // a shrink needs no id
+                assertThat(s.get(r).lastPath()).isEqualTo("shrink");
+                float[] v = vector(r, 4);
+                c.allReduceSum(v);
+                return v;
+            }
+        });
+        assertThat(sums.get(0)).containsExactly(1000, 1002, 1004, 1006);
+        assertThat(sums.get(1)).containsExactly(sums.get(0));
+        assertThat(nccl.count("shrink")).isEqualTo(2);
+        // each survivor's generation-1 communicator: aborted after the shrink, never destroyed
+        assertThat(nccl.calls).filteredOn(c -> c.startsWith("abort id-1/")).hasSize(2);
+        assertThat(nccl.count("destroy-with-outstanding-work")).isZero();
+        assertThat(nccl.calls).filteredOn(c -> c.startsWith("destroy id-1/")).isEmpty();
+    }
+
+    @Test
+    void withoutShrinkTheOldCommunicatorIsAbortedAndANewOneMadeFromAFreshId() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
+        List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
+        byte[] id = s.get(0).newUniqueId();
+        List<NcclCollective> gen1 = inParallel(3, r -> {
+            NcclCollective c = s.get(r).open(1, r, members("a", "b", "c"), id);
+            c.allReduceSum(vector(r, 4));
+            return c;
+        });
+        inParallel(2, r -> {
+            assertThatThrownBy(() -> gen1.get(r).allReduceSum(vector(r, 4))).isInstanceOf(CollectiveException.class);
+            // no shrink in this NCCL: aborted at once, nothing kept
+            assertThat(gen1.get(r).state()).isEqualTo(NcclCollective.State.ABORTED);
+            gen1.get(r).close();
+            return null;
+        });
+        assertThat(nccl.count("abort id-1/")).isEqualTo(2);
+        byte[] id2 = s.get(0).newUniqueId();
+        List<float[]> sums = inParallel(2, r -> {
+            try (NcclCollective c = s.get(r).open(2, r, members("a", "b"), id2)) {
+                assertThat(s.get(r).lastPath()).isEqualTo("init");
+                float[] v = vector(r, 3);
+                c.allReduceSum(v);
+                return v;
+            }
+        });
+        assertThat(sums.get(0)).containsExactly(1000, 1002, 1004);
+        assertThat(nccl.count("shrink")).isZero();
+        assertThat(nccl.calls).filteredOn(c -> c.startsWith("destroy id-1/")).isEmpty();
+    }
+
+    @Test
+    void aWorldThatGrewIsNotAShrinkEvenWithAParent() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
+        byte[] id = s.get(0).newUniqueId();
+        List<NcclCollective> gen1 = inParallel(2, r -> {
+            NcclCollective c = s.get(r).open(1, r, members("a", "b"), id);
+            c.allReduceSum(vector(r, 2));
+            return c;
+        });
+        gen1.forEach(c -> c.abort("node c joins"));
+        gen1.forEach(NcclCollective::close);
+        byte[] id2 = s.get(0).newUniqueId();
+        List<float[]> sums = inParallel(3, r -> {
+            try (NcclCollective c = s.get(r).open(2, r, members("a", "b", "c"), id2)) {
+                assertThat(s.get(r).lastPath()).isEqualTo("init");
+                float[] v = vector(r, 2);
+                c.allReduceSum(v);
+                return v;
+            }
+        });
+        assertThat(sums.get(2)).containsExactly(3000, 3003);
+        assertThat(nccl.count("shrink")).isZero();
+        assertThat(nccl.count("abort id-1/")).isEqualTo(2); // the parked parents, replaced by a fresh world
+    }
+
+    @Test
+    void abortFromAnotherThreadEndsAnOperationInFlightAtOnce() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        List<NcclSession> s = List.of(session(nccl), session(nccl));
+        byte[] id = s.get(0).newUniqueId();
+        List<NcclCollective> c = inParallel(2, r -> s.get(r).open(1, r, members("a", "b"), id));
+        Duration longTimeout = Duration.ofSeconds(60);
+        assertThat(longTimeout).isGreaterThan(TIMEOUT);
+        // rank 1 never enqueues; rank 0's all-reduce is in flight until the abort
+        Future<Long> inFlight = ranks.submit(() -> {
+            long began = System.nanoTime();
+            assertThatThrownBy(() -> c.get(0).allReduceSum(vector(0, 8)))
+                    .isInstanceOfSatisfying(CollectiveException.class, e -> {
+                        assertThat(e.reason()).isEqualTo(Reason.ABORTED);
+                        assertThat(e.getMessage()).contains("generation 2 started");
+                    });
+            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+        });
+        Thread.sleep(200);
+        c.get(0).abort("generation 2 started");
+        assertThat(inFlight.get(5, TimeUnit.SECONDS)).isLessThan(TIMEOUT.toMillis());
+        assertThatThrownBy(() -> c.get(0).allReduceSum(new float[1]))
+                .isInstanceOfSatisfying(CollectiveException.class, e -> assertThat(e.reason()).isEqualTo(Reason.ABORTED));
+        c.get(0).close();
+        c.get(1).close();
+        assertThat(nccl.calls).noneMatch(call -> call.startsWith("destroy-with-outstanding-work"));
+    }
+
+    @Test
+    void anAsynchronousErrorFailsTheOperationWithTheLibrarysText() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
+        List<NcclSession> s = List.of(session(nccl), session(nccl));
+        byte[] id = s.get(0).newUniqueId();
+        List<NcclCollective> c = inParallel(2, r -> s.get(r).open(1, r, members("a", "b"), id));
+        ((FakeNccl.FakeComm) c.get(0).comm()).injectedError = 6; // ncclRemoteError
+        long began = System.nanoTime();
+        assertThatThrownBy(() -> c.get(0).allReduceSum(vector(0, 8)))
+                .isInstanceOfSatisfying(CollectiveException.class, e -> {
+                    assertThat(e.reason()).isEqualTo(Reason.LIBRARY);
+                    assertThat(e.getMessage()).contains("fake NCCL error 6");
+                });
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)).isLessThan(TIMEOUT.toMillis());
+        assertThat(c.get(0).state()).isEqualTo(NcclCollective.State.ABORTED);
+        c.forEach(NcclCollective::close);
+    }
+
+    @Test
+    void anIdleCommunicatorsErrorIsFoundByTheWatchdog() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
+        NcclSession s = session(nccl);
+        try (NcclCollective c = s.open(1, 0, members("a"), s.newUniqueId())) {
+            c.allReduceSum(new float[] {1});
+            ((FakeNccl.FakeComm) c.comm()).injectedError = 2; // ncclSystemError while idle
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (c.state() == NcclCollective.State.READY && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(c.state()).isEqualTo(NcclCollective.State.ABORTED);
+            assertThatThrownBy(() -> c.allReduceSum(new float[] {1}))
+                    .isInstanceOfSatisfying(CollectiveException.class, e -> {
+                        assertThat(e.reason()).isEqualTo(Reason.LIBRARY);
+                        assertThat(e.getMessage()).contains("fake NCCL error 2");
+                    });
+        }
+    }
+
+    @Test
+    void creationThatNeverCompletesTimesOutAndIsAborted() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        NcclSession s = session(nccl);
+        long began = System.nanoTime();
+        // one of three ranks arrives: ncclCommInitRankConfig stays in progress
+        assertThatThrownBy(() -> s.open(1, 0, members("a", "b", "c"), s.newUniqueId()))
+                .isInstanceOfSatisfying(CollectiveException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TIMEOUT));
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)).isLessThan(TIMEOUT.toMillis() + 1000);
+        assertThat(nccl.count("abort id-1/")).isEqualTo(1); // never used: not kept to shrink from
+        assertThat(nccl.count("destroy")).isZero();
+    }
+
+    @Test
+    void aCallHungInsideTheLibraryIsAbortedByTheWatchdog() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
+        NcclSession s = session(nccl);
+        NcclCollective c = s.open(1, 0, members("a"), s.newUniqueId());
+        CountDownLatch release = new CountDownLatch(1);
+        nccl.hangNextCall = release;
+        long began = System.nanoTime();
+        try {
+            assertThatThrownBy(() -> c.allReduceSum(new float[] {1}))
+                    .isInstanceOfSatisfying(CollectiveException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TIMEOUT));
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+            assertThat(millis).isBetween(TIMEOUT.toMillis(),
+                    TIMEOUT.toMillis() + TimeUnit.NANOSECONDS.toMillis(3 * NcclCollective.LAST_RESORT_NANOS));
+            assertThat(nccl.count("abort id-1/")).isEqualTo(1); // from the watchdog's thread
+            assertThat(c.state()).isEqualTo(NcclCollective.State.ABORTED);
+        } finally {
+            release.countDown();
+            c.close();
+        }
+    }
+
+    @Test
+    void aHundredAbortAndReinitCyclesOnOneRank() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        NcclSession s = session(nccl);
+        for (int cycle = 1; cycle <= 100; cycle++) {
+            NcclCollective c = s.open(cycle, 0, members("a"), s.newUniqueId());
+            float[] v = {cycle, -cycle};
+            c.allReduceSum(v);
+            assertThat(v).containsExactly(cycle, -cycle);
+            c.abort("cycle " + cycle);
+            assertThatThrownBy(() -> c.allReduceSum(new float[1])).isInstanceOf(CollectiveException.class);
+            c.close();
+        }
+        // a one-rank world never shrinks: every cycle inits from its fresh id, every old one is aborted
+        assertThat(nccl.count("init")).isEqualTo(100);
+        assertThat(nccl.count("shrink")).isZero();
+        assertThat(nccl.count("abort")).isEqualTo(99);
+        s.close();
+        assertThat(nccl.count("abort")).isEqualTo(100);
+        assertThat(nccl.count("destroy")).isZero();
+    }
+
+    @Test
+    void aParkedCommunicatorIsAbortedWhenNoShrinkComes() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        NcclSession s = new NcclSession(nccl, TIMEOUT, Duration.ofMillis(300));
+        NcclCollective c = s.open(1, 0, members("a"), s.newUniqueId());
+        c.allReduceSum(new float[] {1});
+        c.abort("reconfigure");
+        c.close();
+        assertThat(nccl.count("abort")).isZero(); // parked: a shrink may want it
+        Thread.sleep(1000);
+        assertThat(nccl.count("abort")).isEqualTo(1);
+        assertThat(c.state()).isEqualTo(NcclCollective.State.CLOSED);
+    }
+
+    @Test
+    void badArgumentsSayWhatIsWrong() {
+        NcclSession s = session(new FakeNccl(WITH_SHRINK));
+        assertThatThrownBy(() -> s.open(1, 3, members("a", "b"), s.newUniqueId()))
+                .hasMessageContaining("rank 3 outside a world of 2");
+        assertThatThrownBy(() -> s.open(1, 0, members("a", "b"), null))
+                .hasMessageContaining("without a unique id");
+    }
+}
