@@ -1,5 +1,6 @@
 package io.tenax.trainer;
 
+import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -48,6 +49,11 @@ import java.util.Objects;
  * micro-shards' vectors are summed in micro-shard order ({@link Collective#orderedSum}), so
  * the parameters after each step do not depend on which rank computed what.
  *
+ * <p>On the CPU the trainer reads and writes the tensors through zero-copy views. On a GPU
+ * (or when asked to, which tests do on the CPU) it stages through host memory: gradients
+ * and running statistics are copied out after each pass, parameters and statistics are
+ * copied in after each update.
+ *
  * <p>Not thread-safe; one per JVM, because DJL allows one open gradient collector per process.
  */
 public final class RankTrainer implements AutoCloseable {
@@ -61,6 +67,9 @@ public final class RankTrainer implements AutoCloseable {
     private final List<Parameter> trainables = new ArrayList<>();
     private final List<FloatBuffer> trainableViews = new ArrayList<>();
     private final List<FloatBuffer> bufferViews = new ArrayList<>();
+    private final List<NDArray> bufferArrays = new ArrayList<>();
+    /** Whether the views are host copies that must be pushed to and pulled from the tensors. */
+    private final boolean staged;
     private final float[] flatParameters;
     private final float[] flatBuffers;
     /** Summed vector: gradients, then buffer changes, then the loss, then the pause vote. */
@@ -78,12 +87,22 @@ public final class RankTrainer implements AutoCloseable {
     }
 
     public RankTrainer(TrainingSpec spec, TrainingTask task) {
+        this(spec, task, Device.cpu(), false);
+    }
+
+    /**
+     * @param device where the model lives: {@code Device.cpu()}, or {@code Device.gpu()} with
+     *               a CUDA build of libtorch
+     * @param stage  stage through host copies even on the CPU (always on a GPU)
+     */
+    public RankTrainer(TrainingSpec spec, TrainingTask task, Device device, boolean stage) {
         this.spec = Objects.requireNonNull(spec, "spec");
+        this.staged = stage || device.isGpu();
         this.task = Objects.requireNonNull(task, "task");
         this.plan = new DataPlan(task.size(true), spec.globalBatch(), spec.microShards(), spec.seed());
         Engine engine = Engine.getEngine("PyTorch");
         engine.setRandomSeed((int) spec.seed());
-        this.model = Model.newInstance("tenax-" + spec.model().configName(), engine.defaultDevice(), "PyTorch");
+        this.model = Model.newInstance("tenax-" + spec.model().configName(), device, "PyTorch");
         this.block = task.buildBlock();
         model.setBlock(block);
         this.manager = model.getNDManager();
@@ -94,7 +113,7 @@ public final class RankTrainer implements AutoCloseable {
         int largest = 0;
         for (Pair<String, Parameter> p : block.getParameters()) {
             Parameter parameter = p.getValue();
-            FloatBuffer view = view(parameter.getArray());
+            FloatBuffer view = staged ? FloatBuffer.wrap(parameter.getArray().toFloatArray()) : view(parameter.getArray());
             largest = Math.max(largest, view.remaining());
             if (parameter.requiresGradient()) {
                 trainables.add(parameter);
@@ -102,6 +121,7 @@ public final class RankTrainer implements AutoCloseable {
                 trainable += view.remaining();
             } else {
                 bufferViews.add(view);
+                bufferArrays.add(parameter.getArray());
                 buffers += view.remaining();
             }
         }
@@ -174,11 +194,11 @@ public final class RankTrainer implements AutoCloseable {
         }
         pauseAgreed = reduced[pauseSlot] > 0;
         optimizer.step(flatParameters, reduced);
-        write(flatParameters, trainableViews);
+        writeParameters();
         for (int i = 0; i < flatBuffers.length; i++) {
             flatBuffers[i] += reduced[flatParameters.length + i];
         }
-        write(flatBuffers, bufferViews);
+        writeBuffers();
         return reduced[lossSlot];
     }
 
@@ -221,13 +241,23 @@ public final class RankTrainer implements AutoCloseable {
             int offset = 0;
             for (Parameter parameter : trainables) {
                 try (NDArray grad = parameter.getArray().getGradient()) {
-                    FloatBuffer g = view(grad);
-                    int n = g.remaining();
-                    g.get(0, out, offset, n);
-                    g.put(0, zeros, 0, n); // zero it: libtorch accumulates into .grad
-                    offset += n;
+                    if (staged) {
+                        float[] g = grad.toFloatArray();
+                        System.arraycopy(g, 0, out, offset, g.length);
+                        grad.set(FloatBuffer.wrap(zeros, 0, g.length)); // libtorch accumulates into .grad
+                        offset += g.length;
+                    } else {
+                        FloatBuffer g = view(grad);
+                        int n = g.remaining();
+                        g.get(0, out, offset, n);
+                        g.put(0, zeros, 0, n); // zero it: libtorch accumulates into .grad
+                        offset += n;
+                    }
                 }
             }
+        }
+        if (staged) {
+            pull(bufferArrays, bufferViews); // the pass moved the running statistics on the device
         }
         // This pass moved the running statistics; keep its weighted change, undo the move.
         float weight = (float) ids.length / spec.globalBatch();
@@ -240,6 +270,9 @@ public final class RankTrainer implements AutoCloseable {
             }
             view.put(0, flatBuffers, at, n);
             at += n;
+        }
+        if (staged) {
+            push(bufferViews, bufferArrays);
         }
         out[lossSlot] = lossValue;
         out[pauseSlot] = 0f;
@@ -297,8 +330,36 @@ public final class RankTrainer implements AutoCloseable {
         optimizer.restore(optimizerState);
         System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
         System.arraycopy(buffers, 0, flatBuffers, 0, buffers.length);
+        writeParameters();
+        writeBuffers();
+    }
+
+    private void writeParameters() {
         write(flatParameters, trainableViews);
+        if (staged) {
+            push(trainableViews, trainables.stream().map(Parameter::getArray).toList());
+        }
+    }
+
+    private void writeBuffers() {
         write(flatBuffers, bufferViews);
+        if (staged) {
+            push(bufferViews, bufferArrays);
+        }
+    }
+
+    /** Host copies into the tensors (staged mode). */
+    private static void push(List<FloatBuffer> views, List<NDArray> arrays) {
+        for (int i = 0; i < views.size(); i++) {
+            arrays.get(i).set(views.get(i).duplicate().rewind());
+        }
+    }
+
+    /** The tensors into their host copies (staged mode). */
+    private static void pull(List<NDArray> arrays, List<FloatBuffer> views) {
+        for (int i = 0; i < views.size(); i++) {
+            views.get(i).put(0, arrays.get(i).toFloatArray());
+        }
     }
 
     /** SHA-256 of the parameters' and buffers' bytes: equal digests mean bitwise-equal replicas. */
@@ -329,14 +390,20 @@ public final class RankTrainer implements AutoCloseable {
         }
     }
 
-    /** Guards the zero-copy assumption once: a write through the view must reach the tensor. */
+    /** Guards the zero-copy (or staging) assumption once: a write must reach the tensor. */
     private void checkViewsWriteThrough() {
         Parameter first = trainables.get(0);
         FloatBuffer view = trainableViews.get(0);
         float original = view.get(0);
         view.put(0, original + 1f);
+        if (staged) {
+            push(List.of(view), List.of(first.getArray()));
+        }
         float seen = first.getArray().toFloatArray()[0];
         view.put(0, original);
+        if (staged) {
+            push(List.of(view), List.of(first.getArray()));
+        }
         if (seen != original + 1f) {
             throw new IllegalStateException("writes through toByteBuffer(true) do not reach the tensor;"
                     + " this engine build is not supported");

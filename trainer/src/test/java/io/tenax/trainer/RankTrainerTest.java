@@ -44,6 +44,36 @@ class RankTrainerTest {
         }
     }
 
+    /**
+     * The host-staged path (what a GPU uses: copies out of and into the tensors) computes the
+     * same steps as the zero-copy views, bitwise: checked here on the CPU, for a model with
+     * BatchNorm statistics, in both reduction modes.
+     */
+    @Test
+    void stagingThroughHostCopiesTrainsBitwiseLikeTheViews() throws Exception {
+        for (boolean deterministic : new boolean[] {false, true}) {
+            TrainingSpec spec = new TrainingSpec(ModelKind.YOLO_MINI, "shapes", 7, 256, 32, 16, 4, 0.003f)
+                    .withDeterministic(deterministic);
+            List<Float> viewLosses = new ArrayList<>();
+            List<Float> stagedLosses = new ArrayList<>();
+            try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);
+                    RankTrainer views = new RankTrainer(spec);
+                    RankTrainer staged = new RankTrainer(spec, io.tenax.trainer.task.Tasks.create(spec),
+                            ai.djl.Device.cpu(), true);
+                    TcpRingCollective single = TcpRingCollective.connect(endpoint, 1, 0,
+                            List.of(endpoint.address()), Duration.ofSeconds(5))) {
+                assertThat(staged.buffers()).isNotEmpty().containsExactly(views.buffers());
+                new TrainingLoop(views, List.of(r -> viewLosses.add(r.loss()))).run(single, 0, 1, 0, 6, () -> false);
+                new TrainingLoop(staged, List.of(r -> stagedLosses.add(r.loss()))).run(single, 0, 1, 0, 6,
+                        () -> false);
+                assertThat(stagedLosses).isEqualTo(viewLosses);
+                assertThat(staged.parameterDigest()).isEqualTo(views.parameterDigest());
+                assertThat(staged.buffers()).isNotEqualTo(new float[staged.buffers().length]);
+                assertThat(staged.evaluate()).isEqualTo(views.evaluate());
+            }
+        }
+    }
+
     @Test
     void twoTrainersWithTheSameSeedAreBitwiseEqual() {
         TrainingSpec spec = new TrainingSpec(ModelKind.MLP, "digits", 5, 1000, 100, 48, 12, 0.002f);
