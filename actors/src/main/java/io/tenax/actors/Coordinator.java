@@ -118,6 +118,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private record PingResult(String node, String incarnation, boolean alive, String why) implements Command, LocalOnly {
     }
 
+    /** Rank 0's answer to {@link Worker.ProvideCommunicatorId}, or the ask's failure. */
+    private record CommunicatorIdResult(long generation, String node, String incarnation, String id, String error)
+            implements Command, LocalOnly {
+    }
+
     private record JoinPoint(CheckpointId id) implements Command, LocalOnly {
     }
 
@@ -136,14 +141,24 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
      * @param maxFailures      members the run may lose before it stops; 0 for no limit
      * @param cooldown         a node lost twice waits this long before it may join again,
      *                         doubling with every further loss (at most 5 minutes); zero for none
+     * @param gpu              the workers communicate through NCCL: each generation's Start
+     *                         carries the unique id made by its rank 0
      */
     public record Settings(String runId, Formation.Limits limits, long totalSteps, String configDigest,
             Duration tickInterval, int checkpointKeep, Duration confirmTimeout, int maxFailures,
-            Duration cooldown) {
+            Duration cooldown, boolean gpu) {
         public Settings {
             Objects.requireNonNull(runId, "runId");
             Objects.requireNonNull(limits, "limits");
             Objects.requireNonNull(configDigest, "configDigest");
+        }
+
+        /** Settings of a CPU run. */
+        public Settings(String runId, Formation.Limits limits, long totalSteps, String configDigest,
+                Duration tickInterval, int checkpointKeep, Duration confirmTimeout, int maxFailures,
+                Duration cooldown) {
+            this(runId, limits, totalSteps, configDigest, tickInterval, checkpointKeep, confirmTimeout, maxFailures,
+                    cooldown, false);
         }
     }
 
@@ -223,6 +238,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(PingResult.class, this::onPingResult)
                 .onCommand(WorkerTerminated.class, this::onWorkerTerminated)
                 .onCommand(JoinPoint.class, this::onJoinPoint)
+                .onCommand(CommunicatorIdResult.class, this::onCommunicatorId)
                 .onCommand(Drain.class, this::onDrain)
                 .onCommand(Resumed.class, this::onResumed)
                 .onCommand(CheckpointFailed.class, this::onCheckpointFailed)
@@ -755,11 +771,6 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         ctx.getLog().info("generation {}: world {} from step {}", state.generation(), nodes, state.startStep());
         sink.emit("generation-started", Map.of("generation", state.generation(), "startStep", state.startStep(),
                 "worldSize", state.world().size(), "world", nodes, "reason", lastStartReason));
-        long resumeGeneration = state.resumeFrom() == null ? -1 : state.resumeFrom().generation();
-        for (RingMember member : state.world()) {
-            registry.get(member.node()).worker().tell(new Worker.Start(state.generation(), member.rank(),
-                    state.world(), state.startStep(), resumeGeneration, settings.totalSteps()));
-        }
         pauseSent = false;
         pausedAt = -1;
         drainReady = false;
@@ -773,9 +784,52 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 r.worker().tell(new Worker.Standby(state.generation(), "no rank in generation " + state.generation()));
             }
         }
+        if (settings.gpu()) {
+            askForCommunicatorId(state); // the Starts go out with it
+        } else {
+            sendStarts(state, null);
+        }
+    }
+
+    private void sendStarts(CoordinatorState state, String communicatorId) {
+        long resumeGeneration = state.resumeFrom() == null ? -1 : state.resumeFrom().generation();
+        for (RingMember member : state.world()) {
+            registry.get(member.node()).worker().tell(new Worker.Start(state.generation(), member.rank(),
+                    state.world(), state.startStep(), resumeGeneration, settings.totalSteps(), communicatorId));
+        }
         if (!draining.isEmpty() || stopReason != null) {
             requestPause(state); // a generation that started for another reason pauses again
         }
+    }
+
+    /** NCCL's unique id must come from the process of the communicator's rank 0. */
+    private void askForCommunicatorId(CoordinatorState state) {
+        RingMember first = state.world().stream().filter(m -> m.rank() == 0).findFirst().orElseThrow();
+        long g = state.generation();
+        ctx.ask(Worker.CommunicatorId.class, registry.get(first.node()).worker(), settings.confirmTimeout(),
+                replyTo -> new Worker.ProvideCommunicatorId(g, replyTo),
+                (reply, failure) -> new CommunicatorIdResult(g, first.node(), first.incarnation(),
+                        reply == null ? null : reply.id(),
+                        failure != null ? "no answer within " + settings.confirmTimeout().toMillis() + " ms"
+                                : reply.error()));
+    }
+
+    private Effect<Event, CoordinatorState> onCommunicatorId(CoordinatorState state, CommunicatorIdResult r) {
+        if (r.generation() != state.generation() || state.finished()) {
+            return stale(r);
+        }
+        if (r.id() != null) {
+            sendStarts(state, r.id());
+            return Effect().none();
+        }
+        ctx.getLog().warn("{}, rank 0 of generation {}, made no NCCL unique id: {}", r.node(), r.generation(),
+                r.error());
+        Registration reg = registry.get(r.node());
+        if (reg == null || !reg.candidate().incarnation().equals(r.incarnation())) {
+            return evaluate(state, false); // already gone; the next decision forms a world without it
+        }
+        cluster.down(reg.worker());
+        return lose(state, r.node(), r.incarnation(), "communicator id");
     }
 
     private Map<String, Formation.Candidate> aliveCandidates() {

@@ -11,9 +11,11 @@ import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.StepListener;
 import io.tenax.trainer.TrainingLoop;
 import io.tenax.trainer.audit.SampleAuditLog;
+import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.CollectiveException;
 import io.tenax.trainer.collective.RingEndpoint;
 import io.tenax.trainer.collective.TcpRingCollective;
+import io.tenax.trainer.collective.nccl.NcclSession;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
@@ -66,14 +69,32 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
      * state when {@code resumeGeneration} is -1 (then {@code startStep} is 0).
      */
     public record Start(long generation, int rank, List<RingMember> world, long startStep, long resumeGeneration,
-            long endStep) implements Command, TenaxMessage {
+            long endStep, String communicatorId) implements Command, TenaxMessage {
         public Start {
             world = List.copyOf(world);
+        }
+
+        /** A Start of a CPU run, whose ring needs no communicator id. */
+        public Start(long generation, int rank, List<RingMember> world, long startStep, long resumeGeneration,
+                long endStep) {
+            this(generation, rank, world, startStep, resumeGeneration, endStep, null);
         }
 
         CheckpointId resumeFrom() {
             return resumeGeneration < 0 ? null : new CheckpointId(startStep, resumeGeneration);
         }
+    }
+
+    /**
+     * From the coordinator of a GPU run: this node is rank 0 of {@code generation}; make the
+     * NCCL unique id (its process hosts the communicator's bootstrap) and send it back.
+     */
+    public record ProvideCommunicatorId(long generation, ActorRef<CommunicatorId> replyTo)
+            implements Command, TenaxMessage {
+    }
+
+    /** The reply: the id (Base64), or, when this node cannot make one, why not. */
+    public record CommunicatorId(long generation, String node, String id, String error) implements TenaxMessage {
     }
 
     /** This worker holds no rank in {@code generation}: stop training and wait. */
@@ -146,12 +167,23 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
      * @param stepLog            file for a {@code generation,step,epoch,loss} line per step, or null
      * @param checkpointEvery    take a checkpoint every this many steps; 0 for never
      * @param auditLog           file for the samples consumed per step (see {@link SampleAuditLog}), or null
+     * @param nccl               this process's NCCL communicators on a GPU node; null on the CPU,
+     *                           which uses the TCP ring
      */
     public record Settings(String node, String incarnation, String configDigest, Duration collectiveTimeout,
-            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog) {
+            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog,
+            NcclSession nccl) {
         public Settings {
             Objects.requireNonNull(node, "node");
             Objects.requireNonNull(incarnation, "incarnation");
+        }
+
+        /** Settings of a CPU node. */
+        public Settings(String node, String incarnation, String configDigest, Duration collectiveTimeout,
+                Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery,
+                Path auditLog) {
+            this(node, incarnation, configDigest, collectiveTimeout, progressInterval, registerInterval, stepLog,
+                    checkpointEvery, auditLog, null);
         }
     }
 
@@ -166,7 +198,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private final StateSnapshot initialState;
     /** The last snapshots this worker took, newest first: a resume from one of them needs no load. */
     private final Deque<Snapshot> recent = new ConcurrentLinkedDeque<>();
-    private final AtomicReference<TcpRingCollective> activeCollective = new AtomicReference<>();
+    private final AtomicReference<Collective> activeCollective = new AtomicReference<>();
     private AtomicBoolean stopCurrent = new AtomicBoolean();
     private AtomicBoolean pauseCurrent = new AtomicBoolean();
     private final List<ActorRef<org.apache.pekko.Done>> drainWaiters = new java.util.ArrayList<>();
@@ -209,6 +241,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(Rejected.class, this::onRejected)
                 .onMessage(Start.class, this::onStart)
+                .onMessage(ProvideCommunicatorId.class, this::onProvideCommunicatorId)
                 .onMessage(Standby.class, this::onStandby)
                 .onMessage(Ping.class, this::onPing)
                 .onMessage(Resumed.class, this::onResumed)
@@ -274,8 +307,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             self.tell(new LoopCrashed(start.generation(), e));
             return;
         }
-        List<InetSocketAddress> ring = start.world().stream()
-                .map(m -> new InetSocketAddress(m.host(), m.port())).toList();
+
         ProgressListener progress = new ProgressListener(start.generation(), self, settings);
         StepListener checkpoints = result -> maybeCheckpoint(start, result.step() + 1, self);
         List<StepListener> listeners = new java.util.ArrayList<>(List.of(progress));
@@ -285,8 +317,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             listeners.add(audit); // before the checkpoint: a committed step is always in the audit log
         }
         listeners.add(checkpoints);
-        try (TcpRingCollective collective = TcpRingCollective.connect(endpoint, start.generation(), start.rank(),
-                ring, settings.collectiveTimeout())) {
+        try (Collective collective = connect(start)) {
             activeCollective.set(collective);
             if (stop.get()) {
                 return;
@@ -322,6 +353,34 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 audit.close();
             }
         }
+    }
+
+    /** The generation's communicator: NCCL on a GPU node, else the TCP ring. */
+    private Collective connect(Start start) throws InterruptedException {
+        if (settings.nccl() != null) {
+            List<String> members = start.world().stream().map(m -> m.node() + "@" + m.incarnation()).toList();
+            byte[] id = start.communicatorId() == null ? null : Base64.getDecoder().decode(start.communicatorId());
+            return settings.nccl().open(start.generation(), start.rank(), members, id);
+        }
+        List<InetSocketAddress> ring = start.world().stream()
+                .map(m -> new InetSocketAddress(m.host(), m.port())).toList();
+        return TcpRingCollective.connect(endpoint, start.generation(), start.rank(), ring,
+                settings.collectiveTimeout());
+    }
+
+    private Behavior<Command> onProvideCommunicatorId(ProvideCommunicatorId p) {
+        if (settings.nccl() == null) {
+            p.replyTo().tell(new CommunicatorId(p.generation(), settings.node(), null, "not a GPU node"));
+            return this;
+        }
+        try {
+            String id = Base64.getEncoder().encodeToString(settings.nccl().newUniqueId());
+            p.replyTo().tell(new CommunicatorId(p.generation(), settings.node(), id, null));
+        } catch (RuntimeException e) {
+            ctx.getLog().warn("cannot make the NCCL unique id of generation {}: {}", p.generation(), e.getMessage());
+            p.replyTo().tell(new CommunicatorId(p.generation(), settings.node(), null, e.getMessage()));
+        }
+        return this;
     }
 
     /** Brings the trainer to the Start's resume point: from memory when it can, else from the store. */
@@ -495,7 +554,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private void stopCurrentLoop(String reason) {
         stopCurrent.set(true);
-        TcpRingCollective active = activeCollective.get();
+        Collective active = activeCollective.get();
         if (active != null) {
             active.abort(reason);
         }

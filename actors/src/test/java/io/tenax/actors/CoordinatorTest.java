@@ -102,6 +102,56 @@ class CoordinatorTest {
         journal.expectNextPersistedClass("tenax-coordinator-" + runId, CoordinatorState.GenerationStarted.class);
     }
 
+    private Coordinator.Settings gpu(Coordinator.Settings s) {
+        return new Coordinator.Settings(s.runId(), s.limits(), s.totalSteps(), s.configDigest(), s.tickInterval(),
+                s.checkpointKeep(), s.confirmTimeout(), s.maxFailures(), s.cooldown(), true);
+    }
+
+    /** Skips other messages (Standby, Registered, ...) until one of {@code type} arrives. */
+    private static <T extends Worker.Command> T next(TestProbe<Worker.Command> w, Class<T> type) {
+        return type.cast(w.fishForMessage(Duration.ofSeconds(5), m -> type.isInstance(m)
+                ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+                : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0));
+    }
+
+    @Test
+    void aGpuRunsStartsCarryTheUniqueIdThatRankZeroMade() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(gpu(settings(3)), sink, store(),
+                view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        Worker.ProvideCommunicatorId ask = next(workers.get(0), Worker.ProvideCommunicatorId.class);
+        assertThat(ask.generation()).isEqualTo(1);
+        workers.get(1).expectMessageClass(Worker.Registered.class);
+        workers.get(1).expectNoMessage(Duration.ofMillis(200)); // no Start before the id
+        ask.replyTo().tell(new Worker.CommunicatorId(1, "node-1", "aWQtMQ==", null));
+        for (TestProbe<Worker.Command> w : workers) {
+            Worker.Start start = next(w, Worker.Start.class);
+            assertThat(start.generation()).isEqualTo(1);
+            assertThat(start.communicatorId()).isEqualTo("aWQtMQ==");
+        }
+    }
+
+    @Test
+    void aRankZeroThatMakesNoIdIsLostAndTheNextWorldAsksItsOwnRankZero() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(gpu(settings(3)), sink, store(),
+                view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        Worker.ProvideCommunicatorId first = next(workers.get(0), Worker.ProvideCommunicatorId.class);
+        first.replyTo().tell(new Worker.CommunicatorId(1, "node-1", null, "ncclGetUniqueId: unhandled system error"));
+        Worker.ProvideCommunicatorId second = next(workers.get(1), Worker.ProvideCommunicatorId.class);
+        assertThat(second.generation()).isEqualTo(2);
+        assertThat(downed).containsExactly(workers.get(0).ref());
+        // and a rank 0 that does not answer at all (confirm-timeout, 300 ms here) is lost the same way
+        Worker.ProvideCommunicatorId third = next(workers.get(2), Worker.ProvideCommunicatorId.class);
+        assertThat(third.generation()).isEqualTo(3);
+        assertThat(downed).containsExactly(workers.get(0).ref(), workers.get(1).ref());
+        third.replyTo().tell(new Worker.CommunicatorId(3, "node-3", "aWQtMw==", null));
+        Worker.Start start = next(workers.get(2), Worker.Start.class);
+        assertThat(start.world()).extracting(RingMember::node).containsExactly("node-3");
+        assertThat(start.communicatorId()).isEqualTo("aWQtMw==");
+        assertThat(sinkEvents).contains("member-lost");
+    }
+
     @Test
     void aWorkerWithAnotherConfigurationIsRejected() {
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink, store(), view));

@@ -42,7 +42,9 @@ public final class MessageRegistry {
             Worker.Pause.class,
             Coordinator.StopRun.class,
             Coordinator.Resumed.class,
-            Coordinator.CheckpointFailed.class);
+            Coordinator.CheckpointFailed.class,
+            Worker.ProvideCommunicatorId.class,
+            Worker.CommunicatorId.class);
 
     private MessageRegistry() {
     }

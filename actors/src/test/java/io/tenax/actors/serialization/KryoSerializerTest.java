@@ -55,7 +55,7 @@ class KryoSerializerTest {
                 new Coordinator.WorkerFailed(3, "node-2", "PEER_FAILED: gone", 1),
                 new Worker.Registered(7),
                 new Worker.Rejected("different config"),
-                new Worker.Start(2, 1, world, 40, 1, 375),
+                new Worker.Start(2, 1, world, 40, 1, 375, "AAECAw=="),
                 new Worker.Shutdown("run finished"),
                 new CoordinatorState.GenerationStarted(2, 40, 1, world, "lost node-3"),
                 new CoordinatorState.RunFinished(2, 375, 0.05f, 0.98f),
@@ -73,7 +73,9 @@ class KryoSerializerTest {
                 new Worker.Pause(4),
                 new Coordinator.StopRun("requested over HTTP"),
                 new Coordinator.Resumed(4, "node-1", "memory", 3),
-                new Coordinator.CheckpointFailed(4, "node-2", 320, "No space left on device"));
+                new Coordinator.CheckpointFailed(4, "node-2", 320, "No space left on device"),
+                new Worker.ProvideCommunicatorId(5, testKit.<Worker.CommunicatorId>createTestProbe().ref()),
+                new Worker.CommunicatorId(5, "node-1", "AAECAw==", null));
     }
 
     @Test

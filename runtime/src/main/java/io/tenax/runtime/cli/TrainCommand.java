@@ -39,6 +39,9 @@ public final class TrainCommand implements Callable<Integer> {
             + " images, a COCO .json file, or a folder with images/ and labels/ (default: tenax.training.dataset)")
     String dataset;
 
+    @Option(names = "--device", description = "auto, cpu or gpu (default: tenax.device, auto)")
+    String device;
+
     @Option(names = "--run-dir", description = "where the run writes everything (default: runs/<run-id>)")
     Path runDir;
 
@@ -120,6 +123,7 @@ public final class TrainCommand implements Callable<Integer> {
         c = set(c, "tenax.training.dataset", dataset);
         c = set(c, "tenax.run-dir", runDir == null ? null : runDir.toString());
         c = set(c, "tenax.run-id", runId);
+        c = set(c, "tenax.device", device);
         return c;
     }
 

@@ -9,6 +9,7 @@ import io.tenax.actors.Formation;
 import io.tenax.trainer.TrainingSpec;
 import io.tenax.trainer.data.DatasetException;
 import io.tenax.trainer.data.DatasetLoader;
+import io.tenax.trainer.device.DeviceChoice;
 import io.tenax.trainer.model.ModelKind;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -47,7 +48,8 @@ public record RunConfig(
         int threadsPerNode,
         boolean audit,
         Management management,
-        Tls tls) {
+        Tls tls,
+        DeviceChoice.Setting device) {
 
     /**
      * Mutual TLS between the run's members (Pekko Artery over {@code tls-tcp}).
@@ -95,7 +97,8 @@ public record RunConfig(
             "tenax.epochs", "--epochs",
             "tenax.training.model", "--model",
             "tenax.training.dataset", "--dataset",
-            "tenax.run-dir", "--run-dir");
+            "tenax.run-dir", "--run-dir",
+            "tenax.device", "--device");
 
     /** Reads and validates {@code config}, which must already be resolved. */
     public static RunConfig from(Config config) {
@@ -187,6 +190,16 @@ public record RunConfig(
             throw new ConfigError("tenax.journal.url must be set for tenax.journal.kind = postgres,"
                     + " e.g. jdbc:postgresql://127.0.0.1:5432/tenax");
         }
+        DeviceChoice.Setting device;
+        try {
+            device = DeviceChoice.Setting.parse(c.getString("tenax.device"));
+        } catch (IllegalArgumentException e) {
+            throw error("tenax.device", e.getMessage(), c.getString("tenax.device"));
+        }
+        if (device == DeviceChoice.Setting.GPU && spec.deterministic()) {
+            throw new ConfigError("tenax.device = gpu cannot run tenax.training.deterministic = on (NCCL has no"
+                    + " ordered sum); set tenax.device = cpu, or deterministic = off");
+        }
         int threads = positive(c, "tenax.node.threads");
         int every = c.getInt("tenax.checkpoint.every");
         if (every < 0) {
@@ -210,7 +223,8 @@ public record RunConfig(
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"),
                 management(c), new Tls(c.getBoolean("tenax.tls.enabled"), c.getString("tenax.tls.dir").isEmpty()
-                        ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()));
+                        ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()),
+                device);
     }
 
     /**

@@ -3,6 +3,7 @@ package io.tenax.runtime.launch;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.node.NodeMain;
+import io.tenax.trainer.device.DeviceChoice;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ServerSocket;
@@ -30,7 +31,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 public final class LocalLauncher {
     /** System properties every node inherits from the launcher, e.g. DJL's offline cache. */
     private static final List<String> INHERITED_PROPERTIES = List.of("ai.djl.offline", "DJL_CACHE_DIR",
-            "ENGINE_CACHE_DIR", "ai.djl.pytorch.num_interop_threads");
+            "ENGINE_CACHE_DIR", "ai.djl.pytorch.num_interop_threads", "org.bytedeco.javacpp.cachedir");
     private static final long POLL_MILLIS = 50;
     private static final long EXIT_GRACE_MILLIS = 30_000;
 
@@ -89,11 +90,13 @@ public final class LocalLauncher {
         List<Integer> allPorts = freePorts(run.nodes() + 2);
         seedPorts = allPorts.subList(2, allPorts.size());
         refuseForeignJournal();
+        DeviceChoice device = chooseDevice();
         prepareCertificates();
         referee = Referee.start(run.journal().managed() ? run.runDir().resolve("journal") : null, allPorts.get(0),
                 allPorts.get(1), seedPorts, run.tlsOverrides("referee"));
         StringBuilder extra = new StringBuilder("\n# added by the launcher\n");
         extra.append("tenax.cluster.referee = \"").append(referee.address()).append("\"\n");
+        extra.append("tenax.device = ").append(device.gpu() ? "gpu" : "cpu").append("\n"); // resolved once, here
         if (run.journal().managed()) {
             extra.append("tenax.journal.url = \"").append(Referee.journalUrl(allPorts.get(1))).append("\"\n");
         }
@@ -119,6 +122,10 @@ public final class LocalLauncher {
             if (managementUrl != null) {
                 display.note("management: " + managementUrl + " (token in " + run.runDir().resolve("management.json")
                         + ")");
+            }
+            display.note("device: " + device.summary());
+            if (!device.warning().isEmpty()) {
+                display.note("warning: " + device.warning());
             }
             display.note("run " + run.runId() + ": " + run.nodes() + (run.nodes() == 1 ? " node" : " nodes") + ", "
                     + run.training().model().configName() + ", " + run.totalSteps() + " steps of "
@@ -213,6 +220,15 @@ public final class LocalLauncher {
     }
 
     /** A local run's CA and certificates (one per node and the referee), unless the TLS directory has them. */
+    /** Resolves tenax.device for every node; {@code gpu} on a host without one is a ConfigError. */
+    private DeviceChoice chooseDevice() {
+        try {
+            return DeviceChoice.resolve(run.device(), run.training().deterministic(), DeviceChoice::probeHost);
+        } catch (DeviceChoice.Unavailable e) {
+            throw new io.tenax.runtime.config.ConfigError(e.getMessage());
+        }
+    }
+
     private void prepareCertificates() throws Exception {
         if (!run.tls().enabled()
                 || Files.exists(run.tls().dir().resolve(io.tenax.runtime.tls.Certificates.TRUST_STORE))) {

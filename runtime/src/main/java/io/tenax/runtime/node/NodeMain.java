@@ -1,5 +1,7 @@
 package io.tenax.runtime.node;
 
+import ai.djl.Device;
+import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
@@ -11,6 +13,10 @@ import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.nccl.JavaCppNccl;
+import io.tenax.trainer.collective.nccl.NcclSession;
+import io.tenax.trainer.device.DeviceChoice;
+import io.tenax.trainer.task.Tasks;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
@@ -63,15 +69,21 @@ public final class NodeMain {
         String incarnation = UUID.randomUUID().toString().substring(0, 8);
         log.info("node {} (incarnation {}) of run {}: preparing {} on {} samples", node, incarnation, run.runId(),
                 run.training().model().configName(), run.training().trainSize());
-        RankTrainer trainer = new RankTrainer(run.training());
+        boolean gpu = run.device() == DeviceChoice.Setting.GPU; // the launcher resolved auto already
+        NcclSession nccl = gpu ? new NcclSession(JavaCppNccl.load(0), run.collectiveTimeout(),
+                run.collectiveTimeout().multipliedBy(4)) : null;
+        if (nccl != null) {
+            log.info("node {}: GPU collective: {}", node, nccl.binding().describe());
+        }
+        RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()), gpuOrCpu(gpu), false);
         RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
         Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
                 run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout(),
-                run.maxFailures(), run.cooldown());
+                run.maxFailures(), run.cooldown(), gpu);
         Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(),
                 run.collectiveTimeout(), run.progressInterval(), run.registerInterval(),
                 run.nodesDir().resolve(node + ".steps.csv"), run.checkpoints().every(),
-                run.audit() ? run.nodesDir().resolve(node + ".audit") : null);
+                run.audit() ? run.nodesDir().resolve(node + ".audit") : null, nccl);
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
                 run.checkpoints().writeDelay());
         ActorSystem<Object> system = ActorSystem.create(
@@ -81,5 +93,18 @@ public final class NodeMain {
         // goes with the process.
         system.getWhenTerminated().whenComplete((done, error) -> endpoint.close());
         return system;
+    }
+
+    /** The DJL device; a GPU needs DJL's engine to see one, which only a CUDA libtorch gives. */
+    private static Device gpuOrCpu(boolean gpu) {
+        if (!gpu) {
+            return Device.cpu();
+        }
+        int gpus = Engine.getEngine("PyTorch").getGpuCount();
+        if (gpus == 0) {
+            throw new IllegalStateException("tenax.device = gpu, but DJL's PyTorch engine sees no GPU: its libtorch"
+                    + " is not a CUDA build (set PYTORCH_LIBRARY_PATH and PYTORCH_FLAVOR)");
+        }
+        return Device.gpu();
     }
 }

@@ -41,6 +41,31 @@ class CliErrorsTest {
                 "tenax: tenax.training.model (--model) must be one of: mlp, cnn, yolo-mini (got resnet9000)");
     }
 
+    /** On a host without a GPU (this one, and CI): one line naming what is missing, before any node starts. */
+    @Test
+    void deviceGpuWithoutAGpuSaysWhatIsMissing() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/nvidia0")), "a GPU host");
+        Result r = tenax("train", "--device", "gpu", "--run-dir", tmp.resolve("gpu").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).hasSize(1);
+        assertThat(r.stderr().get(0)).startsWith("tenax: tenax.device = gpu, but this host cannot train on a GPU: ")
+                .contains("libnccl.so.2").contains("PYTORCH_LIBRARY_PATH")
+                .endsWith("Set tenax.device = cpu, or auto to fall back");
+        assertThat(tmp.resolve("gpu").resolve("nodes").resolve("node-1.log")).as("no node started").doesNotExist();
+    }
+
+    @Test
+    void anUnknownDeviceAndGpuWithDeterministicModeAreRefused() throws Exception {
+        Result r = tenax("train", "--device", "tpu", "--run-dir", tmp.resolve("tpu").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: tenax.device (--device) must be auto, cpu or gpu (got tpu)");
+        r = tenax("train", "--device", "gpu", "--set", "tenax.training.deterministic=on", "--run-dir",
+                tmp.resolve("det").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).containsExactly("tenax: tenax.device = gpu cannot run tenax.training.deterministic = on"
+                + " (NCCL has no ordered sum); set tenax.device = cpu, or deterministic = off");
+    }
+
     @Test
     void zeroNodesIsRefused() throws Exception {
         Result r = tenax("train", "--nodes", "0", "--run-dir", tmp.resolve("b").toString());

@@ -107,7 +107,9 @@ public final class JavaCppNccl implements NcclBinding {
     private static String firstLine(Throwable e) {
         String m = String.valueOf(e.getMessage());
         int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl);
+        m = nl < 0 ? m : m.substring(0, nl);
+        int path = m.indexOf(" in java.library.path");
+        return path < 0 ? m : m.substring(0, path) + " loadable"; // the search path itself says nothing useful
     }
 
     static String versionText(int code) {
