@@ -45,8 +45,8 @@ final class BenchProcess {
     static JsonNode run(Class<?> main, List<String> args, Path log, long timeoutSeconds) throws Exception {
         Files.createDirectories(log.getParent());
         Path out = log.resolveSibling(log.getFileName() + ".out");
-        Process p = new ProcessBuilder(command(main, args)).redirectError(log.toFile()).redirectOutput(out.toFile())
-                .start();
+        Process p = io.tenax.runtime.launch.LocalLauncher.pinThreads(new ProcessBuilder(command(main, args)), 1)
+                .redirectError(log.toFile()).redirectOutput(out.toFile()).start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new IllegalStateException(main.getSimpleName() + " did not finish within " + timeoutSeconds

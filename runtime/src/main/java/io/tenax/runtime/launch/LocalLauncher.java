@@ -549,17 +549,23 @@ public final class LocalLauncher {
         command.add(Integer.toString(port));
         command.add(seedPorts.stream().map(String::valueOf).collect(Collectors.joining(",")));
         Path log = run.nodesDir().resolve(node + ".log");
-        ProcessBuilder builder = new ProcessBuilder(command);
-        // libtorch's OpenMP pool takes its size from the environment on threads it has not
-        // configured itself (the training thread among them); pin it so that every node, and
-        // so every run, computes with the same thread count.
-        String threads = Integer.toString(run.threadsPerNode());
-        builder.environment().put("OMP_NUM_THREADS", threads);
-        builder.environment().put("MKL_NUM_THREADS", threads);
+        ProcessBuilder builder = pinThreads(new ProcessBuilder(command), run.threadsPerNode());
         Process process = builder.redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         processes.put(node, process);
         Files.writeString(run.nodesDir().resolve(node + ".pid"), process.pid() + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
+     * libtorch's OpenMP pool takes its size from the environment on threads it has not
+     * configured itself (a node's training thread among them), whatever
+     * {@code ai.djl.pytorch.num_threads} says; pinning it makes every process compute with the
+     * same thread count, which bitwise reproducibility needs.
+     */
+    public static ProcessBuilder pinThreads(ProcessBuilder builder, int threads) {
+        builder.environment().put("OMP_NUM_THREADS", Integer.toString(threads));
+        builder.environment().put("MKL_NUM_THREADS", Integer.toString(threads));
+        return builder;
     }
 
     private void destroyAll() {
