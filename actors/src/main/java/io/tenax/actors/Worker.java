@@ -284,6 +284,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         }
         stopCurrentLoop("generation " + start.generation() + " started");
         endpoint.retireBelow(start.generation()); // also ends an older generation's ring setup at once
+        if (settings.nccl() != null) {
+            settings.nccl().retireBelow(start.generation()); // and an older communicator's creation
+        }
         generation = start.generation();
         rank = start.rank();
         AtomicBoolean stop = new AtomicBoolean();
@@ -451,6 +454,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             ctx.getLog().info("standing by in generation {}: {}", s.generation(), s.reason());
             stopCurrentLoop("standby");
             endpoint.retireBelow(s.generation());
+            if (settings.nccl() != null) {
+                settings.nccl().retireBelow(s.generation());
+            }
             generation = s.generation();
             rank = -1;
         }

@@ -24,12 +24,15 @@ import org.h2.tools.Server;
 final class Referee implements AutoCloseable {
     private final Server h2;
     private final ActorSystem<Void> system;
+    /** Made at start: the extension cannot be made once the system is terminating (downed, say). */
+    private final Cluster cluster;
     private final int port;
     private org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.Coordinator.Command> coordinator;
 
     private Referee(Server h2, ActorSystem<Void> system, int port) {
         this.h2 = h2;
         this.system = system;
+        this.cluster = Cluster.get(system);
         this.port = port;
     }
 
@@ -84,9 +87,12 @@ final class Referee implements AutoCloseable {
         return coordinator;
     }
 
-    /** Downs the member at this node's port: its process is gone. */
+    /**
+     * Downs the member at this node's port: its process is gone. Does nothing once this
+     * member has itself left the cluster; the nodes' failure detector then does the downing.
+     */
     void down(int nodePort) {
-        Cluster.get(system).manager().tell(new Down(new Address("pekko", "tenax", "127.0.0.1", nodePort)));
+        cluster.manager().tell(new Down(new Address("pekko", "tenax", "127.0.0.1", nodePort)));
     }
 
     @Override

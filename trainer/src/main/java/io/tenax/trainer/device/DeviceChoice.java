@@ -84,10 +84,18 @@ public record DeviceChoice(boolean gpu, String summary, String warning) {
                 + "); training on the CPU");
     }
 
-    /** Probes this host: NCCL and a device through JavaCPP, a CUDA libtorch for DJL. */
-    public static Probe probeHost() {
-        return probe(System.getenv(), () -> JavaCppNccl.load(0).describe());
+    /**
+     * Probes this host once per JVM: NCCL and a device through JavaCPP, a CUDA libtorch for
+     * DJL. (A failed native load cannot be retried in the same JVM; the first answer says why.)
+     */
+    public static synchronized Probe probeHost() {
+        if (hostProbe == null) {
+            hostProbe = probe(System.getenv(), () -> JavaCppNccl.load(0).describe());
+        }
+        return hostProbe;
     }
+
+    private static Probe hostProbe;
 
     /** As {@link #probeHost}, with the environment and the NCCL loader given (for tests). */
     static Probe probe(Map<String, String> env, Supplier<String> nccl) {

@@ -123,18 +123,30 @@ public final class NcclCollective implements Collective {
     /** Runs the creation on the owner and waits for it to finish; called once, by the session. */
     void create(String what, java.util.function.Supplier<NcclBinding.Communicator> creation) {
         LIVE.add(this);
-        call(what, () -> {
-            comm = creation.get();
-            awaitAsync(what, () -> NcclBinding.SUCCESS);
-            state = State.READY;
-            return null;
-        });
+        try {
+            call(what, () -> {
+                if (abortReason != null) {
+                    throw aborted(); // superseded before it began
+                }
+                comm = creation.get();
+                awaitAsync(what, () -> NcclBinding.SUCCESS);
+                state = State.READY;
+                return null;
+            });
+        } catch (RuntimeException e) {
+            LIVE.remove(this);
+            owner.shutdown();
+            throw e;
+        }
     }
 
     @Override
     public void allReduceSum(float[] data) {
         checkUsable();
         call("all-reduce of " + data.length + " floats", () -> {
+            if (state != State.READY || abortReason != null) {
+                throw unusable(); // suspended or aborted while this call was queued behind it
+            }
             state = State.RUNNING;
             int enqueued = comm.enqueueAllReduce(data, data.length);
             if (enqueued != NcclBinding.SUCCESS && enqueued != NcclBinding.IN_PROGRESS) {

@@ -34,6 +34,8 @@ public final class NcclSession implements AutoCloseable {
     private final Duration timeout;
     private final Duration parkFor;
     private NcclCollective parked;
+    /** The communicator being made, so that a newer generation can end its creation at once. */
+    private volatile NcclCollective creating;
     private ScheduledFuture<?> parkExpiry;
     private String lastPath = "none";
 
@@ -77,6 +79,16 @@ public final class NcclSession implements AutoCloseable {
         NcclCollective parent = takeParked();
         int[] excluded = parent == null ? null : shrinkExcludes(parent, generation, members);
         NcclCollective next = new NcclCollective(this, generation, rank, members, timeout.toNanos());
+        creating = next;
+        try {
+            return create(next, parent, excluded, generation, rank, members, uniqueId);
+        } finally {
+            creating = null;
+        }
+    }
+
+    private NcclCollective create(NcclCollective next, NcclCollective parent, int[] excluded, long generation,
+            int rank, List<String> members, byte[] uniqueId) {
         if (excluded != null) {
             setPath("shrink");
             try {
@@ -98,6 +110,17 @@ public final class NcclSession implements AutoCloseable {
         next.create("init of generation " + generation + " (rank " + rank + " of " + members.size() + ")",
                 () -> binding.init(uniqueId, members.size(), rank));
         return next;
+    }
+
+    /**
+     * Ends the creation of a communicator older than {@code generation} at once (a newer
+     * generation started while its peers were still gathering).
+     */
+    public void retireBelow(long generation) {
+        NcclCollective c = creating;
+        if (c != null && c.generation() < generation) {
+            c.abort("generation " + generation + " started");
+        }
     }
 
     /** The ranks of the parent not in {@code members}, when {@code members} are its survivors in order; else null. */

@@ -224,6 +224,40 @@ class NcclLifecycleTest {
     }
 
     @Test
+    void aNewerGenerationEndsACreationStillGatheringItsPeers() throws Exception {
+        FakeNccl nccl = new FakeNccl(WITH_SHRINK);
+        NcclSession s = new NcclSession(nccl, Duration.ofSeconds(60), Duration.ofSeconds(30));
+        sessions.add(s);
+        long ownersBefore = ownerThreads();
+        // rank 0 of 2 waits for a peer that never comes; generation 2 starts meanwhile
+        Future<CollectiveException> creating = ranks.submit(() -> {
+            try {
+                s.open(1, 0, members("a", "b"), s.newUniqueId());
+                return null;
+            } catch (CollectiveException e) {
+                return e;
+            }
+        });
+        Thread.sleep(300);
+        long began = System.nanoTime();
+        s.retireBelow(2);
+        CollectiveException e = creating.get(5, TimeUnit.SECONDS);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)).isLessThan(1000);
+        assertThat(e).isNotNull();
+        assertThat(e.reason()).isEqualTo(Reason.ABORTED);
+        assertThat(e.getMessage()).contains("generation 2 started");
+        assertThat(nccl.count("abort id-1/")).isEqualTo(1);
+        s.retireBelow(3); // nothing being made: nothing happens
+        Thread.sleep(200);
+        assertThat(ownerThreads()).as("the failed creation's thread ended").isLessThanOrEqualTo(ownersBefore);
+    }
+
+    private static long ownerThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("tenax-nccl-g") && t.isAlive()).count();
+    }
+
+    @Test
     void anAsynchronousErrorFailsTheOperationWithTheLibrarysText() throws Exception {
         FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
         List<NcclSession> s = List.of(session(nccl), session(nccl));
