@@ -70,12 +70,14 @@ public final class NodeMain {
         log.info("node {} (incarnation {}) of run {}: preparing {} on {} samples", node, incarnation, run.runId(),
                 run.training().model().configName(), run.training().trainSize());
         boolean gpu = run.device() == DeviceChoice.Setting.GPU; // the launcher resolved auto already
-        NcclSession nccl = gpu ? new NcclSession(JavaCppNccl.load(0), run.collectiveTimeout(),
+        JavaCppNccl binding = gpu ? JavaCppNccl.loadForNode(nodeIndex(node)) : null;
+        NcclSession nccl = gpu ? new NcclSession(binding, run.collectiveTimeout(),
                 run.collectiveTimeout().multipliedBy(4)) : null;
         if (nccl != null) {
-            log.info("node {}: GPU collective: {}", node, nccl.binding().describe());
+            log.info("node {}: GPU collective: {}", node, binding.describe());
         }
-        RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()), gpuOrCpu(gpu), false);
+        RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()),
+                gpu ? cudaDevice(binding.device()) : Device.cpu(), false);
         RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
         Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
                 run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout(),
@@ -95,16 +97,20 @@ public final class NodeMain {
         return system;
     }
 
-    /** The DJL device; a GPU needs DJL's engine to see one, which only a CUDA libtorch gives. */
-    private static Device gpuOrCpu(boolean gpu) {
-        if (!gpu) {
-            return Device.cpu();
-        }
+    /** DJL's device {@code index}; DJL sees a GPU only through a CUDA build of libtorch. */
+    private static Device cudaDevice(int index) {
         int gpus = Engine.getEngine("PyTorch").getGpuCount();
-        if (gpus == 0) {
-            throw new IllegalStateException("tenax.device = gpu, but DJL's PyTorch engine sees no GPU: its libtorch"
-                    + " is not a CUDA build (set PYTORCH_LIBRARY_PATH and PYTORCH_FLAVOR)");
+        if (gpus <= index) {
+            throw new IllegalStateException("tenax.device = gpu, but DJL's PyTorch engine sees " + gpus
+                    + " GPUs (needs device " + index + "): is its libtorch a CUDA build? (PYTORCH_LIBRARY_PATH,"
+                    + " PYTORCH_FLAVOR)");
         }
-        return Device.gpu();
+        return Device.gpu(index);
+    }
+
+    /** node-3 → 2: which of this host's devices the node takes. */
+    static int nodeIndex(String node) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)$").matcher(node);
+        return m.find() ? Integer.parseInt(m.group(1)) - 1 : 0;
     }
 }

@@ -73,6 +73,18 @@ public final class JavaCppNccl implements NcclBinding {
      *     working driver
      */
     public static JavaCppNccl load(int device) {
+        return load(device, false);
+    }
+
+    /**
+     * As {@link #load(int)} for the {@code index}-th node process on this host (from 0): the
+     * nodes take the devices in turn, since NCCL allows one rank per device.
+     */
+    public static JavaCppNccl loadForNode(int index) {
+        return load(index, true);
+    }
+
+    private static JavaCppNccl load(int requested, boolean wrap) {
         try {
             Loader.load(org.bytedeco.cuda.global.cudart.class);
             Loader.load(org.bytedeco.cuda.global.nccl.class);
@@ -86,6 +98,7 @@ public final class JavaCppNccl implements NcclBinding {
             throw new NcclUnavailableException(r != 0 ? "no usable CUDA device: " + cudaGetErrorString(r).getString()
                     : "no CUDA device on this host", null);
         }
+        int device = wrap ? Math.floorMod(requested, count[0]) : requested;
         if (device < 0 || device >= count[0]) {
             throw new NcclUnavailableException("CUDA device " + device + " asked for; this host has " + count[0], null);
         }
@@ -129,6 +142,11 @@ public final class JavaCppNccl implements NcclBinding {
     @Override
     public int version() {
         return version;
+    }
+
+    /** The CUDA device this process uses. */
+    public int device() {
+        return device;
     }
 
     @Override
