@@ -244,7 +244,10 @@ public final class RankTrainer implements AutoCloseable {
                     if (staged) {
                         float[] g = grad.toFloatArray();
                         System.arraycopy(g, 0, out, offset, g.length);
-                        grad.set(FloatBuffer.wrap(zeros, 0, g.length)); // libtorch accumulates into .grad
+                        // libtorch accumulates into .grad: zero it in place. Not with set(Buffer): on the
+                        // CPU that swaps the tensor's storage for a Java buffer, which this temporary
+                        // handle's close lets the GC free under the parameter's .grad.
+                        grad.subi(grad);
                         offset += g.length;
                     } else {
                         FloatBuffer g = view(grad);
