@@ -589,8 +589,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         }
         RingMember suspect = state.world().get(f.suspectRank());
-        Registration r = registry.get(suspect.node());
-        if (r == null || !r.candidate().incarnation().equals(suspect.incarnation())) {
+        Registration r = registration(suspect.node(), suspect.incarnation());
+        if (r == null) {
             // Not registered with this coordinator (e.g. it recovered after the loss): confirmed by absence.
             confirmedLost.add(suspect.node());
             return evaluate(state, false);
@@ -606,8 +606,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private Effect<Event, CoordinatorState> onPingResult(CoordinatorState state, PingResult p) {
         pinging.remove(p.node());
-        Registration r = registry.get(p.node());
-        if (p.alive() || r == null || !r.candidate().incarnation().equals(p.incarnation())) {
+        Registration r = registration(p.node(), p.incarnation());
+        if (p.alive() || r == null) {
             return Effect().none();
         }
         ctx.getLog().warn("{} did not answer within {} ms after {}: downing it", p.node(),
@@ -617,8 +617,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private Effect<Event, CoordinatorState> onWorkerTerminated(CoordinatorState state, WorkerTerminated t) {
-        Registration r = registry.get(t.node());
-        if (r == null || !r.candidate().incarnation().equals(t.incarnation())) {
+        if (registration(t.node(), t.incarnation()) == null) {
             return Effect().none();
         }
         if (state.finished()) {
@@ -626,6 +625,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         }
         return lose(state, t.node(), t.incarnation(), "membership");
+    }
+
+    /** The node's registration if it is still this incarnation's; null once it left or restarted. */
+    private Registration registration(String node, String incarnation) {
+        Registration r = registry.get(node);
+        return r != null && r.candidate().incarnation().equals(incarnation) ? r : null;
     }
 
     private Effect<Event, CoordinatorState> lose(CoordinatorState state, String node, String incarnation,
@@ -824,8 +829,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         ctx.getLog().warn("{}, rank 0 of generation {}, made no NCCL unique id: {}", r.node(), r.generation(),
                 r.error());
-        Registration reg = registry.get(r.node());
-        if (reg == null || !reg.candidate().incarnation().equals(r.incarnation())) {
+        Registration reg = registration(r.node(), r.incarnation());
+        if (reg == null) {
             return evaluate(state, false); // already gone; the next decision forms a world without it
         }
         cluster.down(reg.worker());

@@ -282,11 +282,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             ctx.getLog().debug("ignored Start of old generation {} (at {})", start.generation(), generation);
             return this;
         }
-        stopCurrentLoop("generation " + start.generation() + " started");
-        endpoint.retireBelow(start.generation()); // also ends an older generation's ring setup at once
-        if (settings.nccl() != null) {
-            settings.nccl().retireBelow(start.generation()); // and an older communicator's creation
-        }
+        leaveGeneration(start.generation(), "generation " + start.generation() + " started");
         generation = start.generation();
         rank = start.rank();
         AtomicBoolean stop = new AtomicBoolean();
@@ -452,11 +448,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Behavior<Command> onStandby(Standby s) {
         if (s.generation() > generation) {
             ctx.getLog().info("standing by in generation {}: {}", s.generation(), s.reason());
-            stopCurrentLoop("standby");
-            endpoint.retireBelow(s.generation());
-            if (settings.nccl() != null) {
-                settings.nccl().retireBelow(s.generation());
-            }
+            leaveGeneration(s.generation(), "standby");
             generation = s.generation();
             rank = -1;
         }
@@ -556,6 +548,18 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         trainingThread.shutdown();
         writer.close();
         return this;
+    }
+
+    /**
+     * Stops the current loop, and ends at once an older generation's ring setup or NCCL
+     * communicator creation still waiting for its peers.
+     */
+    private void leaveGeneration(long next, String reason) {
+        stopCurrentLoop(reason);
+        endpoint.retireBelow(next);
+        if (settings.nccl() != null) {
+            settings.nccl().retireBelow(next);
+        }
     }
 
     private void stopCurrentLoop(String reason) {
