@@ -67,6 +67,7 @@ public final class RankTrainer implements AutoCloseable {
     private final List<Parameter> trainables = new ArrayList<>();
     private final List<FloatBuffer> trainableViews = new ArrayList<>();
     private final List<FloatBuffer> bufferViews = new ArrayList<>();
+    private final List<NDArray> trainableArrays = new ArrayList<>();
     private final List<NDArray> bufferArrays = new ArrayList<>();
     /** Whether the views are host copies that must be pushed to and pulled from the tensors. */
     private final boolean staged;
@@ -117,6 +118,7 @@ public final class RankTrainer implements AutoCloseable {
             largest = Math.max(largest, view.remaining());
             if (parameter.requiresGradient()) {
                 trainables.add(parameter);
+                trainableArrays.add(parameter.getArray());
                 trainableViews.add(view);
                 trainable += view.remaining();
             } else {
@@ -340,7 +342,7 @@ public final class RankTrainer implements AutoCloseable {
     private void writeParameters() {
         write(flatParameters, trainableViews);
         if (staged) {
-            push(trainableViews, trainables.stream().map(Parameter::getArray).toList());
+            push(trainableViews, trainableArrays);
         }
     }
 

@@ -45,11 +45,8 @@ public final class TcpRingCollective implements Collective {
     static final int HEADER_BYTES = 4 + 8 + 8 + 4;
     /** Floats per frame of {@link #orderedSum}: small enough to pipeline, large enough to stream. */
     static final int CHAIN_CHUNK = 32 * 1024;
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "tenax-collective-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
+            DaemonThreads.named("tenax-collective-watchdog"));
 
     private final long generation;
     private final int rank;
@@ -78,11 +75,8 @@ public final class TcpRingCollective implements Collective {
         this.fromPrev = fromPrev;
         this.out = toNext == null ? null : toNext.getOutputStream();
         this.in = fromPrev == null ? null : fromPrev.getInputStream();
-        this.sender = worldSize == 1 ? null : Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "tenax-ring-send-g" + generation);
-            t.setDaemon(true);
-            return t;
-        });
+        this.sender = worldSize == 1 ? null : Executors.newSingleThreadExecutor(
+                DaemonThreads.named("tenax-ring-send-g" + generation));
     }
 
     /**

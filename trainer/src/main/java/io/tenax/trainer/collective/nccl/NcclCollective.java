@@ -3,6 +3,7 @@ package io.tenax.trainer.collective.nccl;
 import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.CollectiveException;
 import io.tenax.trainer.collective.CollectiveException.Reason;
+import io.tenax.trainer.collective.DaemonThreads;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -44,11 +45,8 @@ public final class NcclCollective implements Collective {
     /** How long past its deadline an owner may stay inside one call before the watchdog aborts. */
     static final long LAST_RESORT_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final Set<NcclCollective> LIVE = ConcurrentHashMap.newKeySet();
-    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "tenax-nccl-watchdog");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
+            DaemonThreads.named("tenax-nccl-watchdog"));
 
     static {
         WATCHDOG.scheduleWithFixedDelay(NcclCollective::watch, 100, 100, TimeUnit.MILLISECONDS);
@@ -82,11 +80,7 @@ public final class NcclCollective implements Collective {
         this.rank = rank;
         this.members = List.copyOf(members);
         this.timeoutNanos = timeoutNanos;
-        this.owner = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "tenax-nccl-g" + generation);
-            t.setDaemon(true);
-            return t;
-        });
+        this.owner = Executors.newSingleThreadExecutor(DaemonThreads.named("tenax-nccl-g" + generation));
     }
 
     @Override

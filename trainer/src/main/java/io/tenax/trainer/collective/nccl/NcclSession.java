@@ -1,5 +1,6 @@
 package io.tenax.trainer.collective.nccl;
 
+import io.tenax.trainer.collective.DaemonThreads;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,11 +25,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class NcclSession implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NcclSession.class);
-    private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "tenax-nccl-park");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
+            DaemonThreads.named("tenax-nccl-park"));
 
     private final NcclBinding binding;
     private final Duration timeout;
