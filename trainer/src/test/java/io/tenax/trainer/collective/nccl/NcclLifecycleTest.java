@@ -60,6 +60,32 @@ class NcclLifecycleTest {
         return out;
     }
 
+    /** Generation 1 of {@code world}, each rank through one all-reduce (a sound parent to shrink). */
+    private List<NcclCollective> formed(List<NcclSession> s, List<String> world, byte[] id) throws Exception {
+        return inParallel(world.size(), r -> {
+            NcclCollective c = s.get(r).open(1, r, world, id);
+            c.allReduceSum(vector(r, 4));
+            return c;
+        });
+    }
+
+    /**
+     * Generation 2 of {@code world}: each rank checks that its communicator was made by
+     * {@code path} ({@code init} or {@code shrink}), sums {@code vector(rank, length)} and
+     * closes it; returns the sums by rank.
+     */
+    private List<float[]> nextGeneration(List<NcclSession> s, List<String> world, byte[] id, String path, int length)
+            throws Exception {
+        return inParallel(world.size(), r -> {
+            try (NcclCollective c = s.get(r).open(2, r, world, id)) {
+                assertThat(s.get(r).lastPath()).isEqualTo(path);
+                float[] v = vector(r, length);
+                c.allReduceSum(v);
+                return v;
+            }
+        });
+    }
+
     private static float[] vector(int rank, int n) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
@@ -100,12 +126,7 @@ class NcclLifecycleTest {
         FakeNccl nccl = new FakeNccl(WITH_SHRINK);
         List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
         byte[] id = s.get(0).newUniqueId();
-        List<String> world = members("a", "b", "c");
-        List<NcclCollective> gen1 = inParallel(3, r -> {
-            NcclCollective c = s.get(r).open(1, r, world, id);
-            c.allReduceSum(vector(r, 4));
-            return c;
-        });
+        List<NcclCollective> gen1 = formed(s, members("a", "b", "c"), id);
         // rank 2 dies: it never enqueues its second all-reduce
         List<Long> waited = inParallel(2, r -> {
             long began = System.nanoTime();
@@ -119,15 +140,7 @@ class NcclLifecycleTest {
         assertThat(waited).allSatisfy(ms -> assertThat(ms).isBetween(TIMEOUT.toMillis(), TIMEOUT.toMillis() + 1000));
         assertThat(nccl.count("destroy")).isZero();
 
-        List<String> survivors = members("a", "b");
-        List<float[]> sums = inParallel(2, r -> {
-            try (NcclCollective c = s.get(r).open(2, r, survivors, null)) { // a shrink needs no id
-                assertThat(s.get(r).lastPath()).isEqualTo("shrink");
-                float[] v = vector(r, 4);
-                c.allReduceSum(v);
-                return v;
-            }
-        });
+        List<float[]> sums = nextGeneration(s, members("a", "b"), null, "shrink", 4); // a shrink needs no id
         assertThat(sums.get(0)).containsExactly(1000, 1002, 1004, 1006);
         assertThat(sums.get(1)).containsExactly(sums.get(0));
         assertThat(nccl.count("shrink")).isEqualTo(2);
@@ -142,11 +155,7 @@ class NcclLifecycleTest {
         FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
         List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
         byte[] id = s.get(0).newUniqueId();
-        List<NcclCollective> gen1 = inParallel(3, r -> {
-            NcclCollective c = s.get(r).open(1, r, members("a", "b", "c"), id);
-            c.allReduceSum(vector(r, 4));
-            return c;
-        });
+        List<NcclCollective> gen1 = formed(s, members("a", "b", "c"), id);
         inParallel(2, r -> {
             assertThatThrownBy(() -> gen1.get(r).allReduceSum(vector(r, 4))).isInstanceOf(CollectiveException.class);
             // no shrink in this NCCL: aborted at once, nothing kept
@@ -156,14 +165,7 @@ class NcclLifecycleTest {
         });
         assertThat(nccl.count("abort id-1/")).isEqualTo(2);
         byte[] id2 = s.get(0).newUniqueId();
-        List<float[]> sums = inParallel(2, r -> {
-            try (NcclCollective c = s.get(r).open(2, r, members("a", "b"), id2)) {
-                assertThat(s.get(r).lastPath()).isEqualTo("init");
-                float[] v = vector(r, 3);
-                c.allReduceSum(v);
-                return v;
-            }
-        });
+        List<float[]> sums = nextGeneration(s, members("a", "b"), id2, "init", 3);
         assertThat(sums.get(0)).containsExactly(1000, 1002, 1004);
         assertThat(nccl.count("shrink")).isZero();
         assertThat(nccl.calls).filteredOn(c -> c.startsWith("destroy id-1/")).isEmpty();
@@ -174,22 +176,11 @@ class NcclLifecycleTest {
         FakeNccl nccl = new FakeNccl(WITH_SHRINK);
         List<NcclSession> s = List.of(session(nccl), session(nccl), session(nccl));
         byte[] id = s.get(0).newUniqueId();
-        List<NcclCollective> gen1 = inParallel(2, r -> {
-            NcclCollective c = s.get(r).open(1, r, members("a", "b"), id);
-            c.allReduceSum(vector(r, 2));
-            return c;
-        });
+        List<NcclCollective> gen1 = formed(s, members("a", "b"), id);
         gen1.forEach(c -> c.abort("node c joins"));
         gen1.forEach(NcclCollective::close);
         byte[] id2 = s.get(0).newUniqueId();
-        List<float[]> sums = inParallel(3, r -> {
-            try (NcclCollective c = s.get(r).open(2, r, members("a", "b", "c"), id2)) {
-                assertThat(s.get(r).lastPath()).isEqualTo("init");
-                float[] v = vector(r, 2);
-                c.allReduceSum(v);
-                return v;
-            }
-        });
+        List<float[]> sums = nextGeneration(s, members("a", "b", "c"), id2, "init", 2);
         assertThat(sums.get(2)).containsExactly(3000, 3003);
         assertThat(nccl.count("shrink")).isZero();
         assertThat(nccl.count("abort id-1/")).isEqualTo(2); // the parked parents, replaced by a fresh world
