@@ -199,6 +199,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private long staleMessages;
     /** Nodes being drained; they leave once the pause checkpoint is committed and a generation runs without them. */
     private final Set<String> draining = new java.util.LinkedHashSet<>();
+    /**
+     * Incarnations ({@code node@incarnation}) that were lost or drained. A Register from one of
+     * them (sent before it learned it is out, and delivered late) must not bring it back.
+     */
+    private final Set<String> retired = new HashSet<>();
     private String stopReason;
     private boolean pauseSent;
     private long pausedAt = -1;
@@ -277,8 +282,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             r.worker().tell(new Worker.Shutdown("run finished"));
             return Effect().none();
         }
-        Registration known = registry.get(r.node());
-        if (known != null && known.candidate().incarnation().equals(r.incarnation())) {
+        if (retired.contains(r.node() + "@" + r.incarnation())) {
+            ctx.getLog().info("{} (incarnation {}) already left the run; a restarted process may join again",
+                    r.node(), r.incarnation());
+            r.worker().tell(new Worker.Shutdown("this incarnation of " + r.node() + " already left the run"));
+            return Effect().none();
+        }
+        if (registration(r.node(), r.incarnation()) != null) {
             return Effect().none();
         }
         registry.put(r.node(), new Registration(r.worker(),
@@ -502,6 +512,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (r == null) {
             return;
         }
+        retired.add(node + "@" + r.candidate().incarnation());
         ctx.unwatch(r.worker());
         sink.emit("member-drained", Map.of("node", node, "incarnation", r.candidate().incarnation(),
                 "generation", state.generation(), "heldRank", heldRank));
@@ -636,6 +647,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Effect<Event, CoordinatorState> lose(CoordinatorState state, String node, String incarnation,
             String detectedBy) {
         registry.remove(node);
+        retired.add(node + "@" + incarnation);
         draining.remove(node);
         confirmedLost.add(node);
         reportedLost.add(node + "@" + incarnation);

@@ -322,4 +322,37 @@ class CoordinatorTest {
         }
         assertThat(sinkEvents).contains("cooldown");
     }
+
+    @Test
+    void aLateRegisterFromALostIncarnationDoesNotBringItBack() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        workers.get(1).stop();
+        assertThat(next(workers.get(0), Worker.Start.class).generation()).isEqualTo(2);
+        // The lost process's last Register, delivered after it was declared lost.
+        TestProbe<Worker.Command> stale = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(stale.ref(), "node-2", "inc-2", "127.0.0.1", 5002, "digest"));
+        assertThat(stale.expectMessageClass(Worker.Shutdown.class).reason()).contains("already left the run");
+        // A restarted process (a new incarnation) is welcome.
+        TestProbe<Worker.Command> restarted = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(restarted.ref(), "node-2", "inc-2-b", "127.0.0.1", 6002, "digest"));
+        restarted.expectMessageClass(Worker.Registered.class);
+        assertThat(sinkEvents.stream().filter("member-up"::equals)).hasSize(4);
+    }
+
+    @Test
+    void aDrainedNodesLateRegisterIsRefused() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3); // node-3 waits to join
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        coordinator.tell(new Coordinator.Drain("node-3", "test"));
+        assertThat(next(workers.get(2), Worker.Shutdown.class).reason()).isEqualTo("drained");
+        TestProbe<Worker.Command> stale = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(stale.ref(), "node-3", "inc-3", "127.0.0.1", 5003, "digest"));
+        stale.expectMessageClass(Worker.Shutdown.class);
+        assertThat(sinkEvents.stream().filter("member-up"::equals)).hasSize(3);
+        assertThat(sinkEvents).contains("member-drained");
+    }
 }

@@ -44,30 +44,32 @@ class EmbeddingApiTest {
         checkManagementEndpoint(run);
         assertThat(run.drain("node-7")).as("an unknown node").isFalse();
         assertThat(run.drain("node-3")).isTrue();
-        RunEvent.Drained drained = (RunEvent.Drained) awaitEvent(e -> e instanceof RunEvent.Drained);
+        RunEvent.Drained drained = (RunEvent.Drained) awaitEvent(run, e -> e instanceof RunEvent.Drained);
         assertThat(drained.node()).isEqualTo("node-3");
 
         awaitStatus(run, s -> s.worldSize() == 2 && s.step() >= drainedAt(run) + 100);
-        assertThat(run.status().step()).as("room left for a failure").isLessThan(4000);
+        assertThat(run.status().step()).as("room left for a failure; %s",
+                Invariants.timeline(run.runDir().resolve("events.jsonl"))).isLessThan(4000);
         long pid = Long.parseLong(Files.readString(run.runDir().resolve("nodes/node-2.pid")).trim());
         ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // a spot reclaim, from outside
-        awaitEvent(e -> e instanceof RunEvent.Recovered);
+        awaitEvent(run, e -> e instanceof RunEvent.Recovered);
 
         RunSummary summary = run.summary().get(5, TimeUnit.MINUTES);
-        assertThat(summary.finished()).isTrue();
+        String timeline = Invariants.timeline(run.runDir().resolve("events.jsonl"));
+        assertThat(summary.finished()).as("%s", timeline).isTrue();
         assertThat(summary.parameterDigests().values()).containsOnly(
                 summary.parameterDigests().values().iterator().next());
-        assertThat(summary.drains()).singleElement().satisfies(d -> {
+        assertThat(summary.drains()).as("%s", timeline).singleElement().satisfies(d -> {
             assertThat(d.node()).isEqualTo("node-3");
             assertThat(d.lostSteps()).isZero();
         });
-        assertThat(summary.failures()).singleElement().satisfies(f -> assertThat(f.node()).isEqualTo("node-2"));
-        assertThat(events).filteredOn(e -> e instanceof RunEvent.MemberUp).hasSizeGreaterThanOrEqualTo(3);
-        assertThat(events).filteredOn(e -> e instanceof RunEvent.DrainStarted).hasSize(1);
-        assertThat(events).filteredOn(e -> e instanceof RunEvent.MemberLost lost && lost.node().equals("node-2")
+        assertThat(summary.failures()).as("%s", timeline).singleElement().satisfies(f -> assertThat(f.node()).isEqualTo("node-2"));
+        assertThat(events).as("%s", timeline).filteredOn(e -> e instanceof RunEvent.MemberUp).hasSizeGreaterThanOrEqualTo(3);
+        assertThat(events).as("%s", timeline).filteredOn(e -> e instanceof RunEvent.DrainStarted).hasSize(1);
+        assertThat(events).as("%s", timeline).filteredOn(e -> e instanceof RunEvent.MemberLost lost && lost.node().equals("node-2")
                 && lost.heldRank()).hasSize(1);
         assertThat(events).filteredOn(e -> e instanceof RunEvent.CheckpointCommitted).isNotEmpty();
-        assertThat(events).filteredOn(e -> e instanceof RunEvent.GenerationStarted).hasSizeGreaterThanOrEqualTo(3);
+        assertThat(events).as("%s", timeline).filteredOn(e -> e instanceof RunEvent.GenerationStarted).hasSizeGreaterThanOrEqualTo(3);
         assertThat(events.get(events.size() - 1)).isInstanceOf(RunEvent.RunFinished.class);
         assertThat(run.status().phase()).isEqualTo("finished");
         assertThat(Files.exists(run.runDir().resolve("report.html"))).isTrue();
@@ -112,13 +114,15 @@ class EmbeddingApiTest {
     private void awaitStatus(TenaxRun run, Predicate<RunState> condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (!condition.test(run.status())) {
-            assertThat(run.status().ended()).as("the run ended early").isFalse();
-            assertThat(System.nanoTime()).as("waiting for " + run.status()).isLessThan(deadline);
+            if (run.status().ended() || System.nanoTime() > deadline) {
+                throw new AssertionError((run.status().ended() ? "the run ended early: " : "timed out waiting: ")
+                        + run.status() + "; " + Invariants.timeline(run.runDir().resolve("events.jsonl")));
+            }
             Thread.sleep(50);
         }
     }
 
-    private RunEvent awaitEvent(Predicate<RunEvent> condition) throws InterruptedException {
+    private RunEvent awaitEvent(TenaxRun run, Predicate<RunEvent> condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
         while (true) {
             for (RunEvent e : events) {
@@ -126,7 +130,10 @@ class EmbeddingApiTest {
                     return e;
                 }
             }
-            assertThat(System.nanoTime()).as("waiting for an event").isLessThan(deadline);
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for an event; "
+                        + Invariants.timeline(run.runDir().resolve("events.jsonl")));
+            }
             Thread.sleep(50);
         }
     }

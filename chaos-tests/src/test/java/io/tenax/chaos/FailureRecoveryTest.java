@@ -109,14 +109,19 @@ class FailureRecoveryTest {
 
     @Test
     void aNodePausedLongerThanTheFailureDetectorIsFencedAndRejoinsCleanly() throws Exception {
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 4000,
+        // Enough steps after the pause for the fenced node's restart (a JVM, libtorch and TLS) to
+        // rejoin on a slow machine too.
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 6000,
                 Map.of("tenax.checkpoint.every", 10)), false,
                 ChaosPlan.parse("stop node-2 at step 100 for 6s; restart node-2 after 1s"));
         Invariants.finishedEveryStepInAgreement(run);
         Invariants.committedCheckpointsIntact(run);
-        assertThat(run.summary().failures()).extracting(RunSummary.FailureReport::kind).containsExactly("chaos-stop");
-        assertThat(run.summary().generations().get(1).world()).doesNotContain("node-2");
-        assertThat(run.summary().rejoins()).extracting(RunSummary.Rejoin::node).contains("node-2");
+        String timeline = Invariants.timeline(run);
+        assertThat(run.summary().failures()).as("%s", timeline).extracting(RunSummary.FailureReport::kind)
+                .containsExactly("chaos-stop");
+        assertThat(run.summary().generations().get(1).world()).as("%s", timeline).doesNotContain("node-2");
+        assertThat(run.summary().rejoins()).as("%s", timeline).extracting(RunSummary.Rejoin::node)
+                .contains("node-2");
     }
 
     @Test

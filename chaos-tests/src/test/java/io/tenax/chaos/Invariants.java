@@ -68,4 +68,51 @@ final class Invariants {
             return r.getInt(1);
         }
     }
+
+    /**
+     * The run's membership story in one short line per event (no progress, no checkpoints),
+     * for assertion messages: what a failed run did, readable in a CI log.
+     */
+    static String timeline(java.nio.file.Path eventsFile) {
+        StringBuilder out = new StringBuilder();
+        long first = -1;
+        try {
+            for (JsonNode e : EventLog.readAll(eventsFile)) {
+                String type = e.path("type").asText();
+                if (type.equals("progress") || type.equals("checkpoint-committed") || type.equals("resumed")) {
+                    continue;
+                }
+                long t = e.path("time").asLong();
+                first = first < 0 ? t : first;
+                out.append(String.format(java.util.Locale.ROOT, "%n  +%.1fs %s", (t - first) / 1000.0, type));
+                for (String f : List.of("node", "incarnation", "generation", "startStep", "world", "reason",
+                        "detectedBy", "heldRank", "step")) {
+                    if (e.has(f)) {
+                        out.append(' ').append(f).append('=').append(e.get(f).isTextual() ? e.get(f).asText() : e.get(f));
+                    }
+                }
+            }
+        } catch (java.io.IOException | RuntimeException ex) {
+            out.append(" (events unreadable: ").append(ex).append(')');
+        }
+        return "events:" + out;
+    }
+
+    static String timeline(LocalRuns.Finished run) {
+        return timeline(run.config().eventsFile());
+    }
+
+    /** The steps {@code node} logged more than once (redone work), in order. */
+    static List<Long> redoneSteps(LocalRuns.Finished run, String node) throws java.io.IOException {
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        List<Long> again = new ArrayList<>();
+        for (String line : Files.readAllLines(run.config().nodesDir().resolve(node + ".steps.csv"),
+                java.nio.charset.StandardCharsets.UTF_8)) {
+            long step = Long.parseLong(line.split(",")[1]);
+            if (!seen.add(step)) {
+                again.add(step);
+            }
+        }
+        return again;
+    }
 }
