@@ -236,7 +236,7 @@ public final class RankTrainer implements AutoCloseable {
             NDArray x = task.inputs(batch, true, ids);
             try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray prediction = block.forward(parameterStore, new NDList(x), true).singletonOrThrow();
-                NDArray scaled = task.lossSum(batch, prediction, ids).div(spec.globalBatch());
+                NDArray scaled = task.lossSum(batch, prediction, ids).div(GraphScalars.of(batch, spec.globalBatch()));
                 collector.backward(scaled);
                 lossValue = scaled.getFloat();
             }

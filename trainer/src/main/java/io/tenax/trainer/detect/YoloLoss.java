@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import io.tenax.trainer.GraphScalars;
 
 /**
  * The detector's loss, summed over the images of a batch: a box term (squared error of the
@@ -60,10 +61,11 @@ public final class YoloLoss {
         NDArray boxError = predXy.sub(manager.create(xy, grid.addAll(new Shape(2)))).square()
                 .add(predWh.sub(manager.create(wh, grid.addAll(new Shape(2)))).square())
                 .sum(new int[] {-1});
-        NDArray boxLoss = boxError.mul(objMask).sum().mul(BOX_WEIGHT);
+        NDArray boxLoss = boxError.mul(objMask).sum().mul(GraphScalars.of(manager, BOX_WEIGHT));
 
         NDArray logit = p.get("..., 4");
-        NDArray bce = logit.maximum(0f).sub(logit.mul(objMask)).add(logit.abs().neg().exp().add(1f).log());
+        NDArray bce = logit.maximum(GraphScalars.of(manager, 0f)).sub(logit.mul(objMask))
+                .add(logit.abs().neg().exp().add(GraphScalars.of(manager, 1f)).log());
         NDArray weights = objMask.mul(1f - NO_OBJECT_WEIGHT).add(NO_OBJECT_WEIGHT);
         NDArray objLoss = bce.mul(weights).sum();
 

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.loss.Loss;
+import io.tenax.trainer.GraphScalars;
 import io.tenax.trainer.data.ImageSet;
 import io.tenax.trainer.model.ModelKind;
 import java.util.Objects;
@@ -48,7 +49,7 @@ public final class ClassificationTask implements TrainingTask {
     @Override
     public NDArray lossSum(NDManager manager, NDArray prediction, int[] ids) {
         NDArray labels = manager.create(train.gatherLabels(ids), new Shape(ids.length));
-        return loss.evaluate(new NDList(labels), new NDList(prediction)).mul(ids.length);
+        return loss.evaluate(new NDList(labels), new NDList(prediction)).mul(GraphScalars.of(manager, ids.length));
     }
 
     @Override
