@@ -34,6 +34,8 @@ public final class LocalLauncher {
             "ENGINE_CACHE_DIR", "ai.djl.pytorch.num_interop_threads", "org.bytedeco.javacpp.cachedir");
     private static final long POLL_MILLIS = 50;
     private static final long EXIT_GRACE_MILLIS = 30_000;
+    /** How often a node that died before it joined is started again before it counts as a failure. */
+    private static final int MAX_FAILED_STARTS = 3;
 
     private final RunConfig run;
     private final PrintStream out;
@@ -49,6 +51,10 @@ public final class LocalLauncher {
     private final java.util.Set<Process> handledDeaths = java.util.Collections.newSetFromMap(
             new java.util.IdentityHashMap<>());
     private final Map<String, Long> restartAt = new LinkedHashMap<>();
+    /** Nodes whose current process registered with the coordinator. */
+    private final java.util.Set<String> registered = new java.util.HashSet<>();
+    /** Start-up failures per node (a port taken between choosing and binding it, say). */
+    private final Map<String, Integer> failedStarts = new java.util.HashMap<>();
     private final Map<Integer, Long> nextFire = new LinkedHashMap<>();
     private final Map<String, Long> resumeAt = new LinkedHashMap<>();
     private final java.util.Random random;
@@ -331,7 +337,18 @@ public final class LocalLauncher {
                 continue;
             }
             referee.down(ports.get(node));
-            if (!expectedExits.remove(node)) {
+            boolean expected = expectedExits.remove(node);
+            if (!expected && !registered.contains(node)
+                    && failedStarts.merge(node, 1, Integer::sum) <= MAX_FAILED_STARTS) {
+                // Died before it ever joined: most often its port was taken by another process between
+                // the launcher choosing it and the node binding it. A new port, and it starts again.
+                display.note("node " + node + " exited (code " + p.exitValue() + ") before it joined (see "
+                        + run.nodesDir().resolve(node + ".log") + "); starting it again on another port");
+                ports.put(node, freePorts(1).get(0));
+                startNode(node);
+                continue;
+            }
+            if (!expected) {
                 failures.add(new Failure(node, "external", now, lastStep, currentWorld.contains(node)));
                 display.note("node " + node + " exited (code " + p.exitValue() + ")");
             }
@@ -463,6 +480,7 @@ public final class LocalLauncher {
 
     private boolean show(JsonNode e) {
         switch (e.path("type").asText()) {
+            case "member-up" -> registered.add(e.path("node").asText());
             case "progress" -> {
                 lastStep = Math.max(lastStep, e.path("step").asLong());
                 display.update(e.path("step").asLong() + 1, (float) e.path("loss").asDouble(),
@@ -529,6 +547,7 @@ public final class LocalLauncher {
     }
 
     private void startNode(String node) throws IOException {
+        registered.remove(node);
         int port = ports.get(node);
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
