@@ -169,6 +169,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
         /** Whether the member at this address is in the cluster and not on its way out. */
         boolean isMember(String address);
+
+        /** Whether the member this coordinator runs on is itself leaving the cluster. */
+        default boolean selfLeaving() {
+            return false;
+        }
     }
 
     private record Registration(ActorRef<Worker.Command> worker, Formation.Candidate candidate) {
@@ -204,6 +209,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
      * them (sent before it learned it is out, and delivered late) must not bring it back.
      */
     private final Set<String> retired = new HashSet<>();
+    /** This coordinator's own node was drained: it is about to leave and hand the singleton over. */
+    private boolean handingOver;
     private String stopReason;
     private boolean pauseSent;
     private long pausedAt = -1;
@@ -513,6 +520,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return;
         }
         retired.add(node + "@" + r.candidate().incarnation());
+        if (r.worker().path().address().hasLocalScope()) {
+            handingOver = true; // the drained node hosts this coordinator: the singleton moves next
+        }
         ctx.unwatch(r.worker());
         sink.emit("member-drained", Map.of("node", node, "incarnation", r.candidate().incarnation(),
                 "generation", state.generation(), "heldRank", heldRank));
@@ -633,6 +643,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         if (state.finished()) {
             registry.remove(t.node());
+            return Effect().none();
+        }
+        if (handingOver || cluster.selfLeaving()) {
+            // While this coordinator's own member leaves, its watches on other members end with it:
+            // those signals are not losses. The next coordinator recovers and sees who is really gone.
+            ctx.getLog().info("{} looks gone, but this coordinator's node is leaving: the next coordinator decides",
+                    t.node());
             return Effect().none();
         }
         return lose(state, t.node(), t.incarnation(), "membership");

@@ -121,6 +121,12 @@ public final class TenaxNode {
                 }
                 return false;
             }
+
+            @Override
+            public boolean selfLeaving() {
+                MemberStatus s = cluster.selfMember().status();
+                return s != MemberStatus.up() && s != MemberStatus.weaklyUp() && s != MemberStatus.joining();
+            }
         };
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
                 SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, view))

@@ -355,4 +355,32 @@ class CoordinatorTest {
         assertThat(sinkEvents.stream().filter("member-up"::equals)).hasSize(3);
         assertThat(sinkEvents).contains("member-drained");
     }
+
+    @Test
+    void aCoordinatorWhoseNodeIsLeavingTakesNoWatchSignalForALoss() {
+        Coordinator.ClusterView leaving = new Coordinator.ClusterView() {
+            @Override
+            public void down(ActorRef<?> worker) {
+                downed.add(worker);
+            }
+
+            @Override
+            public boolean isMember(String address) {
+                return true;
+            }
+
+            @Override
+            public boolean selfLeaving() {
+                return true;
+            }
+        };
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(),
+                leaving));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        workers.get(1).stop();
+        workers.get(0).expectNoMessage(Duration.ofMillis(500));
+        assertThat(sinkEvents).doesNotContain("member-lost");
+    }
 }
