@@ -289,7 +289,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             r.worker().tell(new Worker.Shutdown("run finished"));
             return Effect().none();
         }
-        if (retired.contains(r.node() + "@" + r.incarnation())) {
+        if (retired.contains(incarnationKey(r.node(), r.incarnation()))) {
             ctx.getLog().info("{} (incarnation {}) already left the run; a restarted process may join again",
                     r.node(), r.incarnation());
             r.worker().tell(new Worker.Shutdown("this incarnation of " + r.node() + " already left the run"));
@@ -497,7 +497,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             Registration r = registry.get(node);
             confirmedLost.add(node);
             if (r != null) {
-                reportedLost.add(node + "@" + r.candidate().incarnation()); // a drain is not a loss
+                reportedLost.add(incarnationKey(node, r.candidate().incarnation())); // a drain is not a loss
             }
         }
         return evaluate(state, true);
@@ -519,7 +519,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (r == null) {
             return;
         }
-        retired.add(node + "@" + r.candidate().incarnation());
+        retired.add(incarnationKey(node, r.candidate().incarnation()));
         if (r.worker().path().address().hasLocalScope()) {
             handingOver = true; // the drained node hosts this coordinator: the singleton moves next
         }
@@ -655,6 +655,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return lose(state, t.node(), t.incarnation(), "membership");
     }
 
+    /** One process of a node: the key of {@code retired} and {@code reportedLost}. */
+    private static String incarnationKey(String node, String incarnation) {
+        return node + "@" + incarnation;
+    }
+
     /** The node's registration if it is still this incarnation's; null once it left or restarted. */
     private Registration registration(String node, String incarnation) {
         Registration r = registry.get(node);
@@ -664,10 +669,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Effect<Event, CoordinatorState> lose(CoordinatorState state, String node, String incarnation,
             String detectedBy) {
         registry.remove(node);
-        retired.add(node + "@" + incarnation);
+        retired.add(incarnationKey(node, incarnation));
         draining.remove(node);
         confirmedLost.add(node);
-        reportedLost.add(node + "@" + incarnation);
+        reportedLost.add(incarnationKey(node, incarnation));
         boolean inWorld = state.world().stream().anyMatch(m -> m.node().equals(node)
                 && m.incarnation().equals(incarnation));
         ctx.getLog().warn("{} is gone (detected by {})", node, detectedBy);
@@ -775,7 +780,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         for (RingMember old : next.world()) {
             boolean kept = world.stream().anyMatch(m -> m.node().equals(old.node())
                     && m.incarnation().equals(old.incarnation()));
-            if (!kept && reportedLost.add(old.node() + "@" + old.incarnation())) {
+            if (!kept && reportedLost.add(incarnationKey(old.node(), old.incarnation()))) {
                 sink.emit("member-lost", Map.of("node", old.node(), "incarnation", old.incarnation(),
                         "generation", next.generation(), "detectedBy", "absence", "inWorld", true));
             }

@@ -101,6 +101,11 @@ public final class TenaxNode {
         ctx.pipeToSelf(created, (Done done, Throwable failure) -> new SchemaReady(attempt, failure));
     }
 
+    /** A member that is in the cluster and not on its way out. */
+    private static boolean active(MemberStatus s) {
+        return s == MemberStatus.up() || s == MemberStatus.weaklyUp() || s == MemberStatus.joining();
+    }
+
     private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
             Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store,
             RunEventSink sink) {
@@ -115,8 +120,7 @@ public final class TenaxNode {
             public boolean isMember(String address) {
                 for (Member m : cluster.state().getMembers()) {
                     if (m.address().toString().equals(address)) {
-                        return m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()
-                                || m.status() == MemberStatus.joining();
+                        return active(m.status());
                     }
                 }
                 return false;
@@ -124,8 +128,7 @@ public final class TenaxNode {
 
             @Override
             public boolean selfLeaving() {
-                MemberStatus s = cluster.selfMember().status();
-                return s != MemberStatus.up() && s != MemberStatus.weaklyUp() && s != MemberStatus.joining();
+                return !active(cluster.selfMember().status());
             }
         };
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(

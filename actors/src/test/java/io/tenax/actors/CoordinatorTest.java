@@ -49,7 +49,13 @@ class CoordinatorTest {
         public boolean isMember(String address) {
             return true;
         }
+
+        @Override
+        public boolean selfLeaving() {
+            return selfLeaving;
+        }
     };
+    private boolean selfLeaving;
     private String runId;
     @TempDir
     Path checkpoints;
@@ -358,24 +364,8 @@ class CoordinatorTest {
 
     @Test
     void aCoordinatorWhoseNodeIsLeavingTakesNoWatchSignalForALoss() {
-        Coordinator.ClusterView leaving = new Coordinator.ClusterView() {
-            @Override
-            public void down(ActorRef<?> worker) {
-                downed.add(worker);
-            }
-
-            @Override
-            public boolean isMember(String address) {
-                return true;
-            }
-
-            @Override
-            public boolean selfLeaving() {
-                return true;
-            }
-        };
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(),
-                leaving));
+        selfLeaving = true;
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));

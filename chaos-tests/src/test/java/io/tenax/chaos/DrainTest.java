@@ -32,8 +32,8 @@ class DrainTest {
         assertThat(after.startStep()).isEqualTo(drain.startStep()).isGreaterThanOrEqualTo(300);
         // Every step was done exactly once by rank 0's node: nothing was redone.
         String survivor = after.world().get(0);
-        assertThat(Invariants.redoneSteps(run, survivor)).as("steps %s did twice; %s", survivor,
-                Invariants.timeline(run)).isEmpty();
+        assertThat(Invariants.redoneSteps(run, survivor)).as("steps %s did twice; %s", survivor, timeline)
+                .isEmpty();
         assertThat(run.losses(survivor)).hasSize(900);
     }
 }

@@ -49,13 +49,13 @@ class EmbeddingApiTest {
 
         awaitStatus(run, s -> s.worldSize() == 2 && s.step() >= drainedAt(run) + 100);
         assertThat(run.status().step()).as("room left for a failure; %s",
-                Invariants.timeline(run.runDir().resolve("events.jsonl"))).isLessThan(4000);
+                timeline(run)).isLessThan(4000);
         long pid = Long.parseLong(Files.readString(run.runDir().resolve("nodes/node-2.pid")).trim());
         ProcessHandle.of(pid).orElseThrow().destroyForcibly(); // a spot reclaim, from outside
         awaitEvent(run, e -> e instanceof RunEvent.Recovered);
 
         RunSummary summary = run.summary().get(5, TimeUnit.MINUTES);
-        String timeline = Invariants.timeline(run.runDir().resolve("events.jsonl"));
+        String timeline = timeline(run);
         assertThat(summary.finished()).as("%s", timeline).isTrue();
         assertThat(summary.parameterDigests().values()).containsOnly(
                 summary.parameterDigests().values().iterator().next());
@@ -106,6 +106,10 @@ class EmbeddingApiTest {
         assertThat(client.drain("node-9")).isFalse();
     }
 
+    private static String timeline(TenaxRun run) {
+        return Invariants.timeline(run.runDir().resolve("events.jsonl"));
+    }
+
     private long drainedAt(TenaxRun run) {
         return events.stream().filter(e -> e instanceof RunEvent.GenerationStarted g && g.world().size() == 2)
                 .mapToLong(e -> ((RunEvent.GenerationStarted) e).startStep()).findFirst().orElse(0);
@@ -116,7 +120,7 @@ class EmbeddingApiTest {
         while (!condition.test(run.status())) {
             if (run.status().ended() || System.nanoTime() > deadline) {
                 throw new AssertionError((run.status().ended() ? "the run ended early: " : "timed out waiting: ")
-                        + run.status() + "; " + Invariants.timeline(run.runDir().resolve("events.jsonl")));
+                        + run.status() + "; " + timeline(run));
             }
             Thread.sleep(50);
         }
@@ -132,7 +136,7 @@ class EmbeddingApiTest {
             }
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("timed out waiting for an event; "
-                        + Invariants.timeline(run.runDir().resolve("events.jsonl")));
+                        + timeline(run));
             }
             Thread.sleep(50);
         }
