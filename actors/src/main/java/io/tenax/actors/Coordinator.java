@@ -399,6 +399,26 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
     }
 
+    /**
+     * Takes the checkpoint whose commit is waiting its turn, if it is of {@code state}'s generation
+     * and newer than its last commit: writes its manifest and appends its {@link CheckpointCommitted}
+     * to {@code events}, for the caller to persist with its own events. Returns the manifest, or
+     * null when there was nothing to commit or the manifest could not be written.
+     */
+    private CheckpointManifest commitWaiting(CoordinatorState state, List<Event> events) {
+        PendingCheckpoint complete = waitingCommit;
+        waitingCommit = null;
+        if (complete == null || complete.id().generation() != state.generation()
+                || (state.latestCommitted() != null && complete.id().compareTo(state.latestCommitted()) <= 0)) {
+            return null;
+        }
+        CheckpointManifest manifest = writeManifest(complete);
+        if (manifest != null) {
+            events.add(committedEvent(complete.id()));
+        }
+        return manifest;
+    }
+
     private CheckpointCommitted committedEvent(CheckpointId id) {
         return new CheckpointCommitted(id.step(), id.generation(), settings.checkpointKeep());
     }
@@ -583,16 +603,24 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         WorkerFinished rank0 = finishedReports.get(state.world().get(0).node());
         Map<String, Object> digests = new LinkedHashMap<>();
         state.world().forEach(m -> digests.put(m.node(), finishedReports.get(m.node()).parameterDigest()));
-        return Effect().persist(new RunFinished(state.generation(), rank0.steps(), rank0.finalLoss(),
-                rank0.evalScore())).thenRun(s -> {
-                    ctx.getLog().info("run {} finished at step {}: loss {}, eval accuracy {}", settings.runId(),
-                            rank0.steps(), rank0.finalLoss(), rank0.evalScore());
-                    sink.emit("run-finished", Map.of("generation", s.generation(), "steps", rank0.steps(),
-                            "finalLoss", rank0.finalLoss(), "evalScore", rank0.evalScore(),
-                            "parameterDigests", digests, "staleMessages", staleMessages,
-                            "failures", s.failures()));
-                    registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown("run finished")));
-                });
+        // A checkpoint whose commit is still waiting its turn is committed with the finish, not after it:
+        // run-finished is the run's last event.
+        List<Event> events = new ArrayList<>();
+        CheckpointManifest lateCommit = commitWaiting(state, events);
+        events.add(new RunFinished(state.generation(), rank0.steps(), rank0.finalLoss(), rank0.evalScore()));
+        return Effect().persist(events).thenRun(s -> {
+            if (lateCommit != null) {
+                sink.emit("checkpoint-committed", committedFields(lateCommit, 0));
+                applyRetention(s);
+            }
+            ctx.getLog().info("run {} finished at step {}: loss {}, eval accuracy {}", settings.runId(),
+                    rank0.steps(), rank0.finalLoss(), rank0.evalScore());
+            sink.emit("run-finished", Map.of("generation", s.generation(), "steps", rank0.steps(),
+                    "finalLoss", rank0.finalLoss(), "evalScore", rank0.evalScore(),
+                    "parameterDigests", digests, "staleMessages", staleMessages,
+                    "failures", s.failures()));
+            registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown("run finished")));
+        });
     }
 
     /**
@@ -748,17 +776,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<Event> all = new ArrayList<>(events);
         // A checkpoint that every rank of the old world finished but whose commit was still waiting its
         // turn is committed now, with the new generation: it saves the steps since the last commit.
-        PendingCheckpoint complete = waitingCommit;
-        waitingCommit = null;
-        CheckpointManifest lateCommit = null;
-        if (complete != null && complete.id().generation() == next.generation()
-                && (next.latestCommitted() == null || complete.id().compareTo(next.latestCommitted()) > 0)) {
-            lateCommit = writeManifest(complete);
-            if (lateCommit != null) {
-                CheckpointCommitted committed = committedEvent(complete.id());
-                all.add(committed);
-                next = next.apply(committed);
-            }
+        CheckpointManifest lateCommit = commitWaiting(next, all);
+        if (lateCommit != null) {
+            next = next.apply(all.get(all.size() - 1));
         }
         CheckpointId resume = next.latestCommitted();
         while (resume != null) {

@@ -256,6 +256,34 @@ class CoordinatorTest {
     }
 
     @Test
+    void aCheckpointWaitingItsCommitWhenTheRunFinishesIsCommittedBeforeTheFinishNotAfter() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,
+                view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
+        workers.forEach(w -> next(w, Worker.Start.class));
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 10L));
+        // Both checkpoints complete and both ranks finish in one burst: the second checkpoint
+        // completes while the first is being committed, so its commit waits its turn.
+        for (long step : new long[] {90, 100}) {
+            CheckpointId id = new CheckpointId(step, 1);
+            for (int rank = 0; rank < 2; rank++) {
+                ShardReceipt r = store.writeShard(id, rank, 2, state);
+                coordinator.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), step, rank, 2, r.file(),
+                        r.bytes(), r.sha256()));
+            }
+        }
+        coordinator.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
+        coordinator.tell(new Coordinator.WorkerFinished(1, "node-2", 100, 0.1f, 0.9f, "d"));
+        workers.forEach(w -> next(w, Worker.Shutdown.class));
+        Thread.sleep(300); // room for a commit after the finish, which must not come
+        assertThat(sinkEvents).filteredOn(e -> e.equals("checkpoint-committed")).hasSize(2);
+        assertThat(sinkEvents.get(sinkEvents.size() - 1)).as("%s", sinkEvents).isEqualTo("run-finished");
+        assertThat(store.load(new CheckpointId(100, 1))).isEqualTo(state);
+    }
+
+    @Test
     void aCorruptCheckpointIsInvalidatedAndTheNextGenerationFallsBackToThePreviousOne() throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,
