@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: JavaCPP CUDA/NCCL bindings against a GPU host's libraries, a one-rank NCCL
-# communicator, 100 abort/re-init cycles, all-reduce bandwidth for 1-256 MB (one JSON line).
+# communicator, 100 abort/re-init cycles, all-reduce bandwidth for 1-256 MB (one JSON line);
+# then, where the host's Python has PyTorch, scripts/gpu-baseline.py: PyTorch's own NCCL
+# all-reduce of the same sizes, device-only and host-staged (a second JSON line).
 #
 #   scripts/gpu-check.sh pack   here, with Java and Maven: builds .gpu/ (a jlink'ed Java
 #                               runtime and the jars, at most 64 MiB) to carry to the GPU host
@@ -63,6 +65,12 @@ run() {
   local status=0
   "$out/jre/bin/java" -Xmx3g -Dorg.bytedeco.javacpp.cachedir=/tmp/tenax-javacpp \
     -cp "$out/lib/*" io.tenax.trainer.collective.nccl.GpuCheck | tee "${OUT:-/tmp}/gpu-check.json" || status=$?
+  # the same-run baseline, where the host's Python has PyTorch: its own NCCL, device-only and staged
+  if command -v python3 >/dev/null && python3 -c 'import torch' 2>/dev/null; then
+    python3 "$root/scripts/gpu-baseline.py" | tee "${OUT:-/tmp}/gpu-baseline.json" || true
+  else
+    echo "gpu-check: no Python with PyTorch here; no baseline" >&2
+  fi
   exit $status
 }
 

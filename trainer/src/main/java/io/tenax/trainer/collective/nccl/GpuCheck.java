@@ -76,6 +76,9 @@ public final class GpuCheck {
     /** Abort, then a new communicator from a fresh id, then a checked all-reduce on it; 100 times. */
     private static boolean cycles(NcclSession session, ObjectNode out) {
         double[] recover = new double[CYCLES];
+        double[] abort = new double[CYCLES];
+        double[] reinit = new double[CYCLES];
+        double[] init = new double[CYCLES];
         boolean ok = true;
         NcclCollective c = session.open(1, 0, List.of("gpu-check"), session.newUniqueId());
         c.allReduceSum(pattern(1024, 1));
@@ -88,21 +91,33 @@ public final class GpuCheck {
             } catch (CollectiveException expected) {
                 // refused, as it must be
             }
-            c.close();
+            c.close(); // suspended: the session keeps it to shrink from
+            session.close(); // one rank has nothing to shrink to: ncclCommAbort of the kept one, now
+            abort[i] = millis(began);
+            long reinitBegan = System.nanoTime();
             c = session.open(i + 2, 0, List.of("gpu-check"), session.newUniqueId());
+            init[i] = millis(reinitBegan);
             float[] v = pattern(1024, i);
             c.allReduceSum(v);
+            reinit[i] = millis(reinitBegan);
             recover[i] = millis(began);
             ok &= Arrays.equals(v, pattern(1024, i));
         }
         c.close();
         Arrays.sort(recover);
+        Arrays.sort(abort);
+        Arrays.sort(reinit);
+        Arrays.sort(init);
         out.putObject("abortReinit").put("cycles", CYCLES).put("allCorrect", ok)
                 .put("p50Ms", round(recover[CYCLES / 2])).put("p90Ms", round(recover[CYCLES * 9 / 10]))
                 .put("maxMs", round(recover[CYCLES - 1]))
-                .put("what", "abort, then ncclCommInitRankConfig from a fresh id, then a first all-reduce");
-        log(String.format(Locale.ROOT, "%d abort/re-init cycles: p50 %.1f ms, max %.1f ms, %s", CYCLES,
-                recover[CYCLES / 2], recover[CYCLES - 1], ok ? "all correct" : "SOME WRONG"));
+                .put("abortP50Ms", round(abort[CYCLES / 2])).put("reinitP50Ms", round(reinit[CYCLES / 2]))
+                .put("initP50Ms", round(init[CYCLES / 2]))
+                .put("what", "abort, close and ncclCommAbort (abortP50Ms), then ncclCommInitRankConfig from a fresh"
+                        + " id (initP50Ms) and a first all-reduce (reinitP50Ms, both)");
+        log(String.format(Locale.ROOT, "%d abort/re-init cycles: p50 %.1f ms (abort %.1f, init %.1f, init and first"
+                + " all-reduce %.1f), max %.1f ms, %s", CYCLES, recover[CYCLES / 2], abort[CYCLES / 2],
+                init[CYCLES / 2], reinit[CYCLES / 2], recover[CYCLES - 1], ok ? "all correct" : "SOME WRONG"));
         return ok;
     }
 

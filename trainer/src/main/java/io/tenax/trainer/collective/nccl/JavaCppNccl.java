@@ -227,6 +227,7 @@ public final class JavaCppNccl implements NcclBinding {
         private final int[] async = new int[1];
         private Pointer deviceBuffer;
         private FloatPointer hostBuffer;
+        private java.nio.FloatBuffer hostView;
         private long capacityFloats;
 
         Comm(ncclComm comm, CUstream_st stream) {
@@ -244,7 +245,7 @@ public final class JavaCppNccl implements NcclBinding {
         public int enqueueAllReduce(float[] values, int count) {
             ensureCapacity(count);
             long bytes = (long) count * Float.BYTES;
-            hostBuffer.position(0).put(values, 0, count);
+            HostStaging.toHost(values, hostView, count);
             int copy = cudaMemcpyAsync(deviceBuffer, hostBuffer, bytes, cudaMemcpyHostToDevice, stream);
             if (copy != 0) {
                 throw new IllegalStateException("cudaMemcpyAsync to the device: " + cudaGetErrorString(copy).getString());
@@ -265,7 +266,7 @@ public final class JavaCppNccl implements NcclBinding {
 
         @Override
         public void readResult(float[] values, int count) {
-            hostBuffer.position(0).get(values, 0, count);
+            HostStaging.fromHost(hostView, values, count);
         }
 
         /** Grows the buffers; only between operations, so nothing in flight uses the old ones. */
@@ -289,6 +290,7 @@ public final class JavaCppNccl implements NcclBinding {
             }
             deviceBuffer = d;
             hostBuffer = new FloatPointer(h).capacity(floats).limit(floats);
+            hostView = hostBuffer.position(0).asBuffer();
             capacityFloats = floats;
         }
 
@@ -300,6 +302,7 @@ public final class JavaCppNccl implements NcclBinding {
             if (hostBuffer != null) {
                 cudaFreeHost(hostBuffer);
                 hostBuffer = null;
+                hostView = null;
             }
             capacityFloats = 0;
         }
