@@ -271,8 +271,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             recoveredAt = System.currentTimeMillis();
             ctx.getLog().info("coordinator of run {} ready at generation {} (last checkpoint {}, finished {})",
                     settings.runId(), state.generation(), state.latestCommitted(), state.finished());
-            sink.emit("coordinator-started", Map.of("node", ctx.getSystem().address().toString(),
-                    "generation", state.generation()));
+            if (!state.finished()) { // run-finished stays the run's last event
+                sink.emit("coordinator-started", Map.of("node", ctx.getSystem().address().toString(),
+                        "generation", state.generation()));
+            }
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.tickInterval());
         }).build();
     }
@@ -313,6 +315,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (p.generation() != state.generation()) {
             return stale(p);
         }
+        if (state.finished()) {
+            return Effect().none(); // a report that crossed the finish: nothing follows run-finished
+        }
         sink.emit("progress", Map.of("generation", p.generation(), "step", p.step(), "epoch", p.epoch(),
                 "loss", p.loss(), "samplesPerSecond", p.samplesPerSecond(), "worldSize", state.world().size(),
                 "collectiveBytesPerSecond", p.collectiveBytesPerSecond()));
@@ -320,7 +325,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private Effect<Event, CoordinatorState> onCheckpointFailed(CoordinatorState state, CheckpointFailed f) {
-        if (f.generation() != state.generation()) {
+        if (f.generation() != state.generation() || state.finished()) {
             return stale(f);
         }
         CheckpointId id = new CheckpointId(f.step(), f.generation());
@@ -334,7 +339,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private Effect<Event, CoordinatorState> onResumed(CoordinatorState state, Resumed r) {
-        if (r.generation() == state.generation()) {
+        if (r.generation() == state.generation() && !state.finished()) {
             sink.emit("resumed", Map.of("generation", r.generation(), "node", r.node(), "source", r.source(),
                     "millis", r.millis()));
         }

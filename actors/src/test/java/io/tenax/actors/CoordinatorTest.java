@@ -184,6 +184,16 @@ class CoordinatorTest {
                 CoordinatorState.RunFinished.class);
         assertThat(finished.evalScore()).isEqualTo(0.9f);
         assertThat(sinkEvents).contains("generation-started", "run-finished").doesNotContain("progress");
+
+        // Nothing follows run-finished: not a report that crossed it, nor the coordinator that
+        // recovers the finished run when the singleton moves as the nodes leave.
+        coordinator.tell(new Coordinator.Progress(1, "node-2", 100, 0, 0.1f, 1, 0));
+        testKit.stop(coordinator);
+        ActorRef<Coordinator.Command> recovered = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
+        TestProbe<Worker.Command> late = testKit.createTestProbe();
+        recovered.tell(new Coordinator.Register(late.ref(), "node-1", "inc-1", "127.0.0.1", 5001, "digest"));
+        late.expectMessageClass(Worker.Shutdown.class);
+        assertThat(sinkEvents.get(sinkEvents.size() - 1)).as("%s", sinkEvents).isEqualTo("run-finished");
     }
 
     @Test
