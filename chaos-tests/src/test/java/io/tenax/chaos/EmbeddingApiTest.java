@@ -70,7 +70,8 @@ class EmbeddingApiTest {
                 && lost.heldRank()).hasSize(1);
         assertThat(events).filteredOn(e -> e instanceof RunEvent.CheckpointCommitted).isNotEmpty();
         assertThat(events).as("%s", timeline).filteredOn(e -> e instanceof RunEvent.GenerationStarted).hasSizeGreaterThanOrEqualTo(3);
-        assertThat(events.get(events.size() - 1)).isInstanceOf(RunEvent.RunFinished.class);
+        assertThat(events.get(events.size() - 1)).as("the last event; %s", timeline)
+                .isInstanceOf(RunEvent.RunFinished.class);
         assertThat(run.status().phase()).isEqualTo("finished");
         assertThat(Files.exists(run.runDir().resolve("report.html"))).isTrue();
         assertThat(Files.size(run.runDir().resolve("loss.png"))).isPositive();

@@ -48,7 +48,7 @@ public sealed interface RunEvent {
     record Drained(long timeMillis, String node, long generation) implements RunEvent {
     }
 
-    /** The run reached its last step. */
+    /** The run reached its last step; no event follows it. */
     record RunFinished(long timeMillis, long steps, double finalLoss, double evalScore) implements RunEvent {
     }
 
