@@ -404,13 +404,16 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
     }
 
+    /** A waiting checkpoint's manifest, written, and its event, for the caller to persist with its own. */
+    private record LateCommit(CheckpointManifest manifest, CheckpointCommitted event) {
+    }
+
     /**
      * Takes the checkpoint whose commit is waiting its turn, if it is of {@code state}'s generation
-     * and newer than its last commit: writes its manifest and appends its {@link CheckpointCommitted}
-     * to {@code events}, for the caller to persist with its own events. Returns the manifest, or
-     * null when there was nothing to commit or the manifest could not be written.
+     * and newer than its last commit, and writes its manifest. Null when there was nothing to commit
+     * or the manifest could not be written.
      */
-    private CheckpointManifest commitWaiting(CoordinatorState state, List<Event> events) {
+    private LateCommit commitWaiting(CoordinatorState state) {
         PendingCheckpoint complete = waitingCommit;
         waitingCommit = null;
         if (complete == null || complete.id().generation() != state.generation()
@@ -418,10 +421,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return null;
         }
         CheckpointManifest manifest = writeManifest(complete);
-        if (manifest != null) {
-            events.add(committedEvent(complete.id()));
-        }
-        return manifest;
+        return manifest == null ? null : new LateCommit(manifest, committedEvent(complete.id()));
     }
 
     private CheckpointCommitted committedEvent(CheckpointId id) {
@@ -611,11 +611,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // A checkpoint whose commit is still waiting its turn is committed with the finish, not after it:
         // run-finished is the run's last event.
         List<Event> events = new ArrayList<>();
-        CheckpointManifest lateCommit = commitWaiting(state, events);
+        LateCommit late = commitWaiting(state);
+        if (late != null) {
+            events.add(late.event());
+        }
         events.add(new RunFinished(state.generation(), rank0.steps(), rank0.finalLoss(), rank0.evalScore()));
         return Effect().persist(events).thenRun(s -> {
-            if (lateCommit != null) {
-                sink.emit("checkpoint-committed", committedFields(lateCommit, 0));
+            if (late != null) {
+                sink.emit("checkpoint-committed", committedFields(late.manifest(), 0));
                 applyRetention(s);
             }
             ctx.getLog().info("run {} finished at step {}: loss {}, eval accuracy {}", settings.runId(),
@@ -781,9 +784,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<Event> all = new ArrayList<>(events);
         // A checkpoint that every rank of the old world finished but whose commit was still waiting its
         // turn is committed now, with the new generation: it saves the steps since the last commit.
-        CheckpointManifest lateCommit = commitWaiting(next, all);
-        if (lateCommit != null) {
-            next = next.apply(all.get(all.size() - 1));
+        LateCommit late = commitWaiting(next);
+        if (late != null) {
+            all.add(late.event());
+            next = next.apply(late.event());
         }
         CheckpointId resume = next.latestCommitted();
         while (resume != null) {
@@ -814,10 +818,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         all.add(new GenerationStarted(next.generation() + 1, startStep, resume == null ? -1 : resume.generation(),
                 world, reason));
         lastStartReason = reason;
-        CheckpointManifest announced = lateCommit;
         return Effect().persist(all).thenRun(s -> {
-            if (announced != null) {
-                sink.emit("checkpoint-committed", committedFields(announced, 0));
+            if (late != null) {
+                sink.emit("checkpoint-committed", committedFields(late.manifest(), 0));
             }
             startWorld(s);
         });
