@@ -109,9 +109,10 @@ class FailureRecoveryTest {
 
     @Test
     void aNodePausedLongerThanTheFailureDetectorIsFencedAndRejoinsCleanly() throws Exception {
-        // Enough steps after the pause for the fenced node's restart (a JVM, libtorch and TLS) to
-        // rejoin on a slow machine too.
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 6000,
+        // Enough steps after the pause for the fenced node's exit and restart (a JVM, libtorch and
+        // TLS: about 12 s on two busy cores) to rejoin with room to spare, also where training
+        // runs faster than here.
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 12000,
                 Map.of("tenax.checkpoint.every", 10)), false,
                 ChaosPlan.parse("stop node-2 at step 100 for 6s; restart node-2 after 1s"));
         Invariants.finishedEveryStepInAgreement(run);
@@ -122,6 +123,10 @@ class FailureRecoveryTest {
         assertThat(run.summary().generations().get(1).world()).as("%s", timeline).doesNotContain("node-2");
         assertThat(run.summary().rejoins()).as("%s", timeline).extracting(RunSummary.Rejoin::node)
                 .contains("node-2");
+        // The fenced process exits as soon as it has left the cluster, without waiting for its
+        // actor system to flush connections to peers that no longer talk to it.
+        assertThat(Files.readString(run.config().nodesDir().resolve("node-2.log")))
+                .contains("node node-2 was downed by the cluster and left it: exiting now");
     }
 
     @Test
