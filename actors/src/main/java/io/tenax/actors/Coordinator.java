@@ -52,6 +52,8 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  * again within one register interval.
  */
 public final class Coordinator extends EventSourcedBehavior<Coordinator.Command, Event, CoordinatorState> {
+    /** How long the worker on this coordinator's member waits for the others to leave when the run ends. */
+    static final long LAST_TO_LEAVE_WAIT_MILLIS = 5_000;
 
     /** What the coordinator understands. */
     public sealed interface Command {
@@ -174,6 +176,16 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         default boolean selfLeaving() {
             return false;
         }
+
+        /** Whether this worker runs on the member this coordinator runs on. */
+        default boolean onThisMember(ActorRef<?> worker) {
+            return false;
+        }
+
+        /** Whether the member at this address is gone from the cluster (removed) or down. */
+        default boolean hasLeft(String address) {
+            return !isMember(address);
+        }
     }
 
     private record Registration(ActorRef<Worker.Command> worker, Formation.Candidate candidate) {
@@ -211,6 +223,17 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Set<String> retired = new HashSet<>();
     /** This coordinator's own node was drained: it is about to leave and hand the singleton over. */
     private boolean handingOver;
+    /**
+     * When the run ends, the worker on this coordinator's own member, held back until the other
+     * members have left (or {@link #LAST_TO_LEAVE_WAIT_MILLIS} passed): this member then leaves
+     * last, its singleton has no one to hand over to, and it stops at once. Were every member to
+     * leave together, the singleton would keep offering itself to members that are already gone
+     * until the cluster-exiting phase times out (10 s).
+     */
+    private ActorRef<Worker.Command> lastToLeave;
+    private String lastToLeaveReason;
+    private List<String> leavingFirst = List.of();
+    private long lastToLeaveDeadline;
     private String stopReason;
     private boolean pauseSent;
     private long pausedAt = -1;
@@ -256,7 +279,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(CheckpointFailed.class, this::onCheckpointFailed)
                 .onCommand(Paused.class, this::onPaused)
                 .onCommand(StopRun.class, this::onStopRun)
-                .onCommand(Tick.class, (state, tick) -> evaluate(state, false))
+                .onCommand(Tick.class, (state, tick) -> {
+                    stopLastWorkerOnceAlone();
+                    return evaluate(state, false);
+                })
                 .build();
     }
 
@@ -288,7 +314,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         }
         if (state.finished()) {
-            r.worker().tell(new Worker.Shutdown("run finished"));
+            stopUnlessLeavingLast(r.worker(), "run finished");
             return Effect().none();
         }
         if (retired.contains(incarnationKey(r.node(), r.incarnation()))) {
@@ -452,7 +478,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         Registration r = registry.get(d.node());
         if (state.finished() || r == null) {
             if (r != null) {
-                r.worker().tell(new Worker.Shutdown("run finished"));
+                stopUnlessLeavingLast(r.worker(), "run finished");
             }
             ctx.getLog().info("drain of {} ignored: {}", d.node(), r == null ? "not registered" : "run finished");
             return Effect().none();
@@ -533,7 +559,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return Effect().persist(new RunAborted(state.generation(), reason)).thenRun(s -> {
             sink.emit("run-stopped", Map.of("generation", s.generation(), "reason", reason,
                     "checkpoint", String.valueOf(s.latestCommitted())));
-            registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown(reason)));
+            stopAllWorkers(reason);
         });
     }
 
@@ -593,7 +619,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (state.finished()) {
             Registration r = registry.get(f.node());
             if (r != null) {
-                r.worker().tell(new Worker.Shutdown("run finished"));
+                stopUnlessLeavingLast(r.worker(), "run finished");
             }
             return Effect().none();
         }
@@ -627,7 +653,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     "finalLoss", rank0.finalLoss(), "evalScore", rank0.evalScore(),
                     "parameterDigests", digests, "staleMessages", staleMessages,
                     "failures", s.failures()));
-            registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown("run finished")));
+            stopAllWorkers("run finished");
         });
     }
 
@@ -726,10 +752,45 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             ctx.getLog().error("stopping the run: {}", reason);
             return Effect().persist(List.of(lost, new RunAborted(state.generation(), reason))).thenRun(s -> {
                 sink.emit("run-failed", Map.of("generation", s.generation(), "reason", reason));
-                registry.values().forEach(r -> r.worker().tell(new Worker.Shutdown(reason)));
+                stopAllWorkers(reason);
             });
         }
         return startOrWait(state, List.of(lost), next, false);
+    }
+
+    /** The run is over: every worker stops and its member leaves, this coordinator's own member last. */
+    private void stopAllWorkers(String reason) {
+        List<String> others = new ArrayList<>();
+        for (Registration r : registry.values()) {
+            if (cluster.onThisMember(r.worker())) {
+                lastToLeave = r.worker();
+                lastToLeaveReason = reason;
+            } else {
+                others.add(r.candidate().address());
+                r.worker().tell(new Worker.Shutdown(reason));
+            }
+        }
+        leavingFirst = others;
+        lastToLeaveDeadline = System.currentTimeMillis() + LAST_TO_LEAVE_WAIT_MILLIS;
+        stopLastWorkerOnceAlone();
+    }
+
+    /** Stops one worker of a finished run, unless it is the one held back to leave last. */
+    private void stopUnlessLeavingLast(ActorRef<Worker.Command> worker, String reason) {
+        if (!worker.equals(lastToLeave)) {
+            worker.tell(new Worker.Shutdown(reason));
+        }
+    }
+
+    private void stopLastWorkerOnceAlone() {
+        if (lastToLeave == null || (System.currentTimeMillis() < lastToLeaveDeadline
+                && !leavingFirst.stream().allMatch(cluster::hasLeft))) {
+            return;
+        }
+        ctx.getLog().info("the other members {}: stopping the worker on this one", leavingFirst.stream()
+                .allMatch(cluster::hasLeft) ? "left" : "did not leave in " + LAST_TO_LEAVE_WAIT_MILLIS + " ms");
+        lastToLeave.tell(new Worker.Shutdown(lastToLeaveReason));
+        lastToLeave = null;
     }
 
     /** A node lost again and again waits before it may hold a rank again: base, then doubling. */

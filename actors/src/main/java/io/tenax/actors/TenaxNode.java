@@ -130,6 +130,23 @@ public final class TenaxNode {
             public boolean selfLeaving() {
                 return !active(cluster.selfMember().status());
             }
+
+            @Override
+            public boolean onThisMember(ActorRef<?> worker) {
+                return worker.path().address().hasLocalScope();
+            }
+
+            @Override
+            public boolean hasLeft(String address) {
+                for (Member m : cluster.state().getMembers()) {
+                    if (m.address().toString().equals(address)) {
+                        MemberStatus s = m.status();
+                        // Not exiting: the singleton still counts an exiting member as the next oldest.
+                        return s == MemberStatus.down() || s == MemberStatus.removed();
+                    }
+                }
+                return true;
+            }
         };
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
                 SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, view))
@@ -139,8 +156,16 @@ public final class TenaxNode {
         ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, store, worker), "worker");
         ctx.watch(w);
         drainOnJvmExit(ctx.getSystem(), w);
+        // When the worker stops, the node leaves through coordinated shutdown, which ends the actor
+        // system in its last phase. Stopping this guardian instead would terminate the system at once,
+        // while its leave is still under way: remoting goes down mid-leave, the member never sees
+        // itself removed, and every phase of the shutdown runs into its timeout (25 s).
         return Behaviors.receive(Object.class)
-                .onSignal(Terminated.class, t -> Behaviors.stopped())
+                .onSignal(Terminated.class, t -> {
+                    org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem())
+                            .runAll(org.apache.pekko.actor.CoordinatedShutdown.unknownReason());
+                    return Behaviors.same();
+                })
                 .build();
     }
 }

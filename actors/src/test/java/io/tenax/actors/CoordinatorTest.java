@@ -54,8 +54,20 @@ class CoordinatorTest {
         public boolean selfLeaving() {
             return selfLeaving;
         }
+
+        @Override
+        public boolean onThisMember(ActorRef<?> worker) {
+            return onThisMember.contains(worker);
+        }
+
+        @Override
+        public boolean hasLeft(String address) {
+            return othersLeft;
+        }
     };
     private boolean selfLeaving;
+    private final List<ActorRef<?>> onThisMember = new CopyOnWriteArrayList<>();
+    private volatile boolean othersLeft;
     private String runId;
     @TempDir
     Path checkpoints;
@@ -194,6 +206,25 @@ class CoordinatorTest {
         recovered.tell(new Coordinator.Register(late.ref(), "node-1", "inc-1", "127.0.0.1", 5001, "digest"));
         late.expectMessageClass(Worker.Shutdown.class);
         assertThat(sinkEvents.get(sinkEvents.size() - 1)).as("%s", sinkEvents).isEqualTo("run-finished");
+    }
+
+    @Test
+    void whenTheRunEndsTheWorkerOnTheCoordinatorsOwnMemberStopsOnlyOnceTheOthersHaveLeft() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        onThisMember.add(workers.get(1).ref());
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        for (int i = 1; i <= 3; i++) {
+            coordinator.tell(new Coordinator.WorkerFinished(1, "node-" + i, 100, 0.1f, i == 1 ? 0.9f : Float.NaN,
+                    "d"));
+        }
+        workers.get(0).expectMessageClass(Worker.Shutdown.class);
+        workers.get(2).expectMessageClass(Worker.Shutdown.class);
+        // Several ticks (100 ms) pass while the other members are still leaving.
+        workers.get(1).expectNoMessage(Duration.ofMillis(600));
+        othersLeft = true;
+        assertThat(workers.get(1).expectMessageClass(Worker.Shutdown.class).reason()).isEqualTo("run finished");
     }
 
     @Test

@@ -98,26 +98,32 @@ public final class NodeMain {
         // goes with the process.
         system.getWhenTerminated().whenComplete((done, error) -> endpoint.close());
         if (exitJvm) {
-            exitPromptlyWhenFenced(system, node);
+            exitOnceOutOfTheCluster(system, node);
         }
         return system;
     }
 
     /**
-     * A node process that the cluster downed is fenced: the run has gone on without it, and the
-     * sooner it is gone, the sooner a new incarnation can join. Once the cluster phases of its
-     * shutdown are done (it left the cluster, its coordinator singleton stopped), it exits at
-     * once instead of terminating its actor system: Artery's flush of outbound streams to peers
-     * that already quarantined it can take the whole 10 s phase timeout, and nothing is left
-     * that a SIGKILL would not lose as well. Nothing of the run is lost: what is committed is
-     * in the journal and the checkpoint store, which never depend on this process.
+     * A node process exits as soon as the cluster phases of its shutdown are done, when it left
+     * the cluster (drained, or the run is over) or the cluster downed it (fenced: the run went on
+     * without it, and the sooner it is gone, the sooner a new incarnation can join). By then it
+     * is out of the cluster, its coordinator singleton has stopped and its worker has stopped.
+     * What is left is the actor system's termination, in which Artery flushes its streams to
+     * peers that may be gone or may have quarantined it: that can take the whole 10 s phase
+     * timeout. Nothing of the run is lost: what is committed is in the journal and the checkpoint
+     * store, which never depend on this process. A SIGTERM's shutdown (the JVM's own exit) is
+     * left to finish normally.
      */
-    private static void exitPromptlyWhenFenced(ActorSystem<Object> system, String node) {
+    private static void exitOnceOutOfTheCluster(ActorSystem<Object> system, String node) {
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
         int exitCode = system.settings().config().getInt("pekko.coordinated-shutdown.exit-code");
-        shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "tenax-fenced-exit", () -> {
-            if (shutdown.getShutdownReason().filter(CoordinatedShutdown.clusterDowningReason()::equals).isPresent()) {
+        shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "tenax-exit", () -> {
+            CoordinatedShutdown.Reason reason = shutdown.getShutdownReason().orElse(null);
+            if (CoordinatedShutdown.clusterDowningReason().equals(reason)) {
                 log.warn("node {} was downed by the cluster and left it: exiting now", node);
+                Runtime.getRuntime().halt(exitCode);
+            } else if (CoordinatedShutdown.clusterLeavingReason().equals(reason)) {
+                log.info("node {} left the cluster: exiting now", node);
                 Runtime.getRuntime().halt(exitCode);
             }
             return CompletableFuture.completedFuture(Done.getInstance());
