@@ -182,7 +182,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return false;
         }
 
-        /** Whether the member at this address is gone from the cluster (removed) or down. */
+        /** Whether the member at this address is gone from the cluster (removed). */
         default boolean hasLeft(String address) {
             return !isMember(address);
         }

@@ -140,9 +140,9 @@ public final class TenaxNode {
             public boolean hasLeft(String address) {
                 for (Member m : cluster.state().getMembers()) {
                     if (m.address().toString().equals(address)) {
-                        MemberStatus s = m.status();
-                        // Not exiting: the singleton still counts an exiting member as the next oldest.
-                        return s == MemberStatus.down() || s == MemberStatus.removed();
+                        // Not exiting or down: until it is removed, a member still holds up this one's
+                        // leave (the singleton's hand-over, the leave's convergence).
+                        return m.status() == MemberStatus.removed();
                     }
                 }
                 return true;
