@@ -40,14 +40,20 @@ public final class TenaxNode {
         return com.typesafe.config.ConfigFactory.parseResources(TenaxNode.class.getClassLoader(), "tenax-pekko.conf");
     }
 
+    /**
+     * @param ownProcess whether the node is a process of its own, which exits once it is out of
+     *                   the cluster; a node inside another program (the launcher's in-process
+     *                   node, an embedding) ends its actor system as soon as its worker stops
+     */
     public static Behavior<Object> create(Coordinator.Settings coordinator, Worker.Settings worker,
-            RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store, RunEventSink sink) {
+            RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store, RunEventSink sink,
+            boolean ownProcess) {
         return Behaviors.setup(ctx -> {
             prepareSchema(ctx, 1);
             return Behaviors.receive(Object.class)
                     .onMessage(SchemaReady.class, ready -> {
                         if (ready.failure() == null) {
-                            return start(ctx, coordinator, worker, trainer, endpoint, store, sink);
+                            return start(ctx, coordinator, worker, trainer, endpoint, store, sink, ownProcess);
                         }
                         if (ready.attempt() >= SCHEMA_ATTEMPTS) {
                             ctx.getLog().error("cannot prepare the journal after {} attempts", ready.attempt(),
@@ -108,7 +114,7 @@ public final class TenaxNode {
 
     private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
             Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store,
-            RunEventSink sink) {
+            RunEventSink sink, boolean ownProcess) {
         Cluster cluster = Cluster.get(ctx.getSystem());
         Coordinator.ClusterView view = new Coordinator.ClusterView() {
             @Override
@@ -156,12 +162,17 @@ public final class TenaxNode {
         ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, store, worker), "worker");
         ctx.watch(w);
         drainOnJvmExit(ctx.getSystem(), w);
-        // When the worker stops, the node leaves through coordinated shutdown, which ends the actor
-        // system in its last phase. Stopping this guardian instead would terminate the system at once,
-        // while its leave is still under way: remoting goes down mid-leave, the member never sees
-        // itself removed, and every phase of the shutdown runs into its timeout (25 s).
+        // In a process of its own, when the worker stops the node leaves through coordinated
+        // shutdown, and the process exits once the cluster phases are done (NodeMain). Stopping this
+        // guardian instead would terminate the system at once, while its leave is still under way:
+        // remoting goes down mid-leave, the member never sees itself removed, and every phase of the
+        // shutdown runs into its timeout (25 s). Inside another program the system must terminate,
+        // and Artery's flush in that last phase can hang, so there the guardian stops as before.
         return Behaviors.receive(Object.class)
                 .onSignal(Terminated.class, t -> {
+                    if (!ownProcess) {
+                        return Behaviors.stopped();
+                    }
                     org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem())
                             .runAll(org.apache.pekko.actor.CoordinatedShutdown.unknownReason());
                     return Behaviors.same();

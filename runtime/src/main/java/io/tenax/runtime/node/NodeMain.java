@@ -92,7 +92,8 @@ public final class NodeMain {
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
                 run.checkpoints().writeDelay());
         ActorSystem<Object> system = ActorSystem.create(
-                TenaxNode.create(coordinator, worker, trainer, endpoint, store, new JsonLinesEventSink(run.eventsFile())),
+                TenaxNode.create(coordinator, worker, trainer, endpoint, store, new JsonLinesEventSink(run.eventsFile()),
+                        exitJvm),
                 "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
         // goes with the process.
