@@ -783,12 +783,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private void stopLastWorkerOnceAlone() {
-        if (lastToLeave == null || (System.currentTimeMillis() < lastToLeaveDeadline
-                && !leavingFirst.stream().allMatch(cluster::hasLeft))) {
+        if (lastToLeave == null) {
             return;
         }
-        ctx.getLog().info("the other members {}: stopping the worker on this one", leavingFirst.stream()
-                .allMatch(cluster::hasLeft) ? "left" : "did not leave in " + LAST_TO_LEAVE_WAIT_MILLIS + " ms");
+        boolean othersLeft = leavingFirst.stream().allMatch(cluster::hasLeft);
+        if (!othersLeft && System.currentTimeMillis() < lastToLeaveDeadline) {
+            return;
+        }
+        ctx.getLog().info("the other members {}: stopping the worker on this one",
+                othersLeft ? "left" : "did not leave in " + LAST_TO_LEAVE_WAIT_MILLIS + " ms");
         lastToLeave.tell(new Worker.Shutdown(lastToLeaveReason));
         lastToLeave = null;
     }

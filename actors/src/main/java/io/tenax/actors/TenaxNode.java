@@ -107,6 +107,16 @@ public final class TenaxNode {
         ctx.pipeToSelf(created, (Done done, Throwable failure) -> new SchemaReady(attempt, failure));
     }
 
+    /** The status of the member at this address, or null when the cluster has no such member. */
+    private static MemberStatus statusOf(Cluster cluster, String address) {
+        for (Member m : cluster.state().getMembers()) {
+            if (m.address().toString().equals(address)) {
+                return m.status();
+            }
+        }
+        return null;
+    }
+
     /** A member that is in the cluster and not on its way out. */
     private static boolean active(MemberStatus s) {
         return s == MemberStatus.up() || s == MemberStatus.weaklyUp() || s == MemberStatus.joining();
@@ -124,12 +134,8 @@ public final class TenaxNode {
 
             @Override
             public boolean isMember(String address) {
-                for (Member m : cluster.state().getMembers()) {
-                    if (m.address().toString().equals(address)) {
-                        return active(m.status());
-                    }
-                }
-                return false;
+                MemberStatus s = statusOf(cluster, address);
+                return s != null && active(s);
             }
 
             @Override
@@ -144,14 +150,10 @@ public final class TenaxNode {
 
             @Override
             public boolean hasLeft(String address) {
-                for (Member m : cluster.state().getMembers()) {
-                    if (m.address().toString().equals(address)) {
-                        // Not exiting or down: until it is removed, a member still holds up this one's
-                        // leave (the singleton's hand-over, the leave's convergence).
-                        return m.status() == MemberStatus.removed();
-                    }
-                }
-                return true;
+                // Not exiting or down: until it is removed, a member still holds up this one's leave
+                // (the singleton's hand-over, the leave's convergence).
+                MemberStatus s = statusOf(cluster, address);
+                return s == null || s == MemberStatus.removed();
             }
         };
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
