@@ -1,9 +1,17 @@
 package io.tenax.actors;
 
+import io.tenax.actors.coordinator.ClusterControl;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.actors.event.RunEventSink;
+import io.tenax.actors.worker.Worker;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.trainer.RankTrainer;
-import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.Collective;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.AddressFromURIString;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -11,13 +19,14 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.Member;
-import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
 import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
 import org.apache.pekko.cluster.typed.Down;
 import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.cluster.typed.Subscribe;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 
 /**
@@ -46,14 +55,14 @@ public final class TenaxNode {
      *                   node, an embedding) ends its actor system as soon as its worker stops
      */
     public static Behavior<Object> create(Coordinator.Settings coordinator, Worker.Settings worker,
-            RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store, RunEventSink sink,
+            RankTrainer trainer, Collective.Factory collectives, DirectoryCheckpointStore store, RunEventSink sink,
             boolean ownProcess) {
         return Behaviors.setup(ctx -> {
             prepareSchema(ctx, 1);
             return Behaviors.receive(Object.class)
                     .onMessage(SchemaReady.class, ready -> {
                         if (ready.failure() == null) {
-                            return start(ctx, coordinator, worker, trainer, endpoint, store, sink, ownProcess);
+                            return start(ctx, coordinator, worker, trainer, collectives, store, sink, ownProcess);
                         }
                         if (ready.attempt() >= SCHEMA_ATTEMPTS) {
                             ctx.getLog().error("cannot prepare the journal after {} attempts", ready.attempt(),
@@ -107,61 +116,54 @@ public final class TenaxNode {
         ctx.pipeToSelf(created, (Done done, Throwable failure) -> new SchemaReady(attempt, failure));
     }
 
-    /** The status of the member at this address, or null when the cluster has no such member. */
-    private static MemberStatus statusOf(Cluster cluster, String address) {
-        for (Member m : cluster.state().getMembers()) {
-            if (m.address().toString().equals(address)) {
-                return m.status();
-            }
-        }
-        return null;
-    }
-
-    /** A member that is in the cluster and not on its way out. */
-    private static boolean active(MemberStatus s) {
-        return s == MemberStatus.up() || s == MemberStatus.weaklyUp() || s == MemberStatus.joining();
-    }
-
-    private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
-            Worker.Settings worker, RankTrainer trainer, RingEndpoint endpoint, DirectoryCheckpointStore store,
-            RunEventSink sink, boolean ownProcess) {
-        Cluster cluster = Cluster.get(ctx.getSystem());
-        Coordinator.ClusterView view = new Coordinator.ClusterView() {
+    /** The coordinator's view of this node's cluster, through Pekko's Cluster extension. */
+    static ClusterControl clusterControl(org.apache.pekko.actor.typed.ActorSystem<?> system) {
+        Cluster cluster = Cluster.get(system);
+        String self = cluster.selfMember().address().toString();
+        return new ClusterControl() {
             @Override
-            public void down(ActorRef<?> worker) {
-                cluster.manager().tell(new Down(worker.path().address()));
+            public String addressOf(ActorRef<?> worker) {
+                Address a = worker.path().address();
+                return a.hasLocalScope() ? self : a.toString();
             }
 
             @Override
-            public boolean isMember(String address) {
-                MemberStatus s = statusOf(cluster, address);
-                return s != null && active(s);
-            }
-
-            @Override
-            public boolean selfLeaving() {
-                return !active(cluster.selfMember().status());
-            }
-
-            @Override
-            public boolean onThisMember(ActorRef<?> worker) {
+            public boolean isLocal(ActorRef<?> worker) {
                 return worker.path().address().hasLocalScope();
             }
 
             @Override
-            public boolean hasLeft(String address) {
-                // Not exiting or down: until it is removed, a member still holds up this one's leave
-                // (the singleton's hand-over, the leave's convergence).
-                MemberStatus s = statusOf(cluster, address);
-                return s == null || s == MemberStatus.removed();
+            public String selfAddress() {
+                return self;
+            }
+
+            @Override
+            public Map<String, ClusterControl.MemberStatus> subscribe(ActorRef<ClusterEvent.MemberEvent> events) {
+                cluster.subscriptions().tell(Subscribe.create(events, ClusterEvent.MemberEvent.class));
+                Map<String, ClusterControl.MemberStatus> now = new HashMap<>();
+                for (Member m : cluster.state().getMembers()) {
+                    now.put(m.address().toString(), ClusterControl.MemberStatus.of(m.status()));
+                }
+                return now;
+            }
+
+            @Override
+            public void down(String address) {
+                cluster.manager().tell(new Down(AddressFromURIString.parse(address)));
             }
         };
+    }
+
+    private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
+            Worker.Settings worker, RankTrainer trainer, Collective.Factory collectives,
+            DirectoryCheckpointStore store, RunEventSink sink, boolean ownProcess) {
+        ClusterControl view = clusterControl(ctx.getSystem());
         ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
                 SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, view))
                         .onFailure(SupervisorStrategy.restartWithBackoff(
                                 Duration.ofMillis(200), Duration.ofSeconds(5), 0.2)),
                         "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("worker")));
-        ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, endpoint, store, worker), "worker");
+        ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, collectives, store, worker), "worker");
         ctx.watch(w);
         drainOnJvmExit(ctx.getSystem(), w);
         // In a process of its own, when the worker stops the node leaves through coordinated

@@ -1,7 +1,7 @@
 /**
- * The control plane: the event-sourced {@link io.tenax.actors.Coordinator} (a cluster
- * singleton) and one {@link io.tenax.actors.Worker} per node wrapping a trainer. The
- * coordinator stays out of the per-step path; it acts on membership, progress reports and
- * the end of a run.
+ * The control plane of a node: its guardian ({@link io.tenax.actors.TenaxNode}), which runs
+ * the coordinator singleton (package {@code coordinator}) and the node's worker (package
+ * {@code worker}), and the values both sides share ({@link io.tenax.actors.RingMember}). The
+ * run's event log is in {@code event}, the wire format of messages in {@code serialization}.
  */
 package io.tenax.actors;

@@ -40,7 +40,7 @@ class DeterministicRunsTest {
     @Test
     void twoKillsAndARejoinStillConsumeEverySampleExactlyOnce() throws Exception {
         LocalRuns.Finished chaos = chaosRun();
-        Invariants.finishedEveryStepInAgreement(chaos);
+        Invariants.check(chaos);
         RunSummary s = chaos.summary();
         assertThat(s.failures()).as("both kills happened").hasSize(2)
                 .allMatch(f -> f.kind().equals("chaos-kill"));
@@ -73,7 +73,7 @@ class DeterministicRunsTest {
         @org.junit.jupiter.api.BeforeAll
         void uninterruptedThreeNodeRun() throws Exception {
             reference = LocalRuns.run(cnn("det-reference", 3), false);
-            Invariants.finishedEveryStepInAgreement(reference);
+            Invariants.check(reference);
             assertThat(reference.summary().failures()).isEmpty();
             assertAuditPassed(reference.summary());
         }
@@ -88,7 +88,7 @@ class DeterministicRunsTest {
         @Test
         void twoNodesTrainBitwiseTheSameModelAsThree() throws Exception {
             LocalRuns.Finished two = LocalRuns.run(cnn("det-two", 2), false);
-            Invariants.finishedEveryStepInAgreement(two);
+            Invariants.check(two);
             assertThat(two.summary().generations().get(0).worldSize()).isEqualTo(2);
             assertAuditPassed(two.summary());
             assertSameModelAsReference(two);

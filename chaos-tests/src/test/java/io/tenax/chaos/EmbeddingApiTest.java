@@ -2,8 +2,7 @@ package io.tenax.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tenax.runtime.api.RunEvent;
-import io.tenax.runtime.api.RunState;
+import io.tenax.actors.event.RunEvent;
 import io.tenax.runtime.api.Tenax;
 import io.tenax.runtime.api.TenaxClient;
 import io.tenax.runtime.api.TenaxRun;
@@ -18,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
  */
 class EmbeddingApiTest {
     private final List<RunEvent> events = new CopyOnWriteArrayList<>();
+    private final LinkedBlockingQueue<RunEvent> arriving = new LinkedBlockingQueue<>();
 
     @Test
     void aPlatformStartsFollowsDrainsAndSurvivesAKillThroughTheApi() throws Exception {
@@ -38,16 +39,24 @@ class EmbeddingApiTest {
                 .set("tenax.worker.progress-interval", "100ms")
                 .set("tenax.node.jvm-options", List.of("-Xmx512m", "-XX:+UseSerialGC"))
                 .progress(System.out).start();
-        run.addListener(events::add);
+        run.addListener(e -> {
+            events.add(e);
+            arriving.add(e);
+        });
 
-        awaitStatus(run, s -> s.step() >= 300 && s.worldSize() == 3);
+        awaitEvent(run, e -> e instanceof RunEvent.Progress p && p.step() >= 300 && p.worldSize() == 3);
         checkManagementEndpoint(run);
         assertThat(run.drain("node-7")).as("an unknown node").isFalse();
         assertThat(run.drain("node-3")).isTrue();
-        RunEvent.Drained drained = (RunEvent.Drained) awaitEvent(run, e -> e instanceof RunEvent.Drained);
+        RunEvent.MemberDrained drained = (RunEvent.MemberDrained) awaitEvent(run,
+                e -> e instanceof RunEvent.MemberDrained);
         assertThat(drained.node()).isEqualTo("node-3");
 
-        awaitStatus(run, s -> s.worldSize() == 2 && s.step() >= drainedAt(run) + 100);
+        RunEvent.GenerationStarted withoutIt = events.stream() // announced just before the drained node left
+                .filter(e -> e instanceof RunEvent.GenerationStarted g && g.worldSize() == 2)
+                .map(RunEvent.GenerationStarted.class::cast).findFirst().orElseThrow();
+        awaitEvent(run, e -> e instanceof RunEvent.Progress p && p.generation() == withoutIt.generation()
+                && p.step() >= withoutIt.startStep() + 100);
         assertThat(run.status().step()).as("room left for a failure; %s",
                 timeline(run)).isLessThan(4000);
         long pid = Long.parseLong(Files.readString(run.runDir().resolve("nodes/node-2.pid")).trim());
@@ -111,35 +120,20 @@ class EmbeddingApiTest {
         return Invariants.timeline(run.runDir().resolve("events.jsonl"));
     }
 
-    private long drainedAt(TenaxRun run) {
-        return events.stream().filter(e -> e instanceof RunEvent.GenerationStarted g && g.world().size() == 2)
-                .mapToLong(e -> ((RunEvent.GenerationStarted) e).startStep()).findFirst().orElse(0);
-    }
-
-    private void awaitStatus(TenaxRun run, Predicate<RunState> condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
-        while (!condition.test(run.status())) {
-            if (run.status().ended() || System.nanoTime() > deadline) {
-                throw new AssertionError((run.status().ended() ? "the run ended early: " : "timed out waiting: ")
-                        + run.status() + "; " + timeline(run));
-            }
-            Thread.sleep(50);
-        }
-    }
-
+    /** Waits for the next event (from those not yet taken) that matches; fails if the run ends first. */
     private RunEvent awaitEvent(TenaxRun run, Predicate<RunEvent> condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (true) {
-            for (RunEvent e : events) {
-                if (condition.test(e)) {
-                    return e;
-                }
+            RunEvent e = arriving.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (e == null) {
+                throw new AssertionError("timed out waiting for an event; " + timeline(run));
             }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for an event; "
-                        + timeline(run));
+            if (condition.test(e)) {
+                return e;
             }
-            Thread.sleep(50);
+            if (RunEvent.endsRun(e)) {
+                throw new AssertionError("the run ended first: " + e + "; " + timeline(run));
+            }
         }
     }
 }

@@ -21,7 +21,10 @@ final class LocalRuns {
     private LocalRuns() {
     }
 
-    /** A small, fast MLP run; {@code settings} are tenax.* overrides. */
+    /**
+     * A small, fast MLP run with the sample audit on, so that {@link Invariants#check} proves
+     * exactly-once consumption; {@code settings} are tenax.* overrides.
+     */
     static Config small(String runId, int nodes, long steps, Map<String, Object> settings) {
         Config c = ConfigFactory.empty()
                 .withValue("tenax.run-id", ConfigValueFactory.fromAnyRef(runId))
@@ -34,6 +37,7 @@ final class LocalRuns {
                 .withValue("tenax.training.eval-size", ConfigValueFactory.fromAnyRef(1000))
                 .withValue("tenax.training.global-batch", ConfigValueFactory.fromAnyRef(192))
                 .withValue("tenax.worker.progress-interval", ConfigValueFactory.fromAnyRef("100ms"))
+                .withValue("tenax.audit", ConfigValueFactory.fromAnyRef(true))
                 .withValue("tenax.node.jvm-options", ConfigValueFactory.fromIterable(
                         java.util.List.of("-Xmx512m", "-XX:+UseSerialGC")));
         for (Map.Entry<String, Object> e : settings.entrySet()) {

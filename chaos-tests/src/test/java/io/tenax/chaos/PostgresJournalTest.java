@@ -25,17 +25,11 @@ class PostgresJournalTest {
                 "tenax.journal.kind", "postgres", "tenax.journal.url", URL, "tenax.journal.user", "tenax",
                 "tenax.journal.password", "tenax", "tenax.checkpoint.every", 5)), false,
                 ChaosPlan.parse("kill coordinator at step 200; restart after 1s"));
-        Invariants.finishedEveryStepInAgreement(run);
-        List<CheckpointId> committed = Invariants.committedCheckpointsIntact(run);
+        List<CheckpointId> committed = Invariants.check(run);
         assertThat(run.summary().generations().size()).isGreaterThanOrEqualTo(2);
-        try (Connection c = DriverManager.getConnection(URL, "tenax", "tenax");
-                PreparedStatement q = c.prepareStatement("SELECT COUNT(*) FROM event_journal WHERE persistence_id = ?"
-                        + " AND event_ser_manifest LIKE '%CheckpointCommitted'")) {
-            q.setString(1, "tenax-coordinator-" + run.config().runId());
-            try (ResultSet r = q.executeQuery()) {
-                r.next();
-                assertThat(r.getInt(1)).isGreaterThanOrEqualTo(committed.size());
-            }
+        try (Connection c = DriverManager.getConnection(URL, "tenax", "tenax")) {
+            // every announced commit was persisted (a snapshot's events are deleted; sequence numbers go on)
+            assertThat(Invariants.journalledEvents(c, run.config().runId())).isGreaterThanOrEqualTo(committed.size());
         }
         // The same run id again, in a fresh run directory: the journal belongs to the finished run.
         var again = LocalRuns.small(run.config().runId(), 3, 900, Map.of("tenax.journal.kind", "postgres",

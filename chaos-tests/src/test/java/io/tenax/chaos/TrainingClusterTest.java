@@ -17,6 +17,7 @@ class TrainingClusterTest {
     @Test
     void threeNodeProcessesTrainTogetherToIdenticalParametersAndMatchOneNode() throws Exception {
         LocalRuns.Finished three = LocalRuns.run(LocalRuns.small("three", 3, STEPS, Map.of()), false);
+        Invariants.check(three);
 
         assertThat(three.summary().finished()).isTrue();
         assertThat(three.summary().generations()).hasSize(1);

@@ -35,6 +35,7 @@ public final class DirectoryCheckpointStore {
     public static final String MANIFEST = "manifest.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final long MAX_MANIFEST_BYTES = 1 << 20;
+    private static final java.util.regex.Pattern SHARD_NAME = java.util.regex.Pattern.compile("shard-r\\d+-of-\\d+\\.bin");
 
     private final Path root;
     private final Duration writeDelay;
@@ -138,6 +139,30 @@ public final class DirectoryCheckpointStore {
     }
 
     /**
+     * Checks a committed checkpoint without reading its shards: the manifest must describe it,
+     * and every shard must be on disk with the size the manifest gives. Cheap whatever the
+     * model's size; {@link #load} then verifies every byte. Returns the manifest.
+     */
+    public CheckpointManifest check(CheckpointId id) throws CheckpointException {
+        CheckpointManifest manifest = manifest(id);
+        for (CheckpointManifest.Shard entry : manifest.shards()) {
+            Path file = shardFile(id, entry);
+            try {
+                long size = Files.size(file);
+                if (size != entry.bytes()) {
+                    throw new CheckpointException(CheckpointFailureReason.SIZE_MISMATCH, file + " has " + size
+                            + " bytes, the manifest says " + entry.bytes());
+                }
+            } catch (NoSuchFileException e) {
+                throw new CheckpointException(CheckpointFailureReason.MISSING_SHARD, file.toString(), e);
+            } catch (IOException e) {
+                throw new CheckpointException(CheckpointFailureReason.IO_ERROR, file + ": " + e, e);
+            }
+        }
+        return manifest;
+    }
+
+    /**
      * Loads a committed checkpoint, verifying the size and SHA-256 of every shard and that
      * the shards fit together. Never returns partial or unverified state.
      */
@@ -147,10 +172,7 @@ public final class DirectoryCheckpointStore {
         Map<String, Integer> covered = new LinkedHashMap<>();
         Map<String, Long> scalars = null;
         for (CheckpointManifest.Shard entry : manifest.shards()) {
-            if (!entry.file().matches("shard-r\\d+-of-\\d+\\.bin")) {
-                throw new CheckpointException(CheckpointFailureReason.MALFORMED, "shard name " + entry.file());
-            }
-            Path file = directory(id).resolve(entry.file());
+            Path file = shardFile(id, entry);
             byte[] bytes = readVerified(file, entry);
             ShardFormat.Shard shard = ShardFormat.read(bytes);
             if (shard.rank() != entry.rank() || shard.worldSize() != manifest.worldSize() || !shard.id().equals(id)) {
@@ -182,6 +204,14 @@ public final class DirectoryCheckpointStore {
             }
         }
         return new StateSnapshot(sections, scalars == null ? Map.of() : scalars);
+    }
+
+    /** Where a manifest's shard is; its name must be a shard's, so that a manifest cannot point elsewhere. */
+    private Path shardFile(CheckpointId id, CheckpointManifest.Shard entry) throws CheckpointException {
+        if (!SHARD_NAME.matcher(entry.file()).matches()) {
+            throw new CheckpointException(CheckpointFailureReason.MALFORMED, "shard name " + entry.file());
+        }
+        return directory(id).resolve(entry.file());
     }
 
     private static byte[] readVerified(Path file, CheckpointManifest.Shard entry) throws CheckpointException {

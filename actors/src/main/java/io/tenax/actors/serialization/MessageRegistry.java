@@ -1,9 +1,11 @@
 package io.tenax.actors.serialization;
 
-import io.tenax.actors.Coordinator;
-import io.tenax.actors.CoordinatorState;
 import io.tenax.actors.RingMember;
-import io.tenax.actors.Worker;
+import io.tenax.actors.coordinator.CompletedCheckpointStore;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.actors.coordinator.CoordinatorState;
+import io.tenax.actors.worker.Worker;
+import io.tenax.checkpoint.CheckpointId;
 import java.util.List;
 
 /**
@@ -44,7 +46,10 @@ public final class MessageRegistry {
             Coordinator.Resumed.class,
             Coordinator.CheckpointFailed.class,
             Worker.ProvideCommunicatorId.class,
-            Worker.CommunicatorId.class);
+            Worker.CommunicatorId.class,
+            CheckpointId.class,
+            CompletedCheckpointStore.class,
+            CoordinatorState.class);
 
     private MessageRegistry() {
     }

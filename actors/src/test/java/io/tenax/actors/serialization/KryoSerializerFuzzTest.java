@@ -64,7 +64,7 @@ class KryoSerializerFuzzTest {
     void manifestsOffTheAllowlistAreRefusedBeforeKryo() {
         Random rng = new Random(13);
         List<String> hostile = List.of("java.lang.Runtime", "java.util.HashMap", "javax.script.ScriptEngineManager",
-                "org.apache.pekko.actor.PoisonPill$", "io.tenax.actors.Coordinator$Command", "", "\\u0000");
+                "org.apache.pekko.actor.PoisonPill$", "io.tenax.actors.coordinator.Coordinator$Command", "", "\\u0000");
         for (int c = 0; c < CASES; c++) {
             byte[] bytes = new byte[rng.nextInt(64)];
             rng.nextBytes(bytes);

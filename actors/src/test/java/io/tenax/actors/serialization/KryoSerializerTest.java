@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.ConfigFactory;
-import io.tenax.actors.Coordinator;
-import io.tenax.actors.CoordinatorState;
 import io.tenax.actors.RingMember;
-import io.tenax.actors.Worker;
+import io.tenax.actors.coordinator.CompletedCheckpointStore;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.actors.coordinator.CoordinatorState;
+import io.tenax.actors.worker.Worker;
+import io.tenax.checkpoint.CheckpointId;
 import java.io.NotSerializableException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -75,7 +77,11 @@ class KryoSerializerTest {
                 new Coordinator.Resumed(4, "node-1", "memory", 3),
                 new Coordinator.CheckpointFailed(4, "node-2", 320, "No space left on device"),
                 new Worker.ProvideCommunicatorId(5, testKit.<Worker.CommunicatorId>createTestProbe().ref()),
-                new Worker.CommunicatorId(5, "node-1", "AAECAw==", null));
+                new Worker.CommunicatorId(5, "node-1", "AAECAw==", null),
+                new CheckpointId(40, 2),
+                new CompletedCheckpointStore(List.of(new CheckpointId(30, 2), new CheckpointId(40, 2)), 4),
+                new CoordinatorState(2, world, 40, new CheckpointId(40, 1),
+                        new CompletedCheckpointStore(List.of(new CheckpointId(40, 1)), 9), 1, false));
     }
 
     @Test

@@ -2,6 +2,8 @@ package io.tenax.runtime.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tenax.actors.event.RunEvent;
+import io.tenax.actors.event.RunEventJson;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -21,7 +23,6 @@ public final class TenaxClient {
     private final String url;
     private final String token;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    private final EventDecoder decoder = new EventDecoder();
     private int nextEvent;
 
     TenaxClient(String url, String token) {
@@ -46,7 +47,7 @@ public final class TenaxClient {
         for (String line : body.split("\n")) {
             if (!line.isBlank()) {
                 nextEvent++;
-                out.addAll(decoder.decode(JSON.readTree(line)));
+                RunEventJson.decode(line).ifPresent(out::add);
             }
         }
         return out;

@@ -1,5 +1,6 @@
 package io.tenax.runtime.api;
 
+import io.tenax.actors.event.RunEvent;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.launch.LocalLauncher;
 import io.tenax.runtime.launch.RunSummary;
@@ -23,12 +24,7 @@ public final class TenaxRun {
     TenaxRun(RunConfig config, LocalLauncher launcher) {
         this.config = config;
         this.launcher = launcher;
-        EventDecoder decoder = new EventDecoder();
-        launcher.addListener(json -> {
-            for (RunEvent e : decoder.decode(json)) {
-                listeners.forEach(l -> l.accept(e));
-            }
-        });
+        launcher.addListener(e -> listeners.forEach(l -> l.accept(e)));
     }
 
     void start() {

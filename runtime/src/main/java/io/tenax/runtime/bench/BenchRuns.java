@@ -1,6 +1,6 @@
 package io.tenax.runtime.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.tenax.actors.event.RunEvent;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
@@ -26,7 +26,7 @@ final class BenchRuns {
 
     /** A finished run: its configuration and summary. */
     record Run(RunConfig config, RunSummary summary) {
-        List<JsonNode> events() throws IOException {
+        List<RunEvent> events() throws IOException {
             return EventLog.readAll(config.eventsFile());
         }
 
@@ -45,14 +45,14 @@ final class BenchRuns {
             long firstTime = 0;
             long lastStep = -1;
             long lastTime = 0;
-            for (JsonNode e : events()) {
-                if (e.path("type").asText().equals("progress") && e.path("generation").asLong() == generation) {
+            for (RunEvent e : events()) {
+                if (e instanceof RunEvent.Progress p && p.generation() == generation) {
                     if (firstStep < 0) {
-                        firstStep = e.path("step").asLong();
-                        firstTime = e.path("time").asLong();
+                        firstStep = p.step();
+                        firstTime = p.time();
                     }
-                    lastStep = e.path("step").asLong();
-                    lastTime = e.path("time").asLong();
+                    lastStep = p.step();
+                    lastTime = p.time();
                 }
             }
             if (lastTime <= firstTime) {

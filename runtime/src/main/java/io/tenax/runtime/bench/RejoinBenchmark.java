@@ -52,8 +52,8 @@ public final class RejoinBenchmark implements Benchmark {
                 waiting.add(r.trainingMs() - r.registeredMs());
             }
         }
-        long coldStart = run.events().stream().filter(e -> e.path("type").asText().equals("progress"))
-                .mapToLong(e -> e.path("time").asLong()).min().orElseThrow() - launched;
+        long coldStart = run.events().stream().filter(io.tenax.actors.event.RunEvent.Progress.class::isInstance)
+                .mapToLong(io.tenax.actors.event.RunEvent::time).min().orElseThrow() - launched;
         BenchReport report = new BenchReport(name(), List.of("phase", "n", "p50 ms", "p90 ms", "max ms"));
         report.row("restart -> registered (start-up)", registered.size(), BenchRuns.percentile(registered, 50),
                 BenchRuns.percentile(registered, 90), BenchRuns.percentile(registered, 100));

@@ -5,7 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValueFactory;
-import io.tenax.actors.Formation;
+import io.tenax.actors.coordinator.Formation;
 import io.tenax.trainer.TrainingSpec;
 import io.tenax.trainer.data.DatasetException;
 import io.tenax.trainer.data.DatasetLoader;
@@ -261,7 +261,7 @@ public record RunConfig(
     }
 
     /** Set as -D system properties by bin/tenax and the launcher, for logging; not settings. */
-    private static final java.util.Set<String> SYSTEM_PROPERTIES = java.util.Set.of("tenax.log.level", "tenax.node");
+    private static final java.util.Set<String> SYSTEM_PROPERTIES = java.util.Set.of("tenax.log.level", "tenax.node", "tenax.incarnation");
 
     /** Every tenax.* key must be one the modules define (or a data set preset); a typo is an error, not a no-op. */
     private static void checkKnownKeys(Config c) {

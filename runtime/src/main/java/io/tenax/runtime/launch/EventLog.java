@@ -1,7 +1,7 @@
 package io.tenax.runtime.launch;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tenax.actors.event.RunEvent;
+import io.tenax.actors.event.RunEventJson;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -12,22 +12,23 @@ import java.util.List;
 
 /**
  * Follows a run's {@code events.jsonl} as the coordinator appends to it, returning whole
- * lines only; a partly written last line is read on a later poll.
+ * lines only, as typed events; a partly written last line is read on a later poll, and a
+ * line this version cannot read is skipped and counted.
  */
 public final class EventLog {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private final Path file;
-    private final List<JsonNode> all = new ArrayList<>();
+    private final List<RunEvent> all = new ArrayList<>();
     private long offset;
     private byte[] partial = new byte[0];
+    private long unreadable;
 
     public EventLog(Path file) {
         this.file = file;
     }
 
     /** Events appended since the last poll. */
-    public List<JsonNode> poll() throws IOException {
-        List<JsonNode> fresh = new ArrayList<>();
+    public List<RunEvent> poll() throws IOException {
+        List<RunEvent> fresh = new ArrayList<>();
         if (!Files.exists(file)) {
             return fresh;
         }
@@ -48,7 +49,7 @@ public final class EventLog {
                 if (bytes[i] == '\n') {
                     String line = new String(bytes, start, i - start, StandardCharsets.UTF_8).trim();
                     if (!line.isEmpty()) {
-                        fresh.add(JSON.readTree(line));
+                        RunEventJson.decode(line).ifPresentOrElse(fresh::add, () -> unreadable++);
                     }
                     start = i + 1;
                 }
@@ -60,14 +61,24 @@ public final class EventLog {
     }
 
     /** Every event read so far. */
-    public List<JsonNode> all() {
+    public List<RunEvent> all() {
         return List.copyOf(all);
     }
 
+    /** Lines skipped because they are not events this version knows. */
+    public long unreadable() {
+        return unreadable;
+    }
+
     /** Reads a whole finished log at once. */
-    public static List<JsonNode> readAll(Path file) throws IOException {
+    public static List<RunEvent> readAll(Path file) throws IOException {
         EventLog log = new EventLog(file);
         log.poll();
         return log.all();
+    }
+
+    /** The events of one kind, in order. */
+    public static <T extends RunEvent> List<T> only(List<RunEvent> events, Class<T> type) {
+        return events.stream().filter(type::isInstance).map(type::cast).toList();
     }
 }

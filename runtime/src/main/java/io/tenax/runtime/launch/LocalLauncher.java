@@ -1,6 +1,9 @@
 package io.tenax.runtime.launch;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.actors.event.RunEvent;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.node.NodeMain;
 import io.tenax.trainer.device.DeviceChoice;
@@ -43,10 +46,11 @@ public final class LocalLauncher {
     private final ChaosPlan chaos;
     private final Map<String, Process> processes = new LinkedHashMap<>();
     private final Map<String, Integer> ports = new LinkedHashMap<>();
-    private final List<Failure> failures = new ArrayList<>();
+    private final Map<String, String> incarnations = new LinkedHashMap<>();
+    private final List<Failure> faults = new ArrayList<>();
     private final List<RunSummary.Restart> restarts = new ArrayList<>();
     private final java.util.Set<String> drained = new java.util.HashSet<>();
-    /** Nodes whose death the launcher already accounted for (its own kills and stops). */
+    /** Nodes whose death the launcher already accounted for (its own kills, and drains). */
     private final java.util.Set<String> expectedExits = new java.util.HashSet<>();
     private final java.util.Set<Process> handledDeaths = java.util.Collections.newSetFromMap(
             new java.util.IdentityHashMap<>());
@@ -55,19 +59,17 @@ public final class LocalLauncher {
     private final java.util.Set<String> registered = new java.util.HashSet<>();
     /** Start-up failures per node (a port taken between choosing and binding it, say). */
     private final Map<String, Integer> failedStarts = new java.util.HashMap<>();
-    private final Map<Integer, Long> nextFire = new LinkedHashMap<>();
-    private final Map<String, Long> resumeAt = new LinkedHashMap<>();
-    private final java.util.Random random;
+    private final ChaosInjector injector;
     private List<Integer> seedPorts = List.of();
-    private long trainingStartedAt;
     private long lastStep;
     private String coordinatorNode;
     private List<String> currentWorld = List.of();
+    private CheckpointId newestCommitted;
     private ProgressDisplay display;
     private Referee referee;
     private final io.tenax.runtime.management.RunStatus status;
     private final io.tenax.runtime.management.RunMetrics metrics;
-    private final List<java.util.function.Consumer<JsonNode>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<java.util.function.Consumer<RunEvent>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile String managementUrl;
 
     public LocalLauncher(RunConfig run, PrintStream out, boolean inProcess) {
@@ -79,7 +81,6 @@ public final class LocalLauncher {
         this.out = Objects.requireNonNull(out, "out");
         this.inProcess = inProcess;
         this.chaos = Objects.requireNonNull(chaos, "chaos");
-        this.random = new java.util.Random(run.training().seed());
         this.status = new io.tenax.runtime.management.RunStatus(run.runId(), run.totalSteps());
         this.metrics = new io.tenax.runtime.management.RunMetrics(run.runId());
         if (inProcess && run.nodes() != 1) {
@@ -88,6 +89,27 @@ public final class LocalLauncher {
         if (inProcess && !chaos.isEmpty()) {
             throw new IllegalArgumentException("chaos needs node processes; it cannot run in-process");
         }
+        String refusal = ChaosInjector.refusal(chaos, run.checkpoints().dir());
+        if (refusal != null) {
+            throw new ConfigError(refusal);
+        }
+        this.injector = new ChaosInjector(chaos, new ChaosInjector.Nodes() {
+            @Override
+            public Map<String, Process> processes() {
+                return processes;
+            }
+
+            @Override
+            public String incarnation(String node) {
+                return incarnations.get(node);
+            }
+
+            @Override
+            public void expectExit(String node) {
+                expectedExits.add(node);
+                metrics.failureAt(System.currentTimeMillis());
+            }
+        }, run.checkpoints().dir(), run.training().seed(), note -> display.note(note), faults);
     }
 
     /** Starts the nodes, waits for the run to end, and returns its summary (also written to disk). */
@@ -138,18 +160,23 @@ public final class LocalLauncher {
                     + run.training().globalBatch() + " samples; logs in " + run.nodesDir());
             long finishedAt = 0;
             while (true) {
-                for (JsonNode e : events.poll()) {
+                for (RunEvent e : events.poll()) {
                     finished |= dispatch(e);
                 }
                 if (!inProcess && !finished) {
                     watchNodes();
-                    applyChaos();
+                    injector.observe(lastStep, currentWorld, coordinatorNode, newestCommitted);
+                    injector.tick(System.currentTimeMillis());
                 }
                 boolean running = inProcess ? !local.whenTerminated().isCompleted()
                         : processes.values().stream().anyMatch(Process::isAlive) || (!finished && !restartAt.isEmpty());
                 if (!running) {
-                    for (JsonNode e : events.poll()) {
+                    for (RunEvent e : events.poll()) {
                         finished |= dispatch(e);
+                    }
+                    if (!finished && !inProcess && !drained.isEmpty() && drained.containsAll(processes.keySet())) {
+                        display.note("every node was drained: the run is stopped at its last committed checkpoint"
+                                + (newestCommitted == null ? "" : " (step " + newestCommitted.step() + ")"));
                     }
                     break;
                 }
@@ -168,7 +195,7 @@ public final class LocalLauncher {
             if (management != null) {
                 management.close();
             }
-            resumeAll();
+            injector.close();
             if (!finished) {
                 destroyAll();
             }
@@ -186,7 +213,7 @@ public final class LocalLauncher {
             }
         }
         double wall = (System.nanoTime() - started) / 1e9;
-        RunSummary summary = RunSummary.fromEvents(run, events.all(), wall, failures, restarts,
+        RunSummary summary = RunSummary.fromEvents(run, events.all(), wall, faults, restarts,
                 StepLogs.read(run.nodesDir()));
         summary.write(run.runDir().resolve("summary.json"));
         try {
@@ -258,7 +285,7 @@ public final class LocalLauncher {
     }
 
     /** Calls {@code listener} with every event of the run's log, in order, on the launcher's thread. */
-    public void addListener(java.util.function.Consumer<JsonNode> listener) {
+    public void addListener(java.util.function.Consumer<RunEvent> listener) {
         listeners.add(listener);
     }
 
@@ -267,21 +294,21 @@ public final class LocalLauncher {
         if (!ports.containsKey(node) || referee == null) {
             return false;
         }
-        referee.coordinator().tell(new io.tenax.actors.Coordinator.Drain(node, reason));
+        referee.coordinator().tell(new Coordinator.Drain(node, reason));
         return true;
     }
 
     /** Asks the coordinator to stop the run at the next step boundary, after a checkpoint. */
     public void stop(String reason) {
         if (referee != null) {
-            referee.coordinator().tell(new io.tenax.actors.Coordinator.StopRun(reason));
+            referee.coordinator().tell(new Coordinator.StopRun(reason));
         }
     }
 
-    private boolean dispatch(JsonNode e) {
+    private boolean dispatch(RunEvent e) {
         status.accept(e);
         metrics.accept(e);
-        for (java.util.function.Consumer<JsonNode> listener : listeners) {
+        for (java.util.function.Consumer<RunEvent> listener : listeners) {
             try {
                 listener.accept(e);
             } catch (RuntimeException ex) {
@@ -349,7 +376,8 @@ public final class LocalLauncher {
                 continue;
             }
             if (!expected) {
-                failures.add(new Failure(node, "external", now, lastStep, currentWorld.contains(node)));
+                faults.add(new Failure(node, incarnations.get(node), "external", now, lastStep));
+                metrics.failureAt(now);
                 display.note("node " + node + " exited (code " + p.exitValue() + ")");
             }
             scheduleRestart(node, now);
@@ -364,12 +392,6 @@ public final class LocalLauncher {
                 startNode(r.getKey());
             }
         }
-        for (Map.Entry<String, Long> r : new ArrayList<>(resumeAt.entrySet())) {
-            if (now >= r.getValue()) {
-                resumeAt.remove(r.getKey());
-                signal(r.getKey(), "CONT");
-            }
-        }
     }
 
     private void scheduleRestart(String node, long now) {
@@ -382,168 +404,53 @@ public final class LocalLauncher {
         }
     }
 
-    private void applyChaos() {
-        if (trainingStartedAt == 0) {
-            return;
-        }
-        long now = System.currentTimeMillis();
-        long elapsed = now - trainingStartedAt;
-        for (int i = 0; i < chaos.faults().size(); i++) {
-            ChaosPlan.Fault f = chaos.faults().get(i);
-            Long next = nextFire.get(i);
-            if (next != null && next == Long.MAX_VALUE) {
-                continue;
-            }
-            boolean due;
-            if (f.trigger().atStep() >= 0) {
-                due = lastStep >= f.trigger().atStep();
-            } else if (f.trigger().atTime() != null) {
-                due = elapsed >= f.trigger().atTime().toMillis();
-            } else {
-                due = elapsed >= (next == null ? f.trigger().every().toMillis() : next);
-            }
-            if (!due) {
-                continue;
-            }
-            nextFire.put(i, f.trigger().every() == null ? Long.MAX_VALUE : elapsed + f.trigger().every().toMillis());
-            if (f.target().equals("all")) {
-                List<String> alive = processes.entrySet().stream().filter(e -> e.getValue().isAlive())
-                        .map(Map.Entry::getKey).toList();
-                display.note("chaos: SIGKILL all " + alive.size() + " nodes at step " + lastStep);
-                for (String node : alive) {
-                    failures.add(new Failure(node, "chaos-kill-all", now, lastStep, currentWorld.contains(node)));
-                    expectedExits.add(node);
-                    processes.get(node).destroyForcibly();
+    /** Shows an event, and follows what the launcher needs to know; true when the run ended. */
+    private boolean show(RunEvent e) {
+        if (e instanceof RunEvent.MemberUp up) {
+            registered.add(up.node());
+        } else if (e instanceof RunEvent.Progress p) {
+            lastStep = Math.max(lastStep, p.step());
+            display.update(p.step() + 1, (float) p.loss(), p.samplesPerSecond(), p.worldSize(), p.generation());
+        } else if (e instanceof RunEvent.CoordinatorStarted c) {
+            int port = Integer.parseInt(c.node().substring(c.node().lastIndexOf(':') + 1));
+            ports.forEach((node, p) -> {
+                if (p == port) {
+                    coordinatorNode = node;
                 }
-                continue;
-            }
-            String target = resolve(f.target());
-            if (target == null) {
-                display.note("chaos: no live node for '" + f.target() + "'; skipped");
-                continue;
-            }
-            if (f.action() == ChaosPlan.Action.TERM) {
-                display.note("chaos: SIGTERM " + target + " at step " + lastStep + " (a preemption notice)");
-                signal(target, "TERM");
-            } else if (f.action() == ChaosPlan.Action.KILL) {
-                display.note("chaos: SIGKILL " + target + " at step " + lastStep);
-                failures.add(new Failure(target, "chaos-kill", now, lastStep, currentWorld.contains(target)));
-                metrics.failureAt(now);
-                expectedExits.add(target);
-                processes.get(target).destroyForcibly();
-            } else {
-                display.note("chaos: SIGSTOP " + target + " at step " + lastStep + " for " + f.pause().toSeconds() + " s");
-                failures.add(new Failure(target, "chaos-stop", now, lastStep, currentWorld.contains(target)));
-                expectedExits.add(target);
-                signal(target, "STOP");
-                resumeAt.put(target, now + f.pause().toMillis());
-            }
-        }
-    }
-
-    /** A live node for a target; random and coordinator kills leave at least one node alive. */
-    private String resolve(String target) {
-        List<String> alive = processes.entrySet().stream().filter(e -> e.getValue().isAlive()
-                && !resumeAt.containsKey(e.getKey())).map(Map.Entry::getKey).toList();
-        if (target.equals("random")) {
-            return alive.size() < 2 ? null : alive.get(random.nextInt(alive.size()));
-        }
-        if (target.equals("worker")) {
-            List<String> workers = alive.stream().filter(n -> !n.equals(coordinatorNode) && currentWorld.contains(n))
-                    .toList();
-            return alive.size() < 2 || workers.isEmpty() ? null : workers.get(random.nextInt(workers.size()));
-        }
-        if (target.equals("coordinator")) {
-            return coordinatorNode != null && alive.contains(coordinatorNode) && alive.size() >= 2 ? coordinatorNode
-                    : null;
-        }
-        return alive.contains(target) ? target : null;
-    }
-
-    private void signal(String node, String signal) {
-        try {
-            new ProcessBuilder("kill", "-" + signal, Long.toString(processes.get(node).pid())).inheritIO().start()
-                    .waitFor();
-        } catch (IOException e) {
-            display.note("cannot send SIG" + signal + " to " + node + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void resumeAll() {
-        for (String node : new ArrayList<>(resumeAt.keySet())) {
-            signal(node, "CONT");
-        }
-        resumeAt.clear();
-    }
-
-    private boolean show(JsonNode e) {
-        switch (e.path("type").asText()) {
-            case "member-up" -> registered.add(e.path("node").asText());
-            case "progress" -> {
-                lastStep = Math.max(lastStep, e.path("step").asLong());
-                display.update(e.path("step").asLong() + 1, (float) e.path("loss").asDouble(),
-                        e.path("samplesPerSecond").asDouble(), e.path("worldSize").asInt(),
-                        e.path("generation").asLong());
-            }
-            case "coordinator-started" -> {
-                String address = e.path("node").asText();
-                int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
-                ports.forEach((node, p) -> {
-                    if (p == port) {
-                        coordinatorNode = node;
-                    }
-                });
-            }
-            case "generation-started" -> {
-                List<String> world = new ArrayList<>();
-                e.path("world").forEach(n -> world.add(n.asText()));
-                currentWorld = world;
-                if (trainingStartedAt == 0) {
-                    trainingStartedAt = System.currentTimeMillis();
-                }
-                display.note(String.format(Locale.ROOT,
-                    "generation %d: world of %d (%s) from step %d", e.path("generation").asLong(),
-                        e.path("worldSize").asInt(), join(e.path("world")), e.path("startStep").asLong()));
-            }
-            case "drain-started" -> display.note("draining " + e.path("node").asText() + ": "
-                    + e.path("reason").asText());
-            case "member-drained" -> {
-                String node = e.path("node").asText();
-                drained.add(node);
-                expectedExits.add(node);
-                display.note(node + " drained and left, no step lost");
-            }
-            case "run-stopped" -> {
-                display.note("run " + e.path("reason").asText() + "; last checkpoint " + e.path("checkpoint").asText());
-                return true;
-            }
-            case "member-lost" -> display.note("lost " + e.path("node").asText() + " (detected by "
-                    + e.path("detectedBy").asText() + ")");
-            case "checkpoint-invalidated" -> display.note("checkpoint at step " + e.path("step").asLong()
-                    + " is unusable: " + e.path("reason").asText());
-            case "waiting" -> display.note("waiting: " + e.path("reason").asText());
-            case "run-failed" -> {
-                display.note("run stopped: " + e.path("reason").asText());
-                return true;
-            }
-            case "cooldown" -> display.note(e.path("node").asText() + " was lost " + e.path("losses").asInt()
-                    + " times; it may join again in " + e.path("millis").asLong() / 1000 + " s");
-            case "run-finished" -> {
-                display.update(e.path("steps").asLong(), (float) e.path("finalLoss").asDouble(), 0, 0,
-                        e.path("generation").asLong());
-                return true;
-            }
-            default -> { }
+            });
+        } else if (e instanceof RunEvent.GenerationStarted g) {
+            currentWorld = g.world();
+            injector.trainingStarted(System.currentTimeMillis());
+            display.note(String.format(Locale.ROOT, "generation %d: world of %d (%s) from step %d", g.generation(),
+                    g.worldSize(), String.join(", ", g.world()), g.startStep()));
+        } else if (e instanceof RunEvent.CheckpointCommitted c) {
+            newestCommitted = new CheckpointId(c.step(), c.generation());
+        } else if (e instanceof RunEvent.DrainStarted d) {
+            display.note("draining " + d.node() + ": " + d.reason());
+        } else if (e instanceof RunEvent.MemberDrained d) {
+            drained.add(d.node());
+            expectedExits.add(d.node());
+            display.note(d.node() + " drained and left, no step lost");
+        } else if (e instanceof RunEvent.RunStopped stopped) {
+            display.note("run " + stopped.reason() + "; last checkpoint " + stopped.checkpoint());
+            return true;
+        } else if (e instanceof RunEvent.MemberLost lost) {
+            display.note("lost " + lost.node() + " (detected by " + lost.detectedBy() + ")");
+        } else if (e instanceof RunEvent.CheckpointInvalidated invalid) {
+            display.note("checkpoint at step " + invalid.step() + " is unusable: " + invalid.reason());
+        } else if (e instanceof RunEvent.Waiting w && !currentWorld.isEmpty()) {
+            display.note("waiting: " + w.reason()); // not while the first generation forms: that is start-up
+        } else if (e instanceof RunEvent.RunFailed failed) {
+            display.note("run stopped: " + failed.reason());
+            return true;
+        } else if (e instanceof RunEvent.Cooldown c) {
+            display.note(c.node() + " was lost " + c.losses() + " times; it may join again in " + c.millis() / 1000
+                    + " s");
+        } else if (e instanceof RunEvent.RunFinished f) {
+            display.update(f.steps(), (float) f.finalLoss(), 0, 0, f.generation());
+            return true;
         }
         return false;
-    }
-
-    private static String join(JsonNode array) {
-        List<String> names = new ArrayList<>();
-        array.forEach(n -> names.add(n.asText()));
-        return String.join(", ", names);
     }
 
     private void startNode(String node) throws IOException {
@@ -559,7 +466,10 @@ public final class LocalLauncher {
             }
         }
         command.add("-Dai.djl.pytorch.num_threads=" + run.threadsPerNode());
+        String incarnation = java.util.UUID.randomUUID().toString().substring(0, 8);
+        incarnations.put(node, incarnation);
         command.add("-Dtenax.node=" + node);
+        command.add("-Dtenax.incarnation=" + incarnation);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(NodeMain.class.getName());

@@ -27,7 +27,7 @@ final class Referee implements AutoCloseable {
     /** Made at start: the extension cannot be made once the system is terminating (downed, say). */
     private final Cluster cluster;
     private final int port;
-    private org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.Coordinator.Command> coordinator;
+    private org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.coordinator.Coordinator.Command> coordinator;
 
     private Referee(Server h2, ActorSystem<Void> system, int port) {
         this.h2 = h2;
@@ -76,11 +76,11 @@ final class Referee implements AutoCloseable {
     }
 
     /** A proxy to the coordinator singleton, wherever it runs (never here: this member has no worker role). */
-    synchronized org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.Coordinator.Command> coordinator() {
+    synchronized org.apache.pekko.actor.typed.ActorRef<io.tenax.actors.coordinator.Coordinator.Command> coordinator() {
         if (coordinator == null) {
             coordinator = org.apache.pekko.cluster.typed.ClusterSingleton.get(system).init(
                     org.apache.pekko.cluster.typed.SingletonActor.of(
-                            Behaviors.<io.tenax.actors.Coordinator.Command>empty(), "coordinator")
+                            Behaviors.<io.tenax.actors.coordinator.Coordinator.Command>empty(), "coordinator")
                             .withSettings(org.apache.pekko.cluster.typed.ClusterSingletonSettings.create(system)
                                     .withRole("worker")));
         }

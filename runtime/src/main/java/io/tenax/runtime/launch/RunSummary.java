@@ -1,9 +1,9 @@
 package io.tenax.runtime.launch;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.tenax.actors.event.RunEvent;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.audit.AuditChecker;
 import io.tenax.trainer.data.DatasetLoader;
@@ -20,8 +20,10 @@ import java.util.Set;
 
 /**
  * What {@code summary.json} holds: the run's shape, its loss and accuracy, its speed, every
- * generation, failure, checkpoint and rejoin. Built from the event log, the step logs and
- * the launcher's record of failures, so it can be rebuilt at any time.
+ * generation, failure, pause, drain and rejoin, and its newest checkpoints. Built from the
+ * event log, the step logs and the launcher's record of faults, so it can be rebuilt at any
+ * time. Each fault is matched with what happened to the process it hit: its own loss, and the
+ * first generation without it.
  */
 public record RunSummary(
         String runId,
@@ -40,6 +42,8 @@ public record RunSummary(
         double samplesPerSecond,
         List<Generation> generations,
         List<FailureReport> failures,
+        List<PauseReport> pauses,
+        long checkpointsCommitted,
         List<Checkpoint> checkpoints,
         List<Rejoin> rejoins,
         List<Restart> restarts,
@@ -47,19 +51,28 @@ public record RunSummary(
         Map<String, String> parameterDigests,
         AuditChecker.Report audit) {
 
+    /** How many of the newest committed checkpoints the summary lists. */
+    static final int NEWEST_CHECKPOINTS = 5;
+
     /** One membership epoch. */
     public record Generation(long generation, long startStep, int worldSize, List<String> world, String reason) {
     }
 
     /**
-     * One failure. {@code detectMs}: from the failure to the coordinator knowing;
-     * {@code resumeMs}: to the first completed step of the generation after it;
-     * {@code lostSteps}: steps done before the failure that had to be redone. The timings are
-     * null when the failed node held no rank (nothing to detect or resume).
+     * One failure: a process was killed, or stopped for longer than the failure detector
+     * allows. {@code heldRank}: whether it held a rank then; a spare's or a starting node's
+     * death costs nothing, and its timings are null. {@code detectMs}: from the fault to the
+     * coordinator knowing that this process is gone; {@code resumeMs}: to the first completed
+     * step of the first generation without it; {@code lostSteps}: steps done before the fault
+     * that had to be redone.
      */
     @JsonInclude(JsonInclude.Include.ALWAYS)
-    public record FailureReport(String node, String kind, long step, Long generation, Long detectMs, Long resumeMs,
-            Long lostSteps) {
+    public record FailureReport(String node, String incarnation, String kind, long step, boolean heldRank,
+            Long generation, Long detectMs, Long resumeMs, Long lostSteps) {
+    }
+
+    /** A node stopped (SIGSTOP) for {@code millis} and resumed before it was given up: not a failure. */
+    public record PauseReport(String node, long step, long millis) {
     }
 
     /** A committed checkpoint. */
@@ -92,8 +105,9 @@ public record RunSummary(
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    public static RunSummary fromEvents(RunConfig run, List<JsonNode> events, double wallSeconds,
-            List<Failure> launcherFailures, List<Restart> launcherRestarts, StepLogs steps) {
+    /** @param faults what the launcher did or saw to node processes (kills, stops, deaths) */
+    public static RunSummary fromEvents(RunConfig run, List<RunEvent> events, double wallSeconds,
+            List<Failure> faults, List<Restart> launcherRestarts, StepLogs steps) {
         List<Generation> generations = new ArrayList<>();
         List<Checkpoint> checkpoints = new ArrayList<>();
         List<Rejoin> rejoins = new ArrayList<>();
@@ -101,53 +115,51 @@ public record RunSummary(
         List<String> previousWorld = List.of();
         double initialLoss = Double.NaN;
         long firstStart = -1;
-        JsonNode finish = null;
-        for (JsonNode e : events) {
-            switch (e.path("type").asText()) {
-                case "generation-started" -> {
-                    List<String> world = new ArrayList<>();
-                    e.path("world").forEach(n -> world.add(n.asText()));
-                    Generation g = new Generation(e.path("generation").asLong(), e.path("startStep").asLong(),
-                            e.path("worldSize").asInt(), world, e.path("reason").asText(null));
-                    generations.add(g);
-                    for (String node : world) {
-                        if (!previousWorld.contains(node) && everInWorld.contains(node)) {
-                            rejoins.add(new Rejoin(node, g.generation(), g.startStep()));
-                        }
-                    }
-                    everInWorld.addAll(world);
-                    previousWorld = world;
-                    if (firstStart < 0) {
-                        firstStart = e.path("time").asLong();
+        long committed = 0;
+        RunEvent.RunFinished finish = null;
+        for (RunEvent e : events) {
+            if (e instanceof RunEvent.GenerationStarted g) {
+                generations.add(new Generation(g.generation(), g.startStep(), g.worldSize(), g.world(), g.reason()));
+                for (String node : g.world()) {
+                    if (!previousWorld.contains(node) && everInWorld.contains(node)) {
+                        rejoins.add(new Rejoin(node, g.generation(), g.startStep()));
                     }
                 }
-                case "progress" -> {
-                    if (e.path("step").asLong() == 0 && Double.isNaN(initialLoss)) {
-                        initialLoss = e.path("loss").asDouble();
-                    }
+                everInWorld.addAll(g.world());
+                previousWorld = g.world();
+                firstStart = firstStart < 0 ? g.time() : firstStart;
+            } else if (e instanceof RunEvent.Progress p && p.step() == 0 && Double.isNaN(initialLoss)) {
+                initialLoss = p.loss();
+            } else if (e instanceof RunEvent.CheckpointCommitted c) {
+                committed++;
+                checkpoints.add(new Checkpoint(c.step(), c.generation(), c.bytes()));
+                if (checkpoints.size() > NEWEST_CHECKPOINTS) {
+                    checkpoints.remove(0);
                 }
-                case "checkpoint-committed" -> checkpoints.add(new Checkpoint(e.path("step").asLong(),
-                        e.path("generation").asLong(), e.path("bytes").asLong()));
-                case "run-finished" -> finish = e;
-                default -> { }
+            } else if (e instanceof RunEvent.RunFinished f) {
+                finish = f;
             }
         }
         List<FailureReport> failures = new ArrayList<>();
-        for (Failure f : launcherFailures) {
-            failures.add(report(f, events, steps));
+        List<PauseReport> pauses = new ArrayList<>();
+        for (Failure f : faults) {
+            if (f.kind().equals("chaos-stop") && lostAt(f, events) == null) {
+                pauses.add(new PauseReport(f.node(), f.stepBefore(), f.pausedMillis())); // ridden out
+            } else {
+                failures.add(report(f, events, steps));
+            }
         }
         List<DrainReport> drains = new ArrayList<>();
-        for (JsonNode e : events) {
-            if (e.path("type").asText().equals("member-drained")) {
-                long generation = e.path("generation").asLong();
-                if (!e.path("heldRank").asBoolean()) {
-                    drains.add(new DrainReport(e.path("node").asText(), generation, -1, 0));
+        for (RunEvent e : events) {
+            if (e instanceof RunEvent.MemberDrained d) {
+                if (!d.heldRank()) {
+                    drains.add(new DrainReport(d.node(), d.generation(), -1, 0));
                     continue;
                 }
-                long startStep = generations.stream().filter(g -> g.generation() == generation)
+                long startStep = generations.stream().filter(g -> g.generation() == d.generation())
                         .mapToLong(Generation::startStep).findFirst().orElse(-1);
-                long lost = startStep < 0 ? 0 : redone(steps, generation, startStep);
-                drains.add(new DrainReport(e.path("node").asText(), generation, startStep, lost));
+                long lost = startStep < 0 ? 0 : redone(steps, d.generation(), startStep);
+                drains.add(new DrainReport(d.node(), d.generation(), startStep, lost));
             }
         }
         List<Restart> restarts = new ArrayList<>();
@@ -157,8 +169,8 @@ public record RunSummary(
         Map<String, String> digests = new LinkedHashMap<>();
         double samplesPerSecond = Double.NaN;
         if (finish != null) {
-            finish.path("parameterDigests").fields().forEachRemaining(f -> digests.put(f.getKey(), f.getValue().asText()));
-            double trainingSeconds = (finish.path("time").asLong() - firstStart) / 1000.0;
+            digests.putAll(finish.parameterDigests());
+            double trainingSeconds = (finish.time() - firstStart) / 1000.0;
             samplesPerSecond = trainingSeconds > 0 ? run.totalSteps() * run.training().globalBatch() / trainingSeconds
                     : Double.NaN;
         }
@@ -180,11 +192,12 @@ public record RunSummary(
         return new RunSummary(run.runId(), run.nodes(), run.training().model().configName(),
                 run.training().dataset(), run.training().deterministic(), run.totalSteps(),
                 run.training().globalBatch(), finish != null, initialLoss,
-                finish == null ? Double.NaN : finish.path("finalLoss").asDouble(),
+                finish == null ? Double.NaN : finish.finalLoss(),
                 run.training().model().isDetector() ? "mAP@0.5" : "accuracy",
-                finish == null ? Double.NaN : finish.path("evalScore").asDouble(),
-                wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures),
-                List.copyOf(checkpoints), List.copyOf(rejoins), List.copyOf(restarts), List.copyOf(drains), digests, audit);
+                finish == null ? Double.NaN : finish.evalScore(),
+                wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures), List.copyOf(pauses),
+                committed, List.copyOf(checkpoints), List.copyOf(rejoins), List.copyOf(restarts), List.copyOf(drains),
+                digests, audit);
     }
 
     /** Training samples of the run's data: the configured size, or the size of the set on disk. */
@@ -197,61 +210,80 @@ public record RunSummary(
     }
 
     /** Follows a restarted node through the event log: registration, then its first step with a rank. */
-    private static Restart rejoin(Restart r, List<JsonNode> events) {
+    private static Restart rejoin(Restart r, List<RunEvent> events) {
         Long registered = null;
         Long generation = null;
-        for (JsonNode e : events) {
-            long t = e.path("time").asLong();
+        for (RunEvent e : events) {
+            long t = e.time();
             if (t < r.timeMillis()) {
                 continue;
             }
-            String type = e.path("type").asText();
-            if (registered == null && type.equals("member-up") && e.path("node").asText().equals(r.node())) {
+            if (registered == null && e instanceof RunEvent.MemberUp up && up.node().equals(r.node())) {
                 registered = t - r.timeMillis();
-            } else if (registered != null && generation == null && type.equals("generation-started")) {
-                for (JsonNode n : e.path("world")) {
-                    if (n.asText().equals(r.node())) {
-                        generation = e.path("generation").asLong();
-                    }
-                }
-            } else if (generation != null && type.equals("progress") && e.path("generation").asLong() == generation) {
+            } else if (registered != null && generation == null && e instanceof RunEvent.GenerationStarted g
+                    && g.world().contains(r.node())) {
+                generation = g.generation();
+            } else if (generation != null && e instanceof RunEvent.Progress p && p.generation() == generation) {
                 return new Restart(r.node(), r.timeMillis(), registered, t - r.timeMillis(), generation);
             }
         }
         return new Restart(r.node(), r.timeMillis(), registered, null, generation);
     }
 
-    /** Matches a failure with what the coordinator did about it, in the event log after it. */
-    private static FailureReport report(Failure f, List<JsonNode> events, StepLogs steps) {
-        if (!f.heldRank()) {
-            return new FailureReport(f.node(), f.kind(), f.stepBefore(), null, null, null, 0L);
+    /**
+     * Matches a fault with what the coordinator did about the process it hit: whether that
+     * process held a rank (the generation in force when the fault came), when its loss was
+     * known, and the first step of the first generation that went on without it.
+     */
+    private static FailureReport report(Failure f, List<RunEvent> events, StepLogs steps) {
+        RunEvent.GenerationStarted inForce = null;
+        for (RunEvent e : events) {
+            if (e.time() > f.timeMillis()) {
+                break;
+            }
+            if (e instanceof RunEvent.GenerationStarted g) {
+                inForce = g;
+            }
         }
-        Long detected = null;
-        JsonNode next = null;
+        boolean heldRank = inForce != null && inForce.holds(f.node(), f.incarnation());
+        if (!heldRank) {
+            return new FailureReport(f.node(), f.incarnation(), f.kind(), f.stepBefore(), false, null, null, null, 0L);
+        }
+        Long lostAt = lostAt(f, events);
+        Long detected = lostAt == null ? null : lostAt - f.timeMillis();
+        RunEvent.GenerationStarted next = null;
         Long resumed = null;
-        for (JsonNode e : events) {
-            long t = e.path("time").asLong();
+        for (RunEvent e : events) {
+            long t = e.time();
             if (t < f.timeMillis()) {
                 continue;
             }
-            String type = e.path("type").asText();
-            if (detected == null && type.equals("member-lost") && e.path("node").asText().equals(f.node())) {
-                detected = t - f.timeMillis();
-            } else if (next == null && type.equals("generation-started")) {
-                next = e;
-            } else if (next != null && type.equals("progress")
-                    && e.path("generation").asLong() == next.path("generation").asLong()) {
+            if (next == null && e instanceof RunEvent.GenerationStarted g
+                    && !g.holds(f.node(), f.incarnation())) {
+                next = g;
+            } else if (next != null && e instanceof RunEvent.Progress p && p.generation() == next.generation()) {
                 resumed = t - f.timeMillis();
                 break;
             }
         }
         if (next == null) {
-            return new FailureReport(f.node(), f.kind(), f.stepBefore(), null, detected, null, null);
+            return new FailureReport(f.node(), f.incarnation(), f.kind(), f.stepBefore(), true, null, detected, null,
+                    null);
         }
-        long generation = next.path("generation").asLong();
-        long lastDone = steps.lastStepBefore(generation);
-        return new FailureReport(f.node(), f.kind(), Math.max(f.stepBefore(), lastDone), generation, detected,
-                resumed, redone(steps, generation, next.path("startStep").asLong()));
+        long lastDone = steps.lastStepBefore(next.generation());
+        return new FailureReport(f.node(), f.incarnation(), f.kind(), Math.max(f.stepBefore(), lastDone), true,
+                next.generation(), detected, resumed, redone(steps, next.generation(), next.startStep()));
+    }
+
+    /** When the coordinator declared the process that {@code f} hit lost, or null if it never did. */
+    private static Long lostAt(Failure f, List<RunEvent> events) {
+        for (RunEvent e : events) {
+            if (e.time() >= f.timeMillis() && e instanceof RunEvent.MemberLost lost && lost.node().equals(f.node())
+                    && (f.incarnation() == null || lost.incarnation().equals(f.incarnation()))) {
+                return e.time();
+            }
+        }
+        return null;
     }
 
     /** Steps done before {@code generation} that it had to do again, starting from {@code startStep}. */

@@ -2,6 +2,8 @@ package io.tenax.runtime.management;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tenax.actors.event.RunEvent;
+import io.tenax.actors.event.RunEventJson;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -93,11 +95,11 @@ public final class ManagementServer extends AllDirectives implements AutoCloseab
         } catch (NumberFormatException e) {
             return complete(StatusCodes.BAD_REQUEST, "from and wait must be whole numbers\n");
         }
-        CompletionStage<List<JsonNode>> events = status.eventsSince(start, Duration.ofSeconds(waitSeconds));
+        CompletionStage<List<RunEvent>> events = status.eventsSince(start, Duration.ofSeconds(waitSeconds));
         return onSuccess(events, list -> {
             StringBuilder body = new StringBuilder();
-            for (JsonNode e : list) {
-                body.append(e.toString()).append('\n');
+            for (RunEvent e : list) {
+                body.append(RunEventJson.encode(e)).append('\n');
             }
             return complete(HttpResponse.create().addHeader(org.apache.pekko.http.javadsl.model.headers.RawHeader
                     .create("X-Tenax-Next", Integer.toString(start + list.size())))

@@ -1,6 +1,6 @@
 package io.tenax.runtime.management;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.tenax.actors.event.RunEvent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -79,59 +79,48 @@ public final class RunMetrics {
         lastLossMillis = timeMillis;
     }
 
-    public synchronized void accept(JsonNode e) {
-        long t = e.path("time").asLong();
-        switch (e.path("type").asText()) {
-            case "progress" -> {
-                if (e.path("generation").asLong() == generation.get()) {
-                    step.set(e.path("step").asLong() + 1);
-                    loss = e.path("loss").asDouble();
-                    samplesPerSecond = e.path("samplesPerSecond").asDouble();
-                    collectiveBytesPerSecond = e.path("collectiveBytesPerSecond").asDouble();
-                    if (awaitingFirstStep >= 0) {
-                        firstStep.record(Duration.ofMillis(Math.max(0, t - awaitingFirstStep)));
-                        if (maxLoadMillis >= 0) {
-                            load.record(Duration.ofMillis(maxLoadMillis));
-                        }
-                        awaitingFirstStep = -1;
-                        maxLoadMillis = -1;
-                    }
+    public synchronized void accept(RunEvent e) {
+        long t = e.time();
+        if (e instanceof RunEvent.Progress p && p.generation() == generation.get()) {
+            step.set(p.step() + 1);
+            loss = p.loss();
+            samplesPerSecond = p.samplesPerSecond();
+            collectiveBytesPerSecond = p.collectiveBytesPerSecond();
+            if (awaitingFirstStep >= 0) {
+                firstStep.record(Duration.ofMillis(Math.max(0, t - awaitingFirstStep)));
+                if (maxLoadMillis >= 0) {
+                    load.record(Duration.ofMillis(maxLoadMillis));
                 }
+                awaitingFirstStep = -1;
+                maxLoadMillis = -1;
             }
-            case "member-lost" -> {
-                if (e.path("inWorld").asBoolean()) {
-                    failures.increment();
-                    if (lastLossMillis >= 0 && t >= lastLossMillis) {
-                        detect.record(Duration.ofMillis(t - lastLossMillis));
-                        lastLossMillis = -1;
-                    }
-                    reconfiguredAt = t;
-                }
+        } else if (e instanceof RunEvent.MemberLost lost && lost.inWorld()) {
+            failures.increment();
+            if (lastLossMillis >= 0 && t >= lastLossMillis) {
+                detect.record(Duration.ofMillis(t - lastLossMillis));
+                lastLossMillis = -1;
             }
-            case "generation-started" -> {
-                generation.set(e.path("generation").asLong());
-                worldSize.set(e.path("worldSize").asLong());
-                step.set(e.path("startStep").asLong());
-                if (reconfiguredAt >= 0) {
-                    reconfigure.record(Duration.ofMillis(Math.max(0, t - reconfiguredAt)));
-                    reconfiguredAt = -1;
-                    awaitingFirstStep = t;
-                    maxLoadMillis = -1;
-                }
+            reconfiguredAt = t;
+        } else if (e instanceof RunEvent.GenerationStarted g) {
+            generation.set(g.generation());
+            worldSize.set(g.worldSize());
+            step.set(g.startStep());
+            if (reconfiguredAt >= 0) {
+                reconfigure.record(Duration.ofMillis(Math.max(0, t - reconfiguredAt)));
+                reconfiguredAt = -1;
+                awaitingFirstStep = t;
+                maxLoadMillis = -1;
             }
-            case "resumed" -> {
-                if (awaitingFirstStep >= 0) {
-                    maxLoadMillis = Math.max(maxLoadMillis, e.path("millis").asLong());
-                }
-            }
-            case "member-drained" -> drains.increment();
-            case "checkpoint-committed" -> {
-                checkpointsCommitted.increment();
-                commit.record(Duration.ofMillis(e.path("commitMillis").asLong()));
-                checkpointBytes.record(e.path("bytes").asDouble());
-            }
-            case "checkpoint-failed" -> checkpointsFailed.increment();
-            default -> { }
+        } else if (e instanceof RunEvent.Resumed r && awaitingFirstStep >= 0) {
+            maxLoadMillis = Math.max(maxLoadMillis, r.millis());
+        } else if (e instanceof RunEvent.MemberDrained) {
+            drains.increment();
+        } else if (e instanceof RunEvent.CheckpointCommitted c) {
+            checkpointsCommitted.increment();
+            commit.record(Duration.ofMillis(c.commitMillis()));
+            checkpointBytes.record(c.bytes());
+        } else if (e instanceof RunEvent.CheckpointFailed) {
+            checkpointsFailed.increment();
         }
     }
 

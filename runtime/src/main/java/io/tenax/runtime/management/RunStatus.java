@@ -1,7 +1,7 @@
 package io.tenax.runtime.management;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tenax.actors.event.RunEvent;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
@@ -20,6 +20,8 @@ import java.util.concurrent.TimeUnit;
  * embedding API reports. Thread-safe: the launcher feeds it, HTTP requests read it.
  */
 public final class RunStatus {
+    /** The newest committed checkpoints kept for {@code /checkpoints}: the list stays short however long the run. */
+    static final int KEPT_CHECKPOINTS = 20;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tenax-status-timer");
@@ -29,9 +31,10 @@ public final class RunStatus {
 
     private final String runId;
     private final long totalSteps;
-    private final List<JsonNode> events = new ArrayList<>();
+    private final List<RunEvent> events = new ArrayList<>();
     private final Map<String, ObjectNode> members = new LinkedHashMap<>();
-    private final List<JsonNode> checkpoints = new ArrayList<>();
+    private final List<RunEvent.CheckpointCommitted> checkpoints = new ArrayList<>();
+    private long committed;
     private final List<CompletableFuture<Void>> waiters = new ArrayList<>();
     private long generation;
     private long step;
@@ -48,55 +51,55 @@ public final class RunStatus {
     }
 
     /** Folds one event of the run's log in; events must come in log order. */
-    public void accept(JsonNode e) {
+    public void accept(RunEvent e) {
         List<CompletableFuture<Void>> wake;
         synchronized (this) {
             events.add(e);
-            String node = e.path("node").asText("");
-            switch (e.path("type").asText()) {
-                case "member-up" -> member(node, "registered", e);
-                case "generation-started" -> {
-                    generation = e.path("generation").asLong();
-                    step = e.path("startStep").asLong();
-                    List<String> w = new ArrayList<>();
-                    e.path("world").forEach(n -> w.add(n.asText()));
-                    world = List.copyOf(w);
-                    members.forEach((name, m) -> {
-                        String state = m.path("state").asText();
-                        if (state.equals("training") || state.equals("registered") || state.equals("spare")) {
-                            m.put("state", world.contains(name) ? "training" : "spare");
-                        }
-                    });
-                    world.forEach(name -> member(name, "training", e));
-                    phase = "training";
-                }
-                case "progress" -> {
-                    if (e.path("generation").asLong() == generation) {
-                        step = e.path("step").asLong() + 1;
-                        epoch = e.path("epoch").asInt();
-                        loss = e.path("loss").asDouble();
-                        samplesPerSecond = e.path("samplesPerSecond").asDouble();
+            if (e instanceof RunEvent.MemberUp up) {
+                member(up.node(), "registered", e.time(), up.incarnation());
+            } else if (e instanceof RunEvent.GenerationStarted g) {
+                generation = g.generation();
+                step = g.startStep();
+                world = g.world();
+                members.forEach((name, m) -> {
+                    String state = m.path("state").asText();
+                    if (state.equals("training") || state.equals("registered") || state.equals("spare")) {
+                        m.put("state", world.contains(name) ? "training" : "spare");
                     }
+                });
+                world.forEach(name -> member(name, "training", e.time(), null));
+                phase = "training";
+            } else if (e instanceof RunEvent.Progress p && p.generation() == generation) {
+                step = p.step() + 1;
+                epoch = p.epoch();
+                loss = p.loss();
+                samplesPerSecond = p.samplesPerSecond();
+            } else if (e instanceof RunEvent.MemberLost lost) {
+                member(lost.node(), "lost", e.time(), lost.incarnation());
+                if (world.contains(lost.node())) {
+                    phase = "recovering";
                 }
-                case "member-lost" -> {
-                    member(node, "lost", e);
-                    if (world.contains(node)) {
-                        phase = "recovering";
-                    }
+            } else if (e instanceof RunEvent.MemberDrained d) {
+                member(d.node(), "drained", e.time(), d.incarnation());
+            } else if (e instanceof RunEvent.DrainStarted d) {
+                member(d.node(), "draining", e.time(), null);
+            } else if (e instanceof RunEvent.CheckpointCommitted c) {
+                checkpoints.add(c);
+                committed++;
+                if (checkpoints.size() > KEPT_CHECKPOINTS) {
+                    checkpoints.remove(0);
                 }
-                case "member-drained" -> member(node, "drained", e);
-                case "drain-started" -> member(node, "draining", e);
-                case "checkpoint-committed" -> checkpoints.add(e);
-                case "waiting" -> phase = phase.equals("training") ? phase : "waiting";
-                case "run-finished" -> {
-                    phase = "finished";
-                    step = e.path("steps").asLong();
-                }
-                case "run-failed", "run-stopped" -> {
-                    phase = e.path("type").asText().equals("run-failed") ? "failed" : "stopped";
-                    endReason = e.path("reason").asText();
-                }
-                default -> { }
+            } else if (e instanceof RunEvent.Waiting) {
+                phase = phase.equals("training") ? phase : "waiting";
+            } else if (e instanceof RunEvent.RunFinished f) {
+                phase = "finished";
+                step = f.steps();
+            } else if (e instanceof RunEvent.RunFailed f) {
+                phase = "failed";
+                endReason = f.reason();
+            } else if (e instanceof RunEvent.RunStopped f) {
+                phase = "stopped";
+                endReason = f.reason();
             }
             wake = new ArrayList<>(waiters);
             waiters.clear();
@@ -104,15 +107,15 @@ public final class RunStatus {
         wake.forEach(w -> w.complete(null));
     }
 
-    private void member(String node, String state, JsonNode e) {
-        if (node.isEmpty()) {
+    private void member(String node, String state, long time, String incarnation) {
+        if (node == null || node.isEmpty()) {
             return;
         }
         ObjectNode m = members.computeIfAbsent(node, n -> JSON.createObjectNode().put("node", n));
         m.put("state", state);
-        m.put("since", e.path("time").asLong());
-        if (e.has("incarnation")) {
-            m.put("incarnation", e.path("incarnation").asText());
+        m.put("since", time);
+        if (incarnation != null) {
+            m.put("incarnation", incarnation);
         }
     }
 
@@ -137,10 +140,11 @@ public final class RunStatus {
         if (checkpoints.isEmpty()) {
             s.putNull("lastCheckpoint");
         } else {
-            JsonNode c = checkpoints.get(checkpoints.size() - 1);
-            s.putObject("lastCheckpoint").put("step", c.path("step").asLong())
-                    .put("generation", c.path("generation").asLong()).put("bytes", c.path("bytes").asLong());
+            RunEvent.CheckpointCommitted c = checkpoints.get(checkpoints.size() - 1);
+            s.putObject("lastCheckpoint").put("step", c.step()).put("generation", c.generation())
+                    .put("bytes", c.bytes());
         }
+        s.put("checkpointsCommitted", committed);
         if (!endReason.isEmpty()) {
             s.put("reason", endReason);
         }
@@ -154,19 +158,18 @@ public final class RunStatus {
         return a;
     }
 
-    /** {@code GET /checkpoints}: every committed checkpoint, oldest first. */
+    /** {@code GET /checkpoints}: the newest committed checkpoints (at most {@value #KEPT_CHECKPOINTS}), oldest first. */
     public synchronized ArrayNode checkpoints() {
         ArrayNode a = JSON.createArrayNode();
-        for (JsonNode c : checkpoints) {
-            a.add(JSON.createObjectNode().put("step", c.path("step").asLong())
-                    .put("generation", c.path("generation").asLong()).put("bytes", c.path("bytes").asLong())
-                    .put("commitMillis", c.path("commitMillis").asLong()).put("time", c.path("time").asLong()));
+        for (RunEvent.CheckpointCommitted c : checkpoints) {
+            a.add(JSON.createObjectNode().put("step", c.step()).put("generation", c.generation())
+                    .put("bytes", c.bytes()).put("commitMillis", c.commitMillis()).put("time", c.time()));
         }
         return a;
     }
 
     /** The events from index {@code from} on, now if there are any, else when one comes or {@code wait} ends. */
-    public CompletableFuture<List<JsonNode>> eventsSince(int from, Duration wait) {
+    public CompletableFuture<List<RunEvent>> eventsSince(int from, Duration wait) {
         CompletableFuture<Void> next;
         synchronized (this) {
             if (from < events.size() || wait.isZero()) {

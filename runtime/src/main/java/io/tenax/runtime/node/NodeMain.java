@@ -5,14 +5,16 @@ import ai.djl.engine.Engine;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
-import io.tenax.actors.Coordinator;
-import io.tenax.actors.JsonLinesEventSink;
 import io.tenax.actors.TenaxNode;
-import io.tenax.actors.Worker;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.actors.event.JsonLinesEventSink;
+import io.tenax.actors.worker.Worker;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.TcpRingCollective;
 import io.tenax.trainer.collective.nccl.JavaCppNccl;
 import io.tenax.trainer.collective.nccl.NcclSession;
 import io.tenax.trainer.device.DeviceChoice;
@@ -69,7 +71,7 @@ public final class NodeMain {
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
                 .withValue("pekko.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef(exitJvm))
                 .withFallback(base);
-        String incarnation = UUID.randomUUID().toString().substring(0, 8);
+        String incarnation = System.getProperty("tenax.incarnation", UUID.randomUUID().toString().substring(0, 8));
         log.info("node {} (incarnation {}) of run {}: preparing {} on {} samples", node, incarnation, run.runId(),
                 run.training().model().configName(), run.training().trainSize());
         boolean gpu = run.device() == DeviceChoice.Setting.GPU; // the launcher resolved auto already
@@ -84,16 +86,17 @@ public final class NodeMain {
         RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
         Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
                 run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout(),
-                run.maxFailures(), run.cooldown(), gpu);
-        Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(),
-                run.collectiveTimeout(), run.progressInterval(), run.registerInterval(),
-                run.nodesDir().resolve(node + ".steps.csv"), run.checkpoints().every(),
-                run.audit() ? run.nodesDir().resolve(node + ".audit") : null, nccl);
+                run.maxFailures(), run.cooldown(), gpu, Coordinator.Settings.SNAPSHOT_EVERY);
+        Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(), endpoint.address(),
+                run.progressInterval(), run.registerInterval(), run.nodesDir().resolve(node + ".steps.csv"),
+                run.checkpoints().every(), run.audit() ? run.nodesDir().resolve(node + ".audit") : null);
+        Collective.Factory collectives = nccl != null ? nccl
+                : new TcpRingCollective.Factory(endpoint, run.collectiveTimeout());
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
                 run.checkpoints().writeDelay());
         ActorSystem<Object> system = ActorSystem.create(
-                TenaxNode.create(coordinator, worker, trainer, endpoint, store, new JsonLinesEventSink(run.eventsFile()),
-                        exitJvm),
+                TenaxNode.create(coordinator, worker, trainer, collectives, store,
+                        new JsonLinesEventSink(run.eventsFile()), exitJvm),
                 "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
         // goes with the process.

@@ -2,6 +2,7 @@ package io.tenax.runtime.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tenax.actors.event.RunEvent;
 import io.tenax.runtime.launch.EventLog;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -34,12 +35,11 @@ public final class RunReport {
         if (!Files.exists(eventsFile)) {
             throw new IOException(runDir + " holds no events.jsonl: is it a Tenax run directory?");
         }
-        List<JsonNode> events = EventLog.readAll(eventsFile);
+        List<RunEvent> events = EventLog.readAll(eventsFile);
         JsonNode summary = Files.exists(runDir.resolve("summary.json"))
                 ? JSON.readTree(runDir.resolve("summary.json").toFile()) : JSON.createObjectNode();
-        long t0 = events.stream().filter(e -> e.path("type").asText().equals("generation-started"))
-                .mapToLong(e -> e.path("time").asLong()).min()
-                .orElse(events.isEmpty() ? 0 : events.get(0).path("time").asLong());
+        long t0 = events.stream().filter(RunEvent.GenerationStarted.class::isInstance).mapToLong(RunEvent::time)
+                .min().orElse(events.isEmpty() ? 0 : events.get(0).time());
         List<Double> time = new ArrayList<>();
         List<Double> loss = new ArrayList<>();
         List<Double> throughput = new ArrayList<>();
@@ -52,43 +52,36 @@ public final class RunReport {
         boolean draining = false;
         List<String> previousWorld = List.of();
         List<String> everInWorld = new ArrayList<>();
-        for (JsonNode e : events) {
-            double t = (e.path("time").asLong() - t0) / 1000.0;
-            switch (e.path("type").asText()) {
-                case "progress" -> {
-                    time.add(t);
-                    loss.add(e.path("loss").asDouble());
-                    throughput.add(e.path("samplesPerSecond").asDouble());
-                }
-                case "member-lost" -> {
-                    if (e.path("inWorld").asBoolean()) {
-                        failures.add(t);
-                    }
-                }
-                case "drain-started" -> draining = true;
-                case "generation-started" -> {
-                    List<String> world = new ArrayList<>();
-                    e.path("world").forEach(n -> world.add(n.asText()));
-                    if (!worldSize.isEmpty()) {
-                        worldTime.add(t);
-                        worldSize.add(worldSize.get(worldSize.size() - 1));
-                    }
+        for (RunEvent e : events) {
+            double t = (e.time() - t0) / 1000.0;
+            if (e instanceof RunEvent.Progress p) {
+                time.add(t);
+                loss.add(p.loss());
+                throughput.add(p.samplesPerSecond());
+            } else if (e instanceof RunEvent.MemberLost lost && lost.inWorld()) {
+                failures.add(t);
+            } else if (e instanceof RunEvent.DrainStarted) {
+                draining = true;
+            } else if (e instanceof RunEvent.GenerationStarted g) {
+                List<String> world = g.world();
+                if (!worldSize.isEmpty()) {
                     worldTime.add(t);
-                    worldSize.add((double) world.size());
-                    List<String> before = previousWorld;
-                    boolean rejoin = world.stream().anyMatch(n -> !before.contains(n) && everInWorld.contains(n));
-                    if (rejoin) {
-                        rejoins.add(t);
-                    } else if (draining) {
-                        drains.add(t);
-                    } else if (!previousWorld.isEmpty()) {
-                        recoveries.add(t);
-                    }
-                    draining = false;
-                    world.stream().filter(n -> !everInWorld.contains(n)).forEach(everInWorld::add);
-                    previousWorld = world;
+                    worldSize.add(worldSize.get(worldSize.size() - 1));
                 }
-                default -> { }
+                worldTime.add(t);
+                worldSize.add((double) world.size());
+                List<String> before = previousWorld;
+                boolean rejoin = world.stream().anyMatch(n -> !before.contains(n) && everInWorld.contains(n));
+                if (rejoin) {
+                    rejoins.add(t);
+                } else if (draining) {
+                    drains.add(t);
+                } else if (!previousWorld.isEmpty()) {
+                    recoveries.add(t);
+                }
+                draining = false;
+                world.stream().filter(n -> !everInWorld.contains(n)).forEach(everInWorld::add);
+                previousWorld = world;
             }
         }
         if (!worldTime.isEmpty() && !time.isEmpty()) {
@@ -169,12 +162,13 @@ public final class RunReport {
         if (failures.isEmpty()) {
             h.append("<p>None.</p>\n");
         } else {
-            h.append("<table><tr><th>node</th><th>kind</th><th>step</th><th>next generation</th><th>detect ms</th>"
-                    + "<th>resume ms</th><th>lost steps</th></tr>\n");
+            h.append("<table><tr><th>node</th><th>kind</th><th>step</th><th>held a rank</th><th>next generation</th>"
+                    + "<th>detect ms</th><th>resume ms</th><th>lost steps</th></tr>\n");
             for (JsonNode f : failures) {
                 h.append("<tr><td>").append(esc(f.path("node").asText())).append("</td><td>")
                         .append(esc(f.path("kind").asText())).append("</td><td>").append(f.path("step").asText())
-                        .append("</td><td>").append(f.path("generation").asText("-")).append("</td><td>")
+                        .append("</td><td>").append(f.path("heldRank").asBoolean() ? "yes" : "no").append("</td><td>")
+                        .append(f.path("generation").asText("-")).append("</td><td>")
                         .append(f.path("detectMs").asText("-")).append("</td><td>").append(f.path("resumeMs").asText("-"))
                         .append("</td><td>").append(f.path("lostSteps").asText("-")).append("</td></tr>\n");
             }

@@ -3,6 +3,7 @@ package io.tenax.runtime.management;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tenax.actors.event.RunEvent;
 import com.typesafe.config.ConfigFactory;
 import java.net.Socket;
 import java.net.URI;
@@ -40,14 +41,11 @@ class ManagementServerFuzzTest {
                 "pekko.actor.provider = local\npekko.loglevel = ERROR").withFallback(ConfigFactory.load()));
         RunStatus status = new RunStatus("fuzz-run", 100);
         RunMetrics metrics = new RunMetrics("fuzz-run");
-        ObjectMapper json = new ObjectMapper();
-        for (String e : List.of("{\"type\":\"member-up\",\"time\":1,\"node\":\"node-1\",\"incarnation\":\"a\"}",
-                "{\"type\":\"generation-started\",\"time\":2,\"generation\":1,\"startStep\":0,\"worldSize\":1,"
-                        + "\"world\":[\"node-1\"]}",
-                "{\"type\":\"progress\",\"time\":3,\"generation\":1,\"step\":5,\"epoch\":0,\"loss\":1.5,"
-                        + "\"samplesPerSecond\":10.0}")) {
-            status.accept(json.readTree(e));
-            metrics.accept(json.readTree(e));
+        for (RunEvent e : List.of(new RunEvent.MemberUp(1, "node-1", "a", 0),
+                new RunEvent.GenerationStarted(2, 1, 0, 1, List.of("node-1"), List.of("a"), "1 of 1 nodes registered"),
+                new RunEvent.Progress(3, 1, 5, 0, 1.5, 10.0, 1, 0))) {
+            status.accept(e);
+            metrics.accept(e);
         }
         server = new ManagementServer(status, metrics, new ManagementServer.Control() {
             @Override

@@ -10,6 +10,40 @@ package io.tenax.trainer.collective;
  */
 public interface Collective extends AutoCloseable {
 
+    /**
+     * Makes each generation's communicator. One per process, outliving generations: the TCP ring
+     * ({@link TcpRingCollective.Factory}) on the CPU, NCCL
+     * ({@link io.tenax.trainer.collective.nccl.NcclSession}) on a GPU.
+     */
+    interface Factory {
+        /**
+         * The communicator of {@code generation}, in which this process is {@code rank} of
+         * {@code peers} (in rank order). Blocks until every peer has joined it.
+         *
+         * @param uniqueId the id that rank 0's process made ({@link #newUniqueId}), or null
+         *                 for a collective that needs none
+         * @throws CollectiveException when a peer does not join in time, or the setup fails
+         */
+        Collective open(long generation, int rank, java.util.List<Peer> peers, byte[] uniqueId)
+                throws InterruptedException;
+
+        /** An id for a new communicator, made where its rank 0 runs; null when this collective needs none. */
+        byte[] newUniqueId();
+
+        /** Ends at once the setup of any generation below {@code generation} still waiting for its peers. */
+        void retireBelow(long generation);
+    }
+
+    /**
+     * One rank's process: {@code id} names it (node and incarnation), {@code address} is where its
+     * ring endpoint listens (unused by collectives that bootstrap otherwise).
+     */
+    record Peer(String id, java.net.InetSocketAddress address) {
+        public Peer {
+            java.util.Objects.requireNonNull(id, "id");
+        }
+    }
+
     /** The membership generation this communicator belongs to; every frame carries it. */
     long generation();
 

@@ -65,6 +65,33 @@ public final class TcpRingCollective implements Collective {
     private float[] recvFloats = new float[0];
     private byte[] chainBytes = new byte[0];
 
+    /** The ring's communicators, one generation after another, all through this process's {@link RingEndpoint}. */
+    public static final class Factory implements Collective.Factory {
+        private final RingEndpoint endpoint;
+        private final Duration timeout;
+
+        public Factory(RingEndpoint endpoint, Duration timeout) {
+            this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+            this.timeout = Objects.requireNonNull(timeout, "timeout");
+        }
+
+        @Override
+        public Collective open(long generation, int rank, List<Peer> peers, byte[] uniqueId)
+                throws InterruptedException {
+            return connect(endpoint, generation, rank, peers.stream().map(Peer::address).toList(), timeout);
+        }
+
+        @Override
+        public byte[] newUniqueId() {
+            return null; // the ring's handshake names run, generation and rank: no id to agree on
+        }
+
+        @Override
+        public void retireBelow(long generation) {
+            endpoint.retireBelow(generation);
+        }
+    }
+
     private TcpRingCollective(long generation, int rank, int worldSize, Duration timeout, Socket toNext,
             Socket fromPrev) throws IOException {
         this.generation = generation;

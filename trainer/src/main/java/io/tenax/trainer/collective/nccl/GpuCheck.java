@@ -61,7 +61,7 @@ public final class GpuCheck {
 
     private static boolean firstAllReduce(NcclSession session, ObjectNode out) {
         long began = System.nanoTime();
-        try (NcclCollective c = session.open(0, 0, List.of("gpu-check"), session.newUniqueId())) {
+        try (NcclCollective c = session.communicator(0, 0, List.of("gpu-check"), session.newUniqueId())) {
             double initMs = millis(began);
             float[] v = pattern(1 << 20, 0);
             c.allReduceSum(v);
@@ -80,7 +80,7 @@ public final class GpuCheck {
         double[] reinit = new double[CYCLES];
         double[] init = new double[CYCLES];
         boolean ok = true;
-        NcclCollective c = session.open(1, 0, List.of("gpu-check"), session.newUniqueId());
+        NcclCollective c = session.communicator(1, 0, List.of("gpu-check"), session.newUniqueId());
         c.allReduceSum(pattern(1024, 1));
         for (int i = 0; i < CYCLES; i++) {
             long began = System.nanoTime();
@@ -95,7 +95,7 @@ public final class GpuCheck {
             session.close(); // one rank has nothing to shrink to: ncclCommAbort of the kept one, now
             abort[i] = millis(began);
             long reinitBegan = System.nanoTime();
-            c = session.open(i + 2, 0, List.of("gpu-check"), session.newUniqueId());
+            c = session.communicator(i + 2, 0, List.of("gpu-check"), session.newUniqueId());
             init[i] = millis(reinitBegan);
             float[] v = pattern(1024, i);
             c.allReduceSum(v);
@@ -122,7 +122,7 @@ public final class GpuCheck {
     }
 
     private static void bandwidth(NcclSession session, int maxMb, ArrayNode rows) {
-        try (NcclCollective c = session.open(CYCLES + 10, 0, List.of("gpu-check"), session.newUniqueId())) {
+        try (NcclCollective c = session.communicator(CYCLES + 10, 0, List.of("gpu-check"), session.newUniqueId())) {
             for (int mb = 1; mb <= maxMb; mb *= 2) {
                 float[] v = new float[mb * (1 << 20) / Float.BYTES];
                 int reps = mb >= 64 ? 5 : 10;

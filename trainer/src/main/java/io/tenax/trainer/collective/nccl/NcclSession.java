@@ -1,5 +1,6 @@
 package io.tenax.trainer.collective.nccl;
 
+import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.DaemonThreads;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * the parked world makes the world not a shrink, and then all of them initialise afresh
  * from the unique id. A parked communicator is aborted, never destroyed, whatever happens.
  */
-public final class NcclSession implements AutoCloseable {
+public final class NcclSession implements Collective.Factory, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NcclSession.class);
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
             DaemonThreads.named("tenax-nccl-park"));
@@ -53,6 +54,7 @@ public final class NcclSession implements AutoCloseable {
     }
 
     /** A fresh unique id, made here because this process is rank 0 of the next communicator. */
+    @Override
     public byte[] newUniqueId() {
         return binding.newUniqueId();
     }
@@ -60,6 +62,11 @@ public final class NcclSession implements AutoCloseable {
     /** How the last communicator was made: {@code init}, {@code shrink} or {@code none}. */
     public synchronized String lastPath() {
         return lastPath;
+    }
+
+    @Override
+    public Collective open(long generation, int rank, List<Collective.Peer> peers, byte[] uniqueId) {
+        return communicator(generation, rank, peers.stream().map(Collective.Peer::id).toList(), uniqueId);
     }
 
     /**
@@ -70,7 +77,7 @@ public final class NcclSession implements AutoCloseable {
      *
      * @throws io.tenax.trainer.collective.CollectiveException when creation fails or times out
      */
-    public NcclCollective open(long generation, int rank, List<String> members, byte[] uniqueId) {
+    public NcclCollective communicator(long generation, int rank, List<String> members, byte[] uniqueId) {
         if (rank < 0 || rank >= members.size()) {
             throw new IllegalArgumentException("rank " + rank + " outside a world of " + members.size());
         }
@@ -114,6 +121,7 @@ public final class NcclSession implements AutoCloseable {
      * Ends the creation of a communicator older than {@code generation} at once (a newer
      * generation started while its peers were still gathering).
      */
+    @Override
     public void retireBelow(long generation) {
         NcclCollective c = creating;
         if (c != null && c.generation() < generation) {

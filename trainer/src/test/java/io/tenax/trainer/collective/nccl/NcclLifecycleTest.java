@@ -63,7 +63,7 @@ class NcclLifecycleTest {
     /** Generation 1 of {@code world}, each rank through one all-reduce (a sound parent to shrink). */
     private List<NcclCollective> formed(List<NcclSession> s, List<String> world, byte[] id) throws Exception {
         return inParallel(world.size(), r -> {
-            NcclCollective c = s.get(r).open(1, r, world, id);
+            NcclCollective c = s.get(r).communicator(1, r, world, id);
             c.allReduceSum(vector(r, 4));
             return c;
         });
@@ -77,7 +77,7 @@ class NcclLifecycleTest {
     private List<float[]> nextGeneration(List<NcclSession> s, List<String> world, byte[] id, String path, int length)
             throws Exception {
         return inParallel(world.size(), r -> {
-            try (NcclCollective c = s.get(r).open(2, r, world, id)) {
+            try (NcclCollective c = s.get(r).communicator(2, r, world, id)) {
                 assertThat(s.get(r).lastPath()).isEqualTo(path);
                 float[] v = vector(r, length);
                 c.allReduceSum(v);
@@ -101,7 +101,7 @@ class NcclLifecycleTest {
         byte[] id = s.get(0).newUniqueId();
         List<String> world = members("a", "b", "c");
         List<float[]> results = inParallel(3, r -> {
-            try (NcclCollective c = s.get(r).open(1, r, world, id)) {
+            try (NcclCollective c = s.get(r).communicator(1, r, world, id)) {
                 assertThat(c.state()).isEqualTo(NcclCollective.State.READY);
                 float[] v = vector(r, 10);
                 c.allReduceSum(v);
@@ -191,7 +191,7 @@ class NcclLifecycleTest {
         FakeNccl nccl = new FakeNccl(WITH_SHRINK);
         List<NcclSession> s = List.of(session(nccl), session(nccl));
         byte[] id = s.get(0).newUniqueId();
-        List<NcclCollective> c = inParallel(2, r -> s.get(r).open(1, r, members("a", "b"), id));
+        List<NcclCollective> c = inParallel(2, r -> s.get(r).communicator(1, r, members("a", "b"), id));
         Duration longTimeout = Duration.ofSeconds(60);
         assertThat(longTimeout).isGreaterThan(TIMEOUT);
         // rank 1 never enqueues; rank 0's all-reduce is in flight until the abort
@@ -223,7 +223,7 @@ class NcclLifecycleTest {
         // rank 0 of 2 waits for a peer that never comes; generation 2 starts meanwhile
         Future<CollectiveException> creating = ranks.submit(() -> {
             try {
-                s.open(1, 0, members("a", "b"), s.newUniqueId());
+                s.communicator(1, 0, members("a", "b"), s.newUniqueId());
                 return null;
             } catch (CollectiveException e) {
                 return e;
@@ -253,7 +253,7 @@ class NcclLifecycleTest {
         FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
         List<NcclSession> s = List.of(session(nccl), session(nccl));
         byte[] id = s.get(0).newUniqueId();
-        List<NcclCollective> c = inParallel(2, r -> s.get(r).open(1, r, members("a", "b"), id));
+        List<NcclCollective> c = inParallel(2, r -> s.get(r).communicator(1, r, members("a", "b"), id));
         ((FakeNccl.FakeComm) c.get(0).comm()).injectedError = 6; // ncclRemoteError
         long began = System.nanoTime();
         assertThatThrownBy(() -> c.get(0).allReduceSum(vector(0, 8)))
@@ -270,7 +270,7 @@ class NcclLifecycleTest {
     void anIdleCommunicatorsErrorIsFoundByTheWatchdog() throws Exception {
         FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
         NcclSession s = session(nccl);
-        try (NcclCollective c = s.open(1, 0, members("a"), s.newUniqueId())) {
+        try (NcclCollective c = s.communicator(1, 0, members("a"), s.newUniqueId())) {
             c.allReduceSum(new float[] {1});
             ((FakeNccl.FakeComm) c.comm()).injectedError = 2; // ncclSystemError while idle
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -292,7 +292,7 @@ class NcclLifecycleTest {
         NcclSession s = session(nccl);
         long began = System.nanoTime();
         // one of three ranks arrives: ncclCommInitRankConfig stays in progress
-        assertThatThrownBy(() -> s.open(1, 0, members("a", "b", "c"), s.newUniqueId()))
+        assertThatThrownBy(() -> s.communicator(1, 0, members("a", "b", "c"), s.newUniqueId()))
                 .isInstanceOfSatisfying(CollectiveException.class, e -> assertThat(e.reason()).isEqualTo(Reason.TIMEOUT));
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)).isLessThan(TIMEOUT.toMillis() + 1000);
         assertThat(nccl.count("abort id-1/")).isEqualTo(1); // never used: not kept to shrink from
@@ -303,7 +303,7 @@ class NcclLifecycleTest {
     void aCallHungInsideTheLibraryIsAbortedByTheWatchdog() throws Exception {
         FakeNccl nccl = new FakeNccl(WITHOUT_SHRINK);
         NcclSession s = session(nccl);
-        NcclCollective c = s.open(1, 0, members("a"), s.newUniqueId());
+        NcclCollective c = s.communicator(1, 0, members("a"), s.newUniqueId());
         CountDownLatch release = new CountDownLatch(1);
         nccl.hangNextCall = release;
         long began = System.nanoTime();
@@ -326,7 +326,7 @@ class NcclLifecycleTest {
         FakeNccl nccl = new FakeNccl(WITH_SHRINK);
         NcclSession s = session(nccl);
         for (int cycle = 1; cycle <= 100; cycle++) {
-            NcclCollective c = s.open(cycle, 0, members("a"), s.newUniqueId());
+            NcclCollective c = s.communicator(cycle, 0, members("a"), s.newUniqueId());
             float[] v = {cycle, -cycle};
             c.allReduceSum(v);
             assertThat(v).containsExactly(cycle, -cycle);
@@ -347,7 +347,7 @@ class NcclLifecycleTest {
     void aParkedCommunicatorIsAbortedWhenNoShrinkComes() throws Exception {
         FakeNccl nccl = new FakeNccl(WITH_SHRINK);
         NcclSession s = new NcclSession(nccl, TIMEOUT, Duration.ofMillis(300));
-        NcclCollective c = s.open(1, 0, members("a"), s.newUniqueId());
+        NcclCollective c = s.communicator(1, 0, members("a"), s.newUniqueId());
         c.allReduceSum(new float[] {1});
         c.abort("reconfigure");
         c.close();
@@ -360,9 +360,9 @@ class NcclLifecycleTest {
     @Test
     void badArgumentsSayWhatIsWrong() {
         NcclSession s = session(new FakeNccl(WITH_SHRINK));
-        assertThatThrownBy(() -> s.open(1, 3, members("a", "b"), s.newUniqueId()))
+        assertThatThrownBy(() -> s.communicator(1, 3, members("a", "b"), s.newUniqueId()))
                 .hasMessageContaining("rank 3 outside a world of 2");
-        assertThatThrownBy(() -> s.open(1, 0, members("a", "b"), null))
+        assertThatThrownBy(() -> s.communicator(1, 0, members("a", "b"), null))
                 .hasMessageContaining("without a unique id");
     }
 }

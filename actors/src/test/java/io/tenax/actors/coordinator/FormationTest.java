@@ -1,14 +1,15 @@
-package io.tenax.actors;
+package io.tenax.actors.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.tenax.actors.Formation.Candidate;
-import io.tenax.actors.Formation.Decision;
-import io.tenax.actors.Formation.Keep;
-import io.tenax.actors.Formation.Limits;
-import io.tenax.actors.Formation.StartGeneration;
-import io.tenax.actors.Formation.Wait;
+import io.tenax.actors.coordinator.Formation.Candidate;
+import io.tenax.actors.coordinator.Formation.Decision;
+import io.tenax.actors.coordinator.Formation.Keep;
+import io.tenax.actors.coordinator.Formation.Limits;
+import io.tenax.actors.coordinator.Formation.StartGeneration;
+import io.tenax.actors.coordinator.Formation.Wait;
+import io.tenax.actors.RingMember;
 import io.tenax.checkpoint.CheckpointId;
 import java.util.List;
 import java.util.Set;
@@ -26,12 +27,25 @@ class FormationTest {
         return new RingMember(rank, node, node + "-inc", "pekko://tenax@h:1", "h", rank);
     }
 
+    private static CompletedCheckpointStore committed(CheckpointId... ids) {
+        return new CompletedCheckpointStore(List.of(ids), ids.length);
+    }
+
     private static CoordinatorState running(long generation, List<RingMember> world, CheckpointId... committed) {
-        return new CoordinatorState(generation, world, 0, null, List.of(committed), 0, false);
+        return new CoordinatorState(generation, world, 0, null, committed(committed), 0, false);
+    }
+
+    private static Formation.Inputs registered(List<Candidate> registered) {
+        return inputs(LONG_AGO, registered, Set.of(), false);
+    }
+
+    private static Formation.Inputs inputs(long recoveredAt, List<Candidate> registered, Set<String> gone,
+            boolean atCheckpoint) {
+        return new Formation.Inputs(recoveredAt, registered, Set.of(), Set.of(), gone, atCheckpoint, false);
     }
 
     private static Decision decide(long now, CoordinatorState state, List<Candidate> registered, Limits limits) {
-        return Formation.decide(new Formation.Inputs(now, LONG_AGO, state, registered, Set.of(), false), limits);
+        return Formation.decide(now, state, registered(registered), limits);
     }
 
     @Test
@@ -90,11 +104,11 @@ class FormationTest {
         CoordinatorState state = running(2, List.of(m(0, "node-1"), m(1, "node-2")));
         List<Candidate> onlyOne = List.of(c("node-1", 0));
         Limits limits = new Limits(2, 1, 2, 0, 3_000, true);
-        assertThat(Formation.decide(new Formation.Inputs(2_999, 0, state, onlyOne, Set.of(), false), limits))
+        assertThat(Formation.decide(2_999, state, inputs(0, onlyOne, Set.of(), false), limits))
                 .isInstanceOf(Wait.class);
-        assertThat(Formation.decide(new Formation.Inputs(2_999, 0, state, onlyOne, Set.of("node-2"), false), limits))
+        assertThat(Formation.decide(2_999, state, inputs(0, onlyOne, Set.of("node-2"), false), limits))
                 .isInstanceOf(StartGeneration.class);
-        assertThat(Formation.decide(new Formation.Inputs(3_000, 0, state, onlyOne, Set.of(), false), limits))
+        assertThat(Formation.decide(3_000, state, inputs(0, onlyOne, Set.of(), false), limits))
                 .isInstanceOf(StartGeneration.class);
     }
 
@@ -108,18 +122,18 @@ class FormationTest {
     @Test
     void aNewNodeJoinsOnlyAtACheckpointCommittedInThisGeneration() {
         CoordinatorState state = new CoordinatorState(2, List.of(m(0, "node-1"), m(1, "node-3")), 100,
-                new CheckpointId(100, 1), List.of(new CheckpointId(100, 1), new CheckpointId(110, 2)), 1, false);
+                new CheckpointId(100, 1), committed(new CheckpointId(100, 1), new CheckpointId(110, 2)), 1, false);
         List<Candidate> three = List.of(c("node-1", 0), c("node-3", 0), c("node-2", 9));
         Decision between = decide(0, state, three, THREE);
         assertThat(between).isInstanceOf(Keep.class);
         assertThat(between.reason()).contains("node-2 will join at the next checkpoint");
-        StartGeneration join = (StartGeneration) Formation.decide(new Formation.Inputs(0, LONG_AGO, state, three,
-                Set.of(), true), THREE);
+        StartGeneration join = (StartGeneration) Formation.decide(0, state, inputs(LONG_AGO, three, Set.of(), true),
+                THREE);
         assertThat(join.world()).extracting(RingMember::node).containsExactly("node-1", "node-3", "node-2");
         assertThat(join.resume()).isEqualTo(new CheckpointId(110, 2));
         Limits noCheckpoints = new Limits(3, 2, 4, 0, 0, false);
-        assertThat(Formation.decide(new Formation.Inputs(0, LONG_AGO, state, three, Set.of(), true), noCheckpoints)
-                .reason()).contains("spares");
+        assertThat(Formation.decide(0, state, inputs(LONG_AGO, three, Set.of(), true), noCheckpoints).reason())
+                .contains("spares");
     }
 
     @Test
@@ -127,8 +141,49 @@ class FormationTest {
         List<RingMember> world = List.of(m(0, "node-1"));
         assertThat(decide(0, running(1, world), List.of(c("node-1", 0)), new Limits(1, 1, 1, 0, 0, true)))
                 .isInstanceOf(Keep.class);
-        CoordinatorState finished = new CoordinatorState(1, world, 0, null, List.of(), 0, true);
+        CoordinatorState finished = new CoordinatorState(1, world, 0, null, CompletedCheckpointStore.EMPTY, 0, true);
         assertThat(decide(0, finished, List.of(), THREE)).isInstanceOf(Keep.class);
+    }
+
+    @Test
+    void aNodeCoolingDownHoldsNoRankAndCountsAsLostFromTheWorld() {
+        CoordinatorState state = running(2, List.of(m(0, "node-1"), m(1, "node-2")), new CheckpointId(50, 2));
+        Formation.Inputs cooling = new Formation.Inputs(LONG_AGO, List.of(c("node-1", 0), c("node-2", 0)),
+                Set.of("node-2"), Set.of(), Set.of(), false, false);
+        StartGeneration s = (StartGeneration) Formation.decide(0, state, cooling, new Limits(2, 1, 2, 0, 0, true));
+        assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1");
+        assertThat(s.reason()).isEqualTo("lost node-2");
+    }
+
+    @Test
+    void aDrainedNodeLeavesTheWorldAtOnceAndIsNamedAsDrainedNotLost() {
+        CoordinatorState state = running(2, List.of(m(0, "node-1"), m(1, "node-2"), m(2, "node-3")),
+                new CheckpointId(80, 2));
+        List<Candidate> all = List.of(c("node-1", 0), c("node-2", 0), c("node-3", 0));
+        // node-3 drained while the coordinator is still in its recovery grace: no waiting for a drain
+        Formation.Inputs drained = new Formation.Inputs(0, all, Set.of(), Set.of("node-3"), Set.of(), true, false);
+        StartGeneration s = (StartGeneration) Formation.decide(1, state, drained, THREE);
+        assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
+        assertThat(s.resume()).isEqualTo(new CheckpointId(80, 2));
+        assertThat(s.reason()).isEqualTo("drained node-3");
+        Formation.Inputs everyone = new Formation.Inputs(LONG_AGO, all, Set.of(), Set.of("node-1", "node-2", "node-3"),
+                Set.of(), true, false);
+        assertThat(Formation.decide(1, state, everyone, THREE)).isInstanceOf(Wait.class)
+                .extracting(Decision::reason).asString().startsWith("drained node-1, node-2, node-3");
+    }
+
+    @Test
+    void aGenerationThatCannotResumeStartsAgainFromTheNewestCheckpointLeft() {
+        CoordinatorState state = new CoordinatorState(3, List.of(m(0, "node-1"), m(1, "node-2")), 120,
+                new CheckpointId(120, 2), committed(new CheckpointId(110, 2)), 1, false);
+        Formation.Inputs failed = new Formation.Inputs(LONG_AGO, List.of(c("node-1", 0), c("node-2", 0)), Set.of(),
+                Set.of(), Set.of(), false, true);
+        StartGeneration s = (StartGeneration) Formation.decide(0, state, failed, new Limits(2, 1, 2, 0, 0, true));
+        assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
+        assertThat(s.resume()).isEqualTo(new CheckpointId(110, 2));
+        assertThat(s.reason()).contains("cannot resume from");
+        assertThat(Formation.decide(0, state, registered(List.of(c("node-1", 0), c("node-2", 0))),
+                new Limits(2, 1, 2, 0, 0, true))).as("without the failure the world is intact").isInstanceOf(Keep.class);
     }
 
     @Test

@@ -1,5 +1,6 @@
-package io.tenax.actors;
+package io.tenax.actors.coordinator;
 
+import io.tenax.actors.RingMember;
 import io.tenax.checkpoint.CheckpointId;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -11,10 +12,11 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * The coordinator's decisions as a pure function of the time, its persisted state and the
- * workers registered now: wait, keep going, or start a new generation with a given world
- * from a given checkpoint. Kept free of actors so that every case is testable without a
- * cluster.
+ * The coordinator's one decision, as a pure function of the time, its persisted state and
+ * what it knows now: who trains, from which checkpoint, whether to wait or start, and why.
+ * The coordinator carries out the result as it is. Everything that bears on it (cool-downs,
+ * drains, a resume that failed, members the cluster already removed) is an {@link Inputs}
+ * field, so that every case is testable without a cluster.
  */
 public final class Formation {
 
@@ -26,6 +28,7 @@ public final class Formation {
             long registeredAtMillis) {
         public Candidate {
             Objects.requireNonNull(node, "node");
+            Objects.requireNonNull(incarnation, "incarnation");
         }
     }
 
@@ -50,18 +53,27 @@ public final class Formation {
     }
 
     /**
-     * What the coordinator knows now.
+     * What the coordinator knows now, besides its persisted state.
      *
-     * @param nowMillis          the time
      * @param recoveredAtMillis  when this coordinator instance recovered its state
-     * @param state              the persisted state
      * @param registered         the workers registered now
-     * @param confirmedLost      nodes whose failure was confirmed (no grace needed)
-     * @param atCheckpoint       whether a checkpoint was just committed: the point where new
-     *                           nodes join without costing steps
+     * @param coolingDown        nodes that may not hold a rank yet (lost again and again)
+     * @param leaving            nodes drained out of the run: their pause checkpoint is committed
+     * @param gone               nodes of the world known to be gone (lost, or no longer cluster
+     *                           members): no grace is needed for them
+     * @param atCheckpoint       a checkpoint was just committed: the point where new nodes join
+     *                           without costing steps
+     * @param resumeFailed       a rank could not load the current generation's start state: the
+     *                           generation cannot go on and must start again (from an older one)
      */
-    public record Inputs(long nowMillis, long recoveredAtMillis, CoordinatorState state,
-            Collection<Candidate> registered, Set<String> confirmedLost, boolean atCheckpoint) {
+    public record Inputs(long recoveredAtMillis, Collection<Candidate> registered, Set<String> coolingDown,
+            Set<String> leaving, Set<String> gone, boolean atCheckpoint, boolean resumeFailed) {
+        public Inputs {
+            registered = List.copyOf(registered);
+            coolingDown = Set.copyOf(coolingDown);
+            leaving = Set.copyOf(leaving);
+            gone = Set.copyOf(gone);
+        }
     }
 
     /** What to do now, and why in words a person can read in the log. */
@@ -84,30 +96,44 @@ public final class Formation {
         }
     }
 
-    public static Decision decide(Inputs in, Limits limits) {
-        CoordinatorState state = in.state();
+    public static Decision decide(long nowMillis, CoordinatorState state, Inputs in, Limits limits) {
         if (state.finished()) {
             return new Keep("run finished");
         }
         Map<String, Candidate> alive = new LinkedHashMap<>();
-        in.registered().stream().sorted(Comparator.comparingLong(Candidate::registeredAtMillis)
-                .thenComparing(Candidate::node)).forEach(c -> alive.put(c.node(), c));
+        in.registered().stream()
+                .filter(c -> !in.coolingDown().contains(c.node()) && !in.leaving().contains(c.node()))
+                .sorted(Comparator.comparingLong(Candidate::registeredAtMillis).thenComparing(Candidate::node))
+                .forEach(c -> alive.put(c.node(), c));
         if (state.generation() == 0) {
-            return firstGeneration(in.nowMillis(), alive, limits);
+            return firstGeneration(nowMillis, alive, limits);
         }
-        List<String> lost = state.world().stream().filter(m -> !isAlive(m, alive)).map(RingMember::node).toList();
-        if (!lost.isEmpty()) {
-            boolean unconfirmed = lost.stream().anyMatch(n -> !in.confirmedLost().contains(n));
-            if (unconfirmed && in.nowMillis() - in.recoveredAtMillis() < limits.recoveryGraceMillis()) {
+        if (in.resumeFailed()) {
+            String why = "cannot resume from " + state.resumeFrom();
+            return alive.size() < limits.minNodes() ? new Wait(why + "; " + tooFew(alive, limits))
+                    : new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(), why);
+        }
+        List<String> drained = state.world().stream().map(RingMember::node).filter(in.leaving()::contains).toList();
+        List<String> lost = state.world().stream()
+                .filter(m -> !isAlive(m, alive) && !in.leaving().contains(m.node())).map(RingMember::node).toList();
+        if (!lost.isEmpty() || !drained.isEmpty()) {
+            List<String> parts = new ArrayList<>();
+            if (!lost.isEmpty()) {
+                parts.add("lost " + String.join(", ", lost));
+            }
+            if (!drained.isEmpty()) {
+                parts.add("drained " + String.join(", ", drained));
+            }
+            String what = String.join("; ", parts);
+            boolean unconfirmed = lost.stream().anyMatch(n -> !in.gone().contains(n));
+            if (unconfirmed && nowMillis - in.recoveredAtMillis() < limits.recoveryGraceMillis()) {
                 return new Wait("coordinator recovered; waiting up to " + limits.recoveryGraceMillis()
                         + " ms for " + String.join(", ", lost) + " to register again");
             }
             if (alive.size() < limits.minNodes()) {
-                return new Wait("lost " + String.join(", ", lost) + "; " + alive.size() + " of min-nodes "
-                        + limits.minNodes() + " alive, waiting for nodes to join");
+                return new Wait(what + "; " + tooFew(alive, limits));
             }
-            return new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(),
-                    "lost " + String.join(", ", lost));
+            return new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(), what);
         }
         List<String> joiners = alive.keySet().stream()
                 .filter(n -> state.world().stream().noneMatch(m -> m.node().equals(n))).toList();
@@ -124,6 +150,10 @@ public final class Formation {
         }
         return new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(),
                 String.join(", ", joiners) + " joined");
+    }
+
+    private static String tooFew(Map<String, Candidate> alive, Limits limits) {
+        return alive.size() + " of min-nodes " + limits.minNodes() + " alive, waiting for nodes to join";
     }
 
     private static boolean isAlive(RingMember member, Map<String, Candidate> alive) {

@@ -1,8 +1,13 @@
-package io.tenax.actors;
+package io.tenax.actors.coordinator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.ConfigFactory;
+import io.tenax.actors.RingMember;
+import io.tenax.actors.TenaxNode;
+import io.tenax.actors.event.RunEvent;
+import io.tenax.actors.event.RunEventSink;
+import io.tenax.actors.worker.Worker;
 import io.tenax.checkpoint.CheckpointId;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.checkpoint.ShardReceipt;
@@ -11,24 +16,36 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.LoggingTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The coordinator against an in-memory journal that serializes every event with Kryo. */
+/**
+ * The coordinator against an in-memory journal and snapshot store that serialize every event
+ * and snapshot with Kryo, and a cluster of its own whose membership events the tests send.
+ * Negative expectations ("nothing yet") follow a barrier: a Register with another digest, whose
+ * Rejected reply proves that the coordinator has handled everything sent before it.
+ */
 class CoordinatorTest {
+    private static final String SELF = "pekko://tenax@coordinator-host:2552";
     private static final ActorTestKit testKit = ActorTestKit.create(PersistenceTestKitPlugin.getInstance().config()
+            .withFallback(PersistenceTestKitSnapshotPlugin.config())
             .withFallback(ConfigFactory.parseString("""
                     pekko.actor.provider = local
                     pekko.actor.serialize-messages = on
                     pekko.persistence.testkit.events.serialize = on
+                    pekko.persistence.testkit.snapshots.serialize = on
                     """))
             .withFallback(TenaxNode.pekkoDefaults().withoutPath("pekko.actor.provider")
                     .withoutPath("pekko.persistence"))
@@ -37,37 +54,40 @@ class CoordinatorTest {
     private static int runCounter;
 
     private final List<String> sinkEvents = new CopyOnWriteArrayList<>();
-    private final RunEventSink sink = (type, fields) -> sinkEvents.add(type);
-    private final List<ActorRef<?>> downed = new CopyOnWriteArrayList<>();
-    private final Coordinator.ClusterView view = new Coordinator.ClusterView() {
+    private final List<RunEvent> events = new CopyOnWriteArrayList<>();
+    private final RunEventSink sink = e -> {
+        events.add(e);
+        sinkEvents.add(e.type());
+    };
+    private final List<String> downed = new CopyOnWriteArrayList<>();
+    private final List<ActorRef<?>> onThisMember = new CopyOnWriteArrayList<>();
+    private final Map<ActorRef<?>, String> addresses = new ConcurrentHashMap<>();
+    private final ClusterControl view = new ClusterControl() {
         @Override
-        public void down(ActorRef<?> worker) {
-            downed.add(worker);
+        public String addressOf(ActorRef<?> worker) {
+            return addresses.computeIfAbsent(worker, w -> "pekko://tenax@host-" + addresses.size() + ":2552");
         }
 
         @Override
-        public boolean isMember(String address) {
-            return true;
-        }
-
-        @Override
-        public boolean selfLeaving() {
-            return selfLeaving;
-        }
-
-        @Override
-        public boolean onThisMember(ActorRef<?> worker) {
+        public boolean isLocal(ActorRef<?> worker) {
             return onThisMember.contains(worker);
         }
 
         @Override
-        public boolean hasLeft(String address) {
-            return othersLeft;
+        public String selfAddress() {
+            return SELF;
+        }
+
+        @Override
+        public Map<String, MemberStatus> subscribe(ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberEvent> e) {
+            return Map.of(); // nothing known: every member counts as up until the test says otherwise
+        }
+
+        @Override
+        public void down(String address) {
+            downed.add(address);
         }
     };
-    private boolean selfLeaving;
-    private final List<ActorRef<?>> onThisMember = new CopyOnWriteArrayList<>();
-    private volatile boolean othersLeft;
     private String runId;
     @TempDir
     Path checkpoints;
@@ -122,7 +142,23 @@ class CoordinatorTest {
 
     private Coordinator.Settings gpu(Coordinator.Settings s) {
         return new Coordinator.Settings(s.runId(), s.limits(), s.totalSteps(), s.configDigest(), s.tickInterval(),
-                s.checkpointKeep(), s.confirmTimeout(), s.maxFailures(), s.cooldown(), true);
+                s.checkpointKeep(), s.confirmTimeout(), s.maxFailures(), s.cooldown(), true, s.snapshotEvery());
+    }
+
+    /** Returns once the coordinator has handled every message sent to it before. */
+    private static void barrier(ActorRef<Coordinator.Command> coordinator) {
+        TestProbe<Worker.Command> barrier = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(barrier.ref(), "barrier", "b", "127.0.0.1", 1, "another-digest"));
+        barrier.expectMessageClass(Worker.Rejected.class);
+    }
+
+    /** Nothing is waiting for {@code w} now (call after a barrier: nothing was sent to it before). */
+    private static void nothingFor(TestProbe<Worker.Command> w) {
+        w.expectNoMessage(Duration.ofMillis(1));
+    }
+
+    private String address(TestProbe<Worker.Command> w) {
+        return view.addressOf(w.ref());
     }
 
     /** Skips other messages (Standby, Registered, ...) until one of {@code type} arrives. */
@@ -139,11 +175,12 @@ class CoordinatorTest {
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         Worker.ProvideCommunicatorId ask = next(workers.get(0), Worker.ProvideCommunicatorId.class);
         assertThat(ask.generation()).isEqualTo(1);
+        barrier(coordinator);
         workers.get(1).expectMessageClass(Worker.Registered.class);
-        workers.get(1).expectNoMessage(Duration.ofMillis(200)); // no Start before the id
+        nothingFor(workers.get(1)); // no Start before the id
         ask.replyTo().tell(new Worker.CommunicatorId(1, "node-1", "aWQtMQ==", null));
         for (TestProbe<Worker.Command> w : workers) {
-            Worker.Start start = next(w, Worker.Start.class);
+            Worker.Start start = next(w, Worker.Start.class); // the first Start there is
             assertThat(start.generation()).isEqualTo(1);
             assertThat(start.communicatorId()).isEqualTo("aWQtMQ==");
         }
@@ -158,11 +195,11 @@ class CoordinatorTest {
         first.replyTo().tell(new Worker.CommunicatorId(1, "node-1", null, "ncclGetUniqueId: unhandled system error"));
         Worker.ProvideCommunicatorId second = next(workers.get(1), Worker.ProvideCommunicatorId.class);
         assertThat(second.generation()).isEqualTo(2);
-        assertThat(downed).containsExactly(workers.get(0).ref());
+        assertThat(downed).containsExactly(address(workers.get(0)));
         // and a rank 0 that does not answer at all (confirm-timeout, 300 ms here) is lost the same way
         Worker.ProvideCommunicatorId third = next(workers.get(2), Worker.ProvideCommunicatorId.class);
         assertThat(third.generation()).isEqualTo(3);
-        assertThat(downed).containsExactly(workers.get(0).ref(), workers.get(1).ref());
+        assertThat(downed).containsExactly(address(workers.get(0)), address(workers.get(1)));
         third.replyTo().tell(new Worker.CommunicatorId(3, "node-3", "aWQtMw==", null));
         Worker.Start start = next(workers.get(2), Worker.Start.class);
         assertThat(start.world()).extracting(RingMember::node).containsExactly("node-3");
@@ -187,7 +224,8 @@ class CoordinatorTest {
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
         coordinator.tell(new Coordinator.Progress(0, "node-1", 5, 0, 1f, 1, 0)); // stale generation: dropped
         coordinator.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
-        workers.get(1).expectNoMessage(Duration.ofMillis(200));
+        barrier(coordinator);
+        nothingFor(workers.get(1)); // one rank's finish is not the run's
         coordinator.tell(new Coordinator.WorkerFinished(1, "node-2", 100, 0.1f, Float.NaN, "d"));
         workers.forEach(w -> w.expectMessageClass(Worker.Shutdown.class));
         String pid = "tenax-coordinator-" + runId;
@@ -221,9 +259,12 @@ class CoordinatorTest {
         }
         workers.get(0).expectMessageClass(Worker.Shutdown.class);
         workers.get(2).expectMessageClass(Worker.Shutdown.class);
-        // Several ticks (100 ms) pass while the other members are still leaving.
-        workers.get(1).expectNoMessage(Duration.ofMillis(600));
-        othersLeft = true;
+        // One of the other members is removed, the other is still leaving: the own one stays.
+        coordinator.tell(new Coordinator.MemberChanged(address(workers.get(0)), ClusterControl.MemberStatus.REMOVED));
+        coordinator.tell(new Coordinator.MemberChanged(address(workers.get(2)), ClusterControl.MemberStatus.LEAVING));
+        barrier(coordinator);
+        nothingFor(workers.get(1));
+        coordinator.tell(new Coordinator.MemberChanged(address(workers.get(2)), ClusterControl.MemberStatus.REMOVED));
         assertThat(workers.get(1).expectMessageClass(Worker.Shutdown.class).reason()).isEqualTo("run finished");
     }
 
@@ -244,7 +285,8 @@ class CoordinatorTest {
         for (TestProbe<Worker.Command> w : workers) {
             assertThat(w.expectMessageClass(Worker.Registered.class).generation()).isEqualTo(1);
         }
-        workers.get(0).expectNoMessage(Duration.ofMillis(300));
+        barrier(second);
+        nothingFor(workers.get(0));
         assertThat(journal.persistedInStorage("tenax-coordinator-" + runId)).hasSize(1);
         // ...and it still finishes the run it recovered.
         second.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
@@ -318,7 +360,10 @@ class CoordinatorTest {
         coordinator.tell(new Coordinator.WorkerFinished(1, "node-1", 100, 0.1f, 0.9f, "d"));
         coordinator.tell(new Coordinator.WorkerFinished(1, "node-2", 100, 0.1f, 0.9f, "d"));
         workers.forEach(w -> next(w, Worker.Shutdown.class));
-        Thread.sleep(300); // room for a commit after the finish, which must not come
+        // The first commit's join point was queued before this: had it committed again, that is done now.
+        TestProbe<Worker.Command> late = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.Register(late.ref(), "node-9", "inc-9", "127.0.0.1", 5009, "digest"));
+        late.expectMessageClass(Worker.Shutdown.class);
         assertThat(sinkEvents).filteredOn(e -> e.equals("checkpoint-committed")).hasSize(2);
         assertThat(sinkEvents.get(sinkEvents.size() - 1)).as("%s", sinkEvents).isEqualTo("run-finished");
         assertThat(store.load(new CheckpointId(100, 1))).isEqualTo(state);
@@ -433,13 +478,95 @@ class CoordinatorTest {
 
     @Test
     void aCoordinatorWhoseNodeIsLeavingTakesNoWatchSignalForALoss() {
-        selfLeaving = true;
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
         workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
         workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
-        workers.get(1).stop();
-        workers.get(0).expectNoMessage(Duration.ofMillis(500));
+        coordinator.tell(new Coordinator.MemberChanged(SELF, ClusterControl.MemberStatus.LEAVING));
+        LoggingTestKit.info("this coordinator's node is leaving").expect(testKit.system(), () -> {
+            workers.get(1).stop();
+            return null;
+        });
+        barrier(coordinator);
+        nothingFor(workers.get(0));
         assertThat(sinkEvents).doesNotContain("member-lost");
+    }
+
+    @Test
+    void aWorkerFailureThatNamesNoPeerPingsEveryOtherRankAndDownsTheSilentOne() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        workers.forEach(w -> next(w, Worker.Start.class));
+        coordinator.tell(new Coordinator.WorkerFailed(1, "node-1", "LIBRARY: ncclRemoteError", -1));
+        // node-2 answers; node-3 is silent past the confirm timeout (300 ms here)
+        next(workers.get(1), Worker.Ping.class).replyTo().tell(new Worker.Pong("node-2", "inc-2"));
+        next(workers.get(2), Worker.Ping.class);
+        Worker.Start next = next(workers.get(0), Worker.Start.class);
+        assertThat(next.generation()).isEqualTo(2);
+        assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
+        assertThat(downed).containsExactly(address(workers.get(2)));
+        assertThat(events).filteredOn(RunEvent.MemberLost.class::isInstance).map(RunEvent.MemberLost.class::cast)
+                .singleElement().satisfies(lost -> {
+                    assertThat(lost.node()).isEqualTo("node-3");
+                    assertThat(lost.detectedBy()).isEqualTo("collective");
+                    assertThat(lost.heldRank()).isTrue();
+                });
+    }
+
+    @Test
+    void theFirstStepAfterALossIsReportedAsTheRecoveryWithItsTime() {
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 2);
+        workers.forEach(w -> next(w, Worker.Start.class));
+        coordinator.tell(new Coordinator.Progress(1, "node-1", 3, 0, 1f, 100, 0)); // no loss yet: no recovery
+        workers.get(1).stop();
+        assertThat(next(workers.get(0), Worker.Start.class).generation()).isEqualTo(2);
+        coordinator.tell(new Coordinator.Progress(2, "node-1", 4, 0, 1f, 100, 0));
+        coordinator.tell(new Coordinator.Progress(2, "node-1", 9, 0, 1f, 100, 0));
+        barrier(coordinator);
+        List<RunEvent.Recovered> recovered = events.stream().filter(RunEvent.Recovered.class::isInstance)
+                .map(RunEvent.Recovered.class::cast).toList();
+        assertThat(recovered).singleElement().satisfies(r -> {
+            assertThat(r.generation()).isEqualTo(2);
+            assertThat(r.millisSinceLoss()).isNotNegative();
+        });
+        assertThat(sinkEvents.indexOf("recovered")).isGreaterThan(sinkEvents.indexOf("member-lost"));
+    }
+
+    @Test
+    void aSnapshotBoundsTheJournalAndARespawnedCoordinatorRecoversFromIt() throws Exception {
+        DirectoryCheckpointStore store = store();
+        Coordinator.Settings s = settings(2);
+        Coordinator.Settings every2 = new Coordinator.Settings(s.runId(), s.limits(), s.totalSteps(),
+                s.configDigest(), s.tickInterval(), s.checkpointKeep(), s.confirmTimeout(), s.maxFailures(),
+                s.cooldown(), false, 2);
+        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(every2, sink, store, view));
+        List<TestProbe<Worker.Command>> workers = register(first, 2);
+        workers.forEach(w -> next(w, Worker.Start.class));
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 10L));
+        String pid = "tenax-coordinator-" + runId;
+        for (long step = 10; step <= 60; step += 10) {
+            CheckpointId id = new CheckpointId(step, 1);
+            for (int rank = 0; rank < 2; rank++) {
+                ShardReceipt r = store.writeShard(id, rank, 2, state);
+                first.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), step, rank, 2, r.file(),
+                        r.bytes(), r.sha256()));
+            }
+            barrier(first); // the commit is persisted, and its join point handled
+        }
+        assertThat(events).filteredOn(RunEvent.CheckpointCommitted.class::isInstance).hasSize(6);
+        assertThat(journal.persistedInStorage(pid)).as("events covered by a snapshot are deleted").hasSizeLessThan(7);
+        testKit.stop(first);
+
+        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(every2, sink, store, view));
+        for (int i = 1; i <= 2; i++) {
+            second.tell(new Coordinator.Register(workers.get(i - 1).ref(), "node-" + i, "inc-" + i, "127.0.0.1",
+                    5000 + i, "digest"));
+        }
+        workers.get(1).stop();
+        Worker.Start next = next(workers.get(0), Worker.Start.class);
+        assertThat(next.generation()).as("the generation came back").isEqualTo(2);
+        assertThat(next.startStep()).as("and so did the newest checkpoint").isEqualTo(60);
     }
 }

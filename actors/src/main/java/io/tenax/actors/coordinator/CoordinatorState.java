@@ -1,29 +1,33 @@
-package io.tenax.actors;
+package io.tenax.actors.coordinator;
 
+import io.tenax.actors.RingMember;
 import io.tenax.actors.serialization.TenaxMessage;
 import io.tenax.checkpoint.CheckpointId;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * The coordinator's persisted state: an immutable value, changed only by {@link #apply}.
+ * The coordinator's persisted state: an immutable value, changed only by {@link #apply}. It
+ * stays bounded however long the run (the world, the newest few checkpoints, counters), so
+ * that its snapshots are small and recovery takes as long after a week as after a minute.
  *
- * @param generation  the membership epoch; 0 before the first generation
- * @param world       the ranks of the current generation
- * @param startStep   the step the current generation started from
- * @param resumeFrom  the checkpoint the current generation started from, or null
- * @param committed   committed checkpoints still on disk, oldest first
- * @param failures    members lost so far
- * @param finished    whether the run has finished
+ * @param generation   the membership epoch; 0 before the first generation
+ * @param world        the ranks of the current generation
+ * @param startStep    the step the current generation started from
+ * @param resumeFrom   the checkpoint the current generation started from, or null
+ * @param checkpoints  the committed checkpoints it can resume from
+ * @param failures     members lost so far
+ * @param finished     whether the run has ended (finished, stopped or failed)
  */
 public record CoordinatorState(long generation, List<RingMember> world, long startStep, CheckpointId resumeFrom,
-        List<CheckpointId> committed, int failures, boolean finished) {
+        CompletedCheckpointStore checkpoints, int failures, boolean finished) implements TenaxMessage {
 
-    public static final CoordinatorState EMPTY = new CoordinatorState(0, List.of(), 0, null, List.of(), 0, false);
+    public static final CoordinatorState EMPTY = new CoordinatorState(0, List.of(), 0, null,
+            CompletedCheckpointStore.EMPTY, 0, false);
 
     public CoordinatorState {
         world = List.copyOf(world);
-        committed = List.copyOf(committed);
+        Objects.requireNonNull(checkpoints, "checkpoints");
     }
 
     /** Something that happened to the run, persisted in the journal. */
@@ -63,37 +67,36 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
 
     /** The newest committed checkpoint, or null. */
     public CheckpointId latestCommitted() {
-        return committed.isEmpty() ? null : committed.get(committed.size() - 1);
+        return checkpoints.latest();
+    }
+
+    /** Whether {@code node@incarnation} holds a rank in the current generation. */
+    public boolean inWorld(String node, String incarnation) {
+        return world.stream().anyMatch(m -> m.node().equals(node) && m.incarnation().equals(incarnation));
     }
 
     public CoordinatorState apply(Event event) {
         if (event instanceof GenerationStarted g) {
             CheckpointId from = g.resumeGeneration() < 0 ? null : new CheckpointId(g.startStep(), g.resumeGeneration());
-            return new CoordinatorState(g.generation(), g.world(), g.startStep(), from, committed, failures, finished);
+            return new CoordinatorState(g.generation(), g.world(), g.startStep(), from, checkpoints, failures,
+                    finished);
         }
         if (event instanceof CheckpointCommitted c) {
-            List<CheckpointId> next = new ArrayList<>(committed);
-            CheckpointId id = new CheckpointId(c.step(), c.generation());
-            if (!next.contains(id)) {
-                next.add(id);
-                next.sort(null);
-            }
-            while (next.size() > Math.max(1, c.keep())) {
-                next.remove(0);
-            }
-            return new CoordinatorState(generation, world, startStep, resumeFrom, next, failures, finished);
+            return withCheckpoints(checkpoints.add(new CheckpointId(c.step(), c.generation()), c.keep()));
         }
         if (event instanceof CheckpointInvalidated c) {
-            List<CheckpointId> next = new ArrayList<>(committed);
-            next.remove(new CheckpointId(c.step(), c.generation()));
-            return new CoordinatorState(generation, world, startStep, resumeFrom, next, failures, finished);
+            return withCheckpoints(checkpoints.remove(new CheckpointId(c.step(), c.generation())));
         }
         if (event instanceof MemberLost) {
-            return new CoordinatorState(generation, world, startStep, resumeFrom, committed, failures + 1, finished);
+            return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures + 1, finished);
         }
         if (event instanceof RunFinished || event instanceof RunAborted) {
-            return new CoordinatorState(generation, world, startStep, resumeFrom, committed, failures, true);
+            return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures, true);
         }
         throw new IllegalArgumentException("unknown event " + event);
+    }
+
+    private CoordinatorState withCheckpoints(CompletedCheckpointStore next) {
+        return new CoordinatorState(generation, world, startStep, resumeFrom, next, failures, finished);
     }
 }

@@ -1,0 +1,71 @@
+package io.tenax.actors.coordinator;
+
+import io.tenax.actors.RingMember;
+import io.tenax.actors.coordinator.CoordinatorState.Event;
+import io.tenax.actors.worker.Worker;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+
+/**
+ * The fast path of failure detection: a rank's collective failed, and the peer it blames (or,
+ * when it could not tell, every other rank of the generation) is asked whether it is alive.
+ * One that does not answer within the confirm timeout is gone: it is downed now, rather than
+ * when the cluster's failure detector gets there. At most one ping per incarnation is out at
+ * a time.
+ */
+final class SuspectProbe {
+    private final CoordinatorContext c;
+    private final Reconfiguration reconfiguration;
+    private final Set<String> pinging = new HashSet<>();
+
+    SuspectProbe(CoordinatorContext c, Reconfiguration reconfiguration) {
+        this.c = c;
+        this.reconfiguration = reconfiguration;
+    }
+
+    Effect<Event, CoordinatorState> onWorkerFailed(CoordinatorState state, Coordinator.WorkerFailed f) {
+        if (f.generation() != state.generation() || state.finished()) {
+            return c.stale(f);
+        }
+        c.log().info("{} reports a failed collective in generation {}: {} (suspect rank {})", f.node(),
+                f.generation(), f.reason(), f.suspectRank());
+        boolean named = f.suspectRank() >= 0 && f.suspectRank() < state.world().size();
+        boolean absent = false;
+        for (RingMember m : state.world()) {
+            if (named ? m.rank() != f.suspectRank() : m.node().equals(f.node())) {
+                continue; // the named suspect alone; when none is named, every other rank
+            }
+            Membership.Registration r = c.membership().current(m.node(), m.incarnation());
+            if (r == null) {
+                absent |= reconfiguration.gone(m.node()); // not registered with this coordinator: gone already
+            } else {
+                ping(r, f.node() + " reported " + f.reason());
+            }
+        }
+        return absent ? reconfiguration.decideAndAct(state, List.of(), false) : c.none();
+    }
+
+    private void ping(Membership.Registration suspect, String why) {
+        String node = suspect.node();
+        String incarnation = suspect.incarnation();
+        if (!pinging.add(Membership.key(node, incarnation))) {
+            return;
+        }
+        c.actor().ask(Worker.Pong.class, suspect.worker(), c.settings().confirmTimeout(), Worker.Ping::new,
+                (pong, failure) -> new Coordinator.PingResult(node, incarnation, failure == null, why));
+    }
+
+    Effect<Event, CoordinatorState> onPingResult(CoordinatorState state, Coordinator.PingResult p) {
+        pinging.remove(Membership.key(p.node(), p.incarnation()));
+        Membership.Registration r = c.membership().current(p.node(), p.incarnation());
+        if (p.alive() || r == null || state.finished()) {
+            return c.none();
+        }
+        c.log().warn("{} did not answer within {} ms after {}: downing it", p.node(),
+                c.settings().confirmTimeout().toMillis(), p.why());
+        c.cluster().down(r.candidate().address());
+        return reconfiguration.lose(state, p.node(), p.incarnation(), "collective");
+    }
+}

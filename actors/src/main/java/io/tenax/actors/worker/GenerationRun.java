@@ -1,0 +1,164 @@
+package io.tenax.actors.worker;
+
+import io.tenax.checkpoint.AsyncCheckpointWriter;
+import io.tenax.checkpoint.CheckpointException;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.StateSnapshot;
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.StepListener;
+import io.tenax.trainer.TrainingLoop;
+import io.tenax.trainer.audit.SampleAuditLog;
+import io.tenax.trainer.collective.Collective;
+import io.tenax.trainer.collective.CollectiveException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * One generation on this node, from its {@link Worker.Start} to its end: on the training
+ * thread it restores the start state, joins the generation's collective, runs the training
+ * loop with its listeners (progress and step log, the sample audit, the checkpoint cadence),
+ * and reports back to the worker through its private messages. {@link #close} ends it from any
+ * thread: the loop stops at the next step boundary, and the collective is aborted at once, so
+ * that a rank waiting on a dead peer is freed.
+ */
+final class GenerationRun implements AutoCloseable {
+
+    /** What a generation runs with; the same for every generation of a node. */
+    record Resources(RankTrainer trainer, TrainerState state, Collective.Factory collectives,
+            AsyncCheckpointWriter writer, Worker.Settings settings) {
+    }
+
+    private final Worker.Start start;
+    private final Resources r;
+    private final ActorRef<Worker.Command> worker;
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final AtomicBoolean pause = new AtomicBoolean();
+    private final AtomicReference<Collective> collective = new AtomicReference<>();
+
+    GenerationRun(Worker.Start start, Resources resources, ActorRef<Worker.Command> worker) {
+        this.start = start;
+        this.r = resources;
+        this.worker = worker;
+    }
+
+    long generation() {
+        return start.generation();
+    }
+
+    /** Asks the ranks to pause: this rank's vote travels with the next step's gradients. */
+    void pause() {
+        pause.set(true);
+    }
+
+    @Override
+    public void close() {
+        stop.set(true);
+        Collective active = collective.get();
+        if (active != null) {
+            active.abort("generation " + start.generation() + " ended");
+        }
+    }
+
+    /** The generation's whole life; runs on the training thread. */
+    void run() {
+        long generation = start.generation();
+        try {
+            if (!resume()) {
+                return;
+            }
+        } catch (RuntimeException e) {
+            worker.tell(new Worker.LoopCrashed(generation, e));
+            return;
+        }
+        ProgressListener progress = new ProgressListener(generation, r.settings().progressInterval(),
+                r.settings().stepLog(), report -> worker.tell(new Worker.LoopProgress(report)));
+        List<StepListener> listeners = new ArrayList<>(List.of(progress));
+        SampleAuditLog audit = r.settings().auditLog() == null ? null : new SampleAuditLog(r.settings().auditLog(),
+                r.trainer().plan(), generation, start.rank(), start.world().size());
+        if (audit != null) {
+            listeners.add(audit); // before the checkpoint: a committed step is always in the audit log
+        }
+        listeners.add(result -> maybeCheckpoint(result.step() + 1));
+        try (Collective c = open()) {
+            collective.set(c);
+            if (stop.get()) {
+                return;
+            }
+            TrainingLoop loop = new TrainingLoop(r.trainer(), listeners);
+            long next = loop.run(c, start.rank(), start.world().size(), start.startStep(), start.endStep(),
+                    stop::get, pause::get);
+            progress.flush();
+            if (loop.paused()) {
+                checkpoint(next); // every rank stopped after the same step: checkpoint it
+                worker.tell(new Worker.LoopPaused(generation, next));
+            } else if (next == start.endStep()) {
+                float score = start.rank() == 0 ? (float) r.trainer().evaluate().value() : Float.NaN;
+                worker.tell(new Worker.LoopEnded(generation, next, progress.recentLoss(), score,
+                        r.trainer().parameterDigest()));
+            }
+        } catch (CollectiveException e) {
+            if (!stop.get()) {
+                worker.tell(new Worker.LoopFailed(generation, e));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            if (!stop.get()) { // a superseded generation may fail in any way while it is torn down
+                worker.tell(new Worker.LoopCrashed(generation, e));
+            }
+        } finally {
+            collective.set(null);
+            progress.close();
+            if (audit != null) {
+                audit.close();
+            }
+        }
+    }
+
+    /** Brings the trainer to the Start's resume point (see {@link TrainerState#restore}). */
+    private boolean resume() {
+        long began = System.nanoTime();
+        CheckpointId from = start.resumeFrom();
+        try {
+            TrainerState.Source source = r.state().restore(from, start.startStep());
+            worker.tell(new Worker.LoopResumed(start.generation(), from, source.label(),
+                    (System.nanoTime() - began) / 1_000_000));
+            return true;
+        } catch (CheckpointException e) {
+            worker.tell(new Worker.LoopResumeFailed(start.generation(), from, e));
+            return false;
+        }
+    }
+
+    private Collective open() throws InterruptedException {
+        List<Collective.Peer> peers = start.world().stream().map(m -> new Collective.Peer(
+                m.node() + "@" + m.incarnation(), new InetSocketAddress(m.host(), m.port()))).toList();
+        byte[] id = start.communicatorId() == null ? null : Base64.getDecoder().decode(start.communicatorId());
+        return r.collectives().open(start.generation(), start.rank(), peers, id);
+    }
+
+    private void maybeCheckpoint(long nextStep) {
+        int every = r.settings().checkpointEvery();
+        if (every > 0 && nextStep % every == 0 && nextStep < start.endStep()) {
+            checkpoint(nextStep);
+        }
+    }
+
+    /** Commits the state to memory and writes it in the background, unless it was just taken. */
+    private void checkpoint(long nextStep) {
+        CheckpointId id = new CheckpointId(nextStep, start.generation());
+        if (r.state().newestIs(id)) {
+            return;
+        }
+        StateSnapshot snapshot = r.state().commit(id);
+        long generation = start.generation();
+        r.writer().offer(id, start.rank(), start.world().size(), snapshot).whenComplete((receipt, error) ->
+                worker.tell(error == null ? new Worker.ShardWritten(generation, receipt)
+                        : new Worker.ShardFailed(generation, id, error)));
+    }
+}

@@ -1,0 +1,381 @@
+package io.tenax.actors.worker;
+
+import io.tenax.actors.LocalOnly;
+import io.tenax.actors.RingMember;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.actors.serialization.TenaxMessage;
+import io.tenax.checkpoint.AsyncCheckpointWriter;
+import io.tenax.checkpoint.CheckpointException;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.ShardReceipt;
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.collective.Collective;
+import io.tenax.trainer.collective.CollectiveException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One node's worker. It registers with the coordinator (again every register interval, so
+ * that a coordinator that moved learns it), and on {@link Start} runs that generation (a
+ * {@link GenerationRun}) on its training thread, never on the actor's. The run reports back
+ * through private messages, which the worker forwards to the coordinator.
+ */
+public final class Worker extends AbstractBehavior<Worker.Command> {
+
+    /** What a worker understands. */
+    public sealed interface Command {
+    }
+
+    /** The coordinator knows this worker. */
+    public record Registered(long generation) implements Command, TenaxMessage {
+    }
+
+    /** The coordinator refuses this worker, e.g. for a different configuration; the node stops. */
+    public record Rejected(String reason) implements Command, TenaxMessage {
+    }
+
+    /**
+     * Train {@code [startStep, endStep)} as {@code rank} of {@code world} in {@code generation},
+     * from the committed checkpoint {@code (startStep, resumeGeneration)}, or from the initial
+     * state when {@code resumeGeneration} is -1 (then {@code startStep} is 0).
+     */
+    public record Start(long generation, int rank, List<RingMember> world, long startStep, long resumeGeneration,
+            long endStep, String communicatorId) implements Command, TenaxMessage {
+        public Start {
+            world = List.copyOf(world);
+        }
+
+        /** A Start of a CPU run, whose ring needs no communicator id. */
+        public Start(long generation, int rank, List<RingMember> world, long startStep, long resumeGeneration,
+                long endStep) {
+            this(generation, rank, world, startStep, resumeGeneration, endStep, null);
+        }
+
+        public CheckpointId resumeFrom() {
+            return resumeGeneration < 0 ? null : new CheckpointId(startStep, resumeGeneration);
+        }
+    }
+
+    /** This node is rank 0 of {@code generation} of a GPU run: make the NCCL unique id and send it back. */
+    public record ProvideCommunicatorId(long generation, ActorRef<CommunicatorId> replyTo)
+            implements Command, TenaxMessage {
+    }
+
+    /** The reply: the id (Base64), or, when this node cannot make one, why not. */
+    public record CommunicatorId(long generation, String node, String id, String error) implements TenaxMessage {
+    }
+
+    /** This worker holds no rank in {@code generation}: stop training and wait. */
+    public record Standby(long generation, String reason) implements Command, TenaxMessage {
+    }
+
+    /** Are you alive? Used to confirm a peer's failure before it is downed. */
+    public record Ping(ActorRef<Pong> replyTo) implements Command, TenaxMessage {
+    }
+
+    /** Yes. */
+    public record Pong(String node, String incarnation) implements TenaxMessage {
+    }
+
+    /** Stop after a step boundary that every rank of {@code generation} agrees on, checkpoint it, and wait. */
+    public record Pause(long generation) implements Command, TenaxMessage {
+    }
+
+    /** This node was told to go (SIGTERM, a preemption notice): have it drained; answer once it may leave. */
+    public record DrainSelf(ActorRef<Done> replyTo) implements Command, LocalOnly {
+    }
+
+    /** Leave the cluster and stop the node. */
+    public record Shutdown(String reason) implements Command, TenaxMessage {
+    }
+
+    record LoopResumed(long generation, CheckpointId from, String source, long millis) implements Command, LocalOnly {
+    }
+
+    record LoopResumeFailed(long generation, CheckpointId from, CheckpointException error)
+            implements Command, LocalOnly {
+    }
+
+    record LoopProgress(ProgressListener.Report report) implements Command, LocalOnly {
+    }
+
+    record LoopPaused(long generation, long step) implements Command, LocalOnly {
+    }
+
+    record LoopEnded(long generation, long steps, float finalLoss, float evalScore, String digest)
+            implements Command, LocalOnly {
+    }
+
+    record LoopFailed(long generation, CollectiveException error) implements Command, LocalOnly {
+    }
+
+    record LoopCrashed(long generation, RuntimeException error) implements Command, LocalOnly {
+    }
+
+    record ShardWritten(long generation, ShardReceipt receipt) implements Command, LocalOnly {
+    }
+
+    record ShardFailed(long generation, CheckpointId id, Throwable error) implements Command, LocalOnly {
+    }
+
+    private enum RegisterTick implements Command, LocalOnly {
+        INSTANCE
+    }
+
+    /**
+     * @param node             this node's name, e.g. {@code node-2}
+     * @param incarnation      unique per process start, so a restarted node is told apart
+     * @param configDigest     digest of the training config, checked by the coordinator
+     * @param ring             where this node's ring endpoint is reachable by its peers
+     * @param progressInterval how often rank 0 reports progress
+     * @param registerInterval how often to (re-)register with the coordinator
+     * @param stepLog          file for a {@code generation,step,epoch,loss} line per step, or null
+     * @param checkpointEvery  take a checkpoint every this many steps; 0 for never
+     * @param auditLog         file for the samples consumed per step, or null
+     */
+    public record Settings(String node, String incarnation, String configDigest, InetSocketAddress ring,
+            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog) {
+        public Settings {
+            Objects.requireNonNull(node, "node");
+            Objects.requireNonNull(incarnation, "incarnation");
+            Objects.requireNonNull(ring, "ring: the address peers reach this node's ring endpoint at");
+        }
+    }
+
+    private final ActorContext<Command> ctx;
+    private final ActorRef<Coordinator.Command> coordinator;
+    private final Settings settings;
+    private final GenerationRun.Resources resources;
+    private final ExecutorService trainingThread;
+    private final List<ActorRef<Done>> drainWaiters = new ArrayList<>();
+    private GenerationRun current;
+    private long generation;
+    private int rank = -1;
+
+    public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
+            Collective.Factory collectives, DirectoryCheckpointStore store, Settings settings) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            timers.startTimerWithFixedDelay(RegisterTick.INSTANCE, Duration.ZERO, settings.registerInterval());
+            return new Worker(ctx, coordinator, trainer, collectives, store, settings);
+        }));
+    }
+
+    private Worker(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
+            Collective.Factory collectives, DirectoryCheckpointStore store, Settings settings) {
+        super(ctx);
+        this.ctx = ctx;
+        this.coordinator = coordinator;
+        this.settings = settings;
+        this.resources = new GenerationRun.Resources(trainer, new TrainerState(trainer, store), collectives,
+                new AsyncCheckpointWriter(store), settings);
+        this.trainingThread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "tenax-training");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessageEquals(RegisterTick.INSTANCE, this::onRegisterTick)
+                .onMessage(Registered.class, r -> this)
+                .onMessage(Rejected.class, this::onRejected)
+                .onMessage(Start.class, this::onStart)
+                .onMessage(ProvideCommunicatorId.class, this::onProvideCommunicatorId)
+                .onMessage(Standby.class, this::onStandby)
+                .onMessage(Ping.class, this::onPing)
+                .onMessage(Pause.class, this::onPause)
+                .onMessage(DrainSelf.class, this::onDrainSelf)
+                .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(LoopResumed.class, this::onResumed)
+                .onMessage(LoopResumeFailed.class, this::onResumeFailed)
+                .onMessage(LoopProgress.class, this::onProgress)
+                .onMessage(LoopPaused.class, this::onPaused)
+                .onMessage(LoopEnded.class, this::onEnded)
+                .onMessage(LoopFailed.class, this::onFailed)
+                .onMessage(LoopCrashed.class, this::onCrashed)
+                .onMessage(ShardWritten.class, this::onShardWritten)
+                .onMessage(ShardFailed.class, this::onShardFailed)
+                .onSignal(PostStop.class, signal -> onPostStop())
+                .build();
+    }
+
+    private Behavior<Command> onRegisterTick() {
+        coordinator.tell(new Coordinator.Register(ctx.getSelf(), settings.node(), settings.incarnation(),
+                settings.ring().getHostString(), settings.ring().getPort(), settings.configDigest()));
+        return this;
+    }
+
+    private Behavior<Command> onRejected(Rejected r) {
+        ctx.getLog().error("the coordinator refused this node: {}", r.reason());
+        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.unknownReason());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onStart(Start start) {
+        if (start.generation() <= generation) {
+            ctx.getLog().debug("ignored Start of old generation {} (at {})", start.generation(), generation);
+            return this;
+        }
+        leaveGeneration(start.generation());
+        generation = start.generation();
+        rank = start.rank();
+        ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}, from {}", start.generation(), start.rank(),
+                start.world().size(), start.startStep(), start.endStep(),
+                start.resumeFrom() == null ? "the initial state" : start.resumeFrom());
+        GenerationRun run = new GenerationRun(start, resources, ctx.getSelf());
+        current = run;
+        trainingThread.execute(run::run);
+        return this;
+    }
+
+    private Behavior<Command> onStandby(Standby s) {
+        if (s.generation() > generation) {
+            ctx.getLog().info("standing by in generation {}: {}", s.generation(), s.reason());
+            leaveGeneration(s.generation());
+            generation = s.generation();
+            rank = -1;
+        }
+        return this;
+    }
+
+    /** Ends the current generation's run, and at once an older generation's setup still waiting for its peers. */
+    private void leaveGeneration(long next) {
+        if (current != null) {
+            current.close();
+            current = null;
+        }
+        resources.collectives().retireBelow(next);
+    }
+
+    private Behavior<Command> onProvideCommunicatorId(ProvideCommunicatorId p) {
+        try {
+            byte[] id = resources.collectives().newUniqueId();
+            p.replyTo().tell(new CommunicatorId(p.generation(), settings.node(),
+                    id == null ? null : Base64.getEncoder().encodeToString(id),
+                    id == null ? "this node's collective needs no communicator id" : null));
+        } catch (RuntimeException e) {
+            ctx.getLog().warn("cannot make the communicator id of generation {}: {}", p.generation(), e.getMessage());
+            p.replyTo().tell(new CommunicatorId(p.generation(), settings.node(), null, e.getMessage()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPing(Ping p) {
+        p.replyTo().tell(new Pong(settings.node(), settings.incarnation()));
+        return this;
+    }
+
+    private Behavior<Command> onPause(Pause p) {
+        if (p.generation() == generation && rank >= 0 && current != null) {
+            ctx.getLog().info("generation {}: pausing at the next step boundary", p.generation());
+            current.pause();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onDrainSelf(DrainSelf d) {
+        ctx.getLog().info("asked to leave: draining this node");
+        drainWaiters.add(d.replyTo());
+        coordinator.tell(new Coordinator.Drain(settings.node(), "the node was asked to stop (SIGTERM)"));
+        return this;
+    }
+
+    private Behavior<Command> onShutdown(Shutdown s) {
+        ctx.getLog().info("shutting down: {}", s.reason());
+        drainWaiters.forEach(w -> w.tell(Done.getInstance()));
+        drainWaiters.clear();
+        leaveGeneration(Long.MAX_VALUE);
+        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.clusterLeavingReason());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onResumed(LoopResumed r) {
+        ctx.getLog().info("generation {}: resumed from {} ({}, {} ms)", r.generation(),
+                r.from() == null ? "step 0" : r.from(), r.source(), r.millis());
+        coordinator.tell(new Coordinator.Resumed(r.generation(), settings.node(), r.source(), r.millis()));
+        return this;
+    }
+
+    private Behavior<Command> onResumeFailed(LoopResumeFailed f) {
+        ctx.getLog().warn("generation {}: cannot resume from {}: {}", f.generation(), f.from(), f.error().getMessage());
+        coordinator.tell(new Coordinator.ResumeFailed(f.generation(), settings.node(), f.from().step(),
+                f.from().generation(), f.error().getMessage()));
+        return this;
+    }
+
+    private Behavior<Command> onProgress(LoopProgress p) {
+        ProgressListener.Report r = p.report();
+        if (r.generation() == generation && rank == 0) {
+            coordinator.tell(new Coordinator.Progress(r.generation(), settings.node(), r.step(), r.epoch(), r.loss(),
+                    r.samplesPerSecond(), r.collectiveBytesPerSecond()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPaused(LoopPaused p) {
+        coordinator.tell(new Coordinator.Paused(p.generation(), settings.node(), p.step()));
+        return this;
+    }
+
+    private Behavior<Command> onEnded(LoopEnded e) {
+        ctx.getLog().info("generation {} finished at step {} (loss {})", e.generation(), e.steps(), e.finalLoss());
+        coordinator.tell(new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
+                e.evalScore(), e.digest()));
+        return this;
+    }
+
+    private Behavior<Command> onFailed(LoopFailed f) {
+        if (f.generation() == generation) {
+            ctx.getLog().warn("collective of generation {} failed: {}", f.generation(), f.error().getMessage());
+            coordinator.tell(new Coordinator.WorkerFailed(f.generation(), settings.node(), f.error().getMessage(),
+                    f.error().suspectRank()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onCrashed(LoopCrashed c) {
+        ctx.getLog().error("training crashed in generation {}", c.generation(), c.error());
+        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.unknownReason());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onShardWritten(ShardWritten w) {
+        ShardReceipt r = w.receipt();
+        coordinator.tell(new Coordinator.CheckpointWritten(w.generation(), settings.node(), r.id().step(), r.rank(),
+                r.worldSize(), r.file(), r.bytes(), r.sha256()));
+        return this;
+    }
+
+    private Behavior<Command> onShardFailed(ShardFailed f) {
+        ctx.getLog().warn("checkpoint {} not written: {}", f.id(), f.error().getMessage());
+        coordinator.tell(new Coordinator.CheckpointFailed(f.generation(), settings.node(), f.id().step(),
+                String.valueOf(f.error().getMessage())));
+        return this;
+    }
+
+    private Behavior<Command> onPostStop() {
+        leaveGeneration(Long.MAX_VALUE);
+        trainingThread.shutdown();
+        resources.writer().close();
+        return this;
+    }
+}

@@ -1,0 +1,200 @@
+package io.tenax.actors.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.typesafe.config.ConfigFactory;
+import io.tenax.actors.RingMember;
+import io.tenax.actors.TenaxNode;
+import io.tenax.actors.coordinator.Coordinator;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.CheckpointManifest;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.TrainingSpec;
+import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.TcpRingCollective;
+import io.tenax.trainer.model.ModelKind;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.UUID;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One worker with a real trainer (a small MLP) and a real one-rank ring, against a probe in the
+ * coordinator's place: what it reports for each generation, where it resumes from, how it
+ * pauses and stands by. Every message to the probe is serialized with Kryo on the way.
+ */
+class WorkerTest {
+    private static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseString("""
+            pekko.actor.provider = local
+            pekko.actor.serialize-messages = on
+            """).withFallback(TenaxNode.pekkoDefaults().withoutPath("pekko.actor.provider")
+            .withoutPath("pekko.persistence")).withFallback(ConfigFactory.load()).resolve());
+    private static final TrainingSpec SPEC = new TrainingSpec(ModelKind.MLP, "digits", 42, 960, 96, 96, 12, 0.002f);
+
+    @TempDir
+    Path checkpoints;
+    private RingEndpoint endpoint;
+    private RankTrainer trainer;
+    private TestProbe<Coordinator.Command> coordinator;
+    private String incarnation;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        endpoint = RingEndpoint.bind("worker-test", "127.0.0.1", 0);
+        trainer = new RankTrainer(SPEC);
+        coordinator = testKit.createTestProbe();
+        incarnation = UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    @AfterEach
+    void tearDown() {
+        endpoint.close();
+    }
+
+    @AfterAll
+    static void stopKit() {
+        testKit.shutdownTestKit();
+    }
+
+    private ActorRef<Worker.Command> worker(Duration registerInterval, RankTrainer trainer) {
+        Worker.Settings settings = new Worker.Settings("node-1", incarnation, "digest", endpoint.address(),
+                Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null);
+        return testKit.spawn(Worker.create(coordinator.ref(), trainer,
+                new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10)), new DirectoryCheckpointStore(checkpoints),
+                settings));
+    }
+
+    private ActorRef<Worker.Command> worker() {
+        return worker(Duration.ofHours(1), trainer);
+    }
+
+    private Worker.Start start(long generation, long fromStep, long resumeGeneration, long endStep) {
+        RingMember self = new RingMember(0, "node-1", incarnation, "pekko://tenax@worker-test:1",
+                endpoint.address().getHostString(), endpoint.address().getPort());
+        return new Worker.Start(generation, 0, List.of(self), fromStep, resumeGeneration, endStep);
+    }
+
+    /** Skips other messages until one of {@code type} arrives. */
+    private <T extends Coordinator.Command> T next(Class<T> type) {
+        return type.cast(coordinator.fishForMessage(Duration.ofSeconds(60), m -> type.isInstance(m)
+                ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore()).get(0));
+    }
+
+    @Test
+    void itRegistersAgainEveryIntervalSoThatANewCoordinatorLearnsIt() {
+        worker(Duration.ofMillis(50), trainer);
+        Coordinator.Register first = next(Coordinator.Register.class);
+        Coordinator.Register second = next(Coordinator.Register.class);
+        assertThat(second).isEqualTo(first);
+        assertThat(first.incarnation()).isEqualTo(incarnation);
+        assertThat(first.port()).isEqualTo(endpoint.address().getPort());
+    }
+
+    @Test
+    void aGenerationTrainsCheckpointsItsCadenceAndReportsItsEnd() throws Exception {
+        ActorRef<Worker.Command> w = worker();
+        w.tell(start(1, 0, -1, 20));
+        Coordinator.Resumed resumed = next(Coordinator.Resumed.class);
+        assertThat(resumed.source()).isEqualTo("initial state");
+        assertThat(next(Coordinator.Progress.class).generation()).isEqualTo(1);
+        Coordinator.CheckpointWritten shard = next(Coordinator.CheckpointWritten.class);
+        assertThat(shard.step()).isEqualTo(10);
+        assertThat(shard.worldSize()).isEqualTo(1);
+        Path file = checkpoints.resolve(new CheckpointId(10, 1).dirName()).resolve(shard.file());
+        assertThat(Files.size(file)).isEqualTo(shard.bytes());
+        assertThat(HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(Files.readAllBytes(file)))).isEqualTo(shard.sha256());
+        Coordinator.WorkerFinished done = next(Coordinator.WorkerFinished.class);
+        assertThat(done.steps()).isEqualTo(20);
+        assertThat(done.evalScore()).isBetween(0f, 1f);
+        assertThat(Files.readAllLines(checkpoints.resolve("node-1.steps.csv"))).hasSize(20);
+    }
+
+    @Test
+    void aResumeFromItsOwnCheckpointNeedsNoLoadAndOneFromTheStoreEndsBitwiseTheSame() throws Exception {
+        ActorRef<Worker.Command> w = worker();
+        w.tell(start(1, 0, -1, 20));
+        Coordinator.CheckpointWritten shard = next(Coordinator.CheckpointWritten.class);
+        String straight = next(Coordinator.WorkerFinished.class).parameterDigest();
+
+        w.tell(start(2, 10, 1, 20)); // the checkpoint this worker took: in memory
+        assertThat(next(Coordinator.Resumed.class).source()).isEqualTo("memory");
+        assertThat(next(Coordinator.WorkerFinished.class).parameterDigest()).isEqualTo(straight);
+
+        // A fresh process (another trainer) has to load it, once the checkpoint is committed.
+        CheckpointId id = new CheckpointId(10, 1);
+        new DirectoryCheckpointStore(checkpoints).commit(new CheckpointManifest(CheckpointManifest.FORMAT_VERSION,
+                "worker-test", 10, 1, 1, List.of("node-1"),
+                List.of(new CheckpointManifest.Shard(0, shard.file(), shard.bytes(), shard.sha256())), 0));
+        testKit.stop(w);
+        trainer.close();
+        try (RankTrainer fresh = new RankTrainer(SPEC)) {
+            ActorRef<Worker.Command> restarted = worker(Duration.ofHours(1), fresh);
+            restarted.tell(start(3, 10, 1, 20));
+            assertThat(next(Coordinator.Resumed.class).source()).isEqualTo("store");
+            assertThat(next(Coordinator.WorkerFinished.class).parameterDigest()).isEqualTo(straight);
+            testKit.stop(restarted);
+        }
+    }
+
+    @Test
+    void aCheckpointItCannotLoadIsReportedAndNotTrainedFrom() {
+        ActorRef<Worker.Command> w = worker();
+        w.tell(start(1, 30, 1, 40));
+        Coordinator.ResumeFailed failed = next(Coordinator.ResumeFailed.class);
+        assertThat(failed.step()).isEqualTo(30);
+        assertThat(failed.checkpointGeneration()).isEqualTo(1);
+        assertThat(failed.reason()).contains("has no manifest");
+        w.tell(new Worker.Ping(testKit.<Worker.Pong>createTestProbe().ref())); // still there, and idle
+        w.tell(start(2, 0, -1, 5));
+        assertThat(next(Coordinator.WorkerFinished.class).generation()).isEqualTo(2);
+    }
+
+    @Test
+    void aPauseStopsAtAStepBoundaryAndCheckpointsThatStep() {
+        ActorRef<Worker.Command> w = worker();
+        w.tell(start(1, 0, -1, 1_000_000));
+        next(Coordinator.Progress.class);
+        w.tell(new Worker.Pause(1));
+        Coordinator.Paused paused = next(Coordinator.Paused.class);
+        assertThat(paused.generation()).isEqualTo(1);
+        long step = paused.step();
+        Coordinator.CheckpointWritten shard = next(Coordinator.CheckpointWritten.class);
+        while (shard.step() != step) { // cadence checkpoints before the pause come first
+            shard = next(Coordinator.CheckpointWritten.class);
+        }
+        assertThat(shard.step()).isEqualTo(step);
+    }
+
+    @Test
+    void aStandbyEndsTheGenerationAndAnOlderStartIsIgnored() {
+        ActorRef<Worker.Command> w = worker();
+        w.tell(start(1, 0, -1, 1_000_000));
+        next(Coordinator.Progress.class);
+        w.tell(new Worker.Standby(2, "no rank in generation 2"));
+        w.tell(start(1, 0, -1, 5)); // older than the standby: ignored
+        w.tell(start(3, 0, -1, 5));
+        Coordinator.WorkerFinished done = next(Coordinator.WorkerFinished.class);
+        assertThat(done.generation()).as("generation 1 never finished; 3 did").isEqualTo(3);
+    }
+
+    @Test
+    void aPingIsAnsweredWithItsIncarnation() {
+        ActorRef<Worker.Command> w = worker();
+        TestProbe<Worker.Pong> pong = testKit.createTestProbe();
+        w.tell(new Worker.Ping(pong.ref()));
+        assertThat(pong.expectMessageClass(Worker.Pong.class)).isEqualTo(new Worker.Pong("node-1", incarnation));
+    }
+}
