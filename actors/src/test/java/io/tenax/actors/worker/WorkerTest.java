@@ -20,10 +20,12 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,9 +33,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * One worker with a real trainer (a small MLP) and a real one-rank ring, against a probe in the
+ * One worker with a real trainer (a small MLP) and a real one-rank ring, against a recorder in the
  * coordinator's place: what it reports for each generation, where it resumes from, how it
- * pauses and stands by. Every message to the probe is serialized with Kryo on the way.
+ * pauses and stands by. Every message on the way is serialized with Kryo.
  */
 class WorkerTest {
     private static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseString("""
@@ -47,19 +49,26 @@ class WorkerTest {
     Path checkpoints;
     private RingEndpoint endpoint;
     private RankTrainer trainer;
-    private TestProbe<Coordinator.Command> coordinator;
+    /** In the coordinator's place: an actor that queues what the worker reports. */
+    private ActorRef<Coordinator.Command> coordinator;
+    private LinkedBlockingQueue<Coordinator.Command> reports;
     private String incarnation;
 
     @BeforeEach
     void setUp() throws Exception {
         endpoint = RingEndpoint.bind("worker-test", "127.0.0.1", 0);
         trainer = new RankTrainer(SPEC);
-        coordinator = testKit.createTestProbe();
+        reports = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<Coordinator.Command> into = reports;
+        coordinator = testKit.spawn(Behaviors.<Coordinator.Command>receiveMessage(m -> {
+            into.add(m);
+            return Behaviors.same();
+        }));
         incarnation = UUID.randomUUID().toString().substring(0, 8);
     }
 
     @AfterEach
-    void tearDown() {
+    void tearDown() throws Exception {
         endpoint.close();
     }
 
@@ -71,7 +80,7 @@ class WorkerTest {
     private ActorRef<Worker.Command> worker(Duration registerInterval, RankTrainer trainer) {
         Worker.Settings settings = new Worker.Settings("node-1", incarnation, "digest", endpoint.address(),
                 Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null);
-        return testKit.spawn(Worker.create(coordinator.ref(), trainer,
+        return testKit.spawn(Worker.create(coordinator, trainer,
                 new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10)), new DirectoryCheckpointStore(checkpoints),
                 settings));
     }
@@ -87,13 +96,19 @@ class WorkerTest {
     }
 
     /** Skips other messages until one of {@code type} arrives. */
-    private <T extends Coordinator.Command> T next(Class<T> type) {
-        return type.cast(coordinator.fishForMessage(Duration.ofSeconds(60), m -> type.isInstance(m)
-                ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore()).get(0));
+    private <T extends Coordinator.Command> T next(Class<T> type) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            Coordinator.Command m = reports.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            assertThat(m).as("a %s within 60 s", type.getSimpleName()).isNotNull();
+            if (type.isInstance(m)) {
+                return type.cast(m);
+            }
+        }
     }
 
     @Test
-    void itRegistersAgainEveryIntervalSoThatANewCoordinatorLearnsIt() {
+    void itRegistersAgainEveryIntervalSoThatANewCoordinatorLearnsIt() throws Exception {
         worker(Duration.ofMillis(50), trainer);
         Coordinator.Register first = next(Coordinator.Register.class);
         Coordinator.Register second = next(Coordinator.Register.class);
@@ -150,7 +165,7 @@ class WorkerTest {
     }
 
     @Test
-    void aCheckpointItCannotLoadIsReportedAndNotTrainedFrom() {
+    void aCheckpointItCannotLoadIsReportedAndNotTrainedFrom() throws Exception {
         ActorRef<Worker.Command> w = worker();
         w.tell(start(1, 30, 1, 40));
         Coordinator.ResumeFailed failed = next(Coordinator.ResumeFailed.class);
@@ -163,7 +178,7 @@ class WorkerTest {
     }
 
     @Test
-    void aPauseStopsAtAStepBoundaryAndCheckpointsThatStep() {
+    void aPauseStopsAtAStepBoundaryAndCheckpointsThatStep() throws Exception {
         ActorRef<Worker.Command> w = worker();
         w.tell(start(1, 0, -1, 1_000_000));
         next(Coordinator.Progress.class);
@@ -179,7 +194,7 @@ class WorkerTest {
     }
 
     @Test
-    void aStandbyEndsTheGenerationAndAnOlderStartIsIgnored() {
+    void aStandbyEndsTheGenerationAndAnOlderStartIsIgnored() throws Exception {
         ActorRef<Worker.Command> w = worker();
         w.tell(start(1, 0, -1, 1_000_000));
         next(Coordinator.Progress.class);
@@ -191,7 +206,7 @@ class WorkerTest {
     }
 
     @Test
-    void aPingIsAnsweredWithItsIncarnation() {
+    void aPingIsAnsweredWithItsIncarnation() throws Exception {
         ActorRef<Worker.Command> w = worker();
         TestProbe<Worker.Pong> pong = testKit.createTestProbe();
         w.tell(new Worker.Ping(pong.ref()));
