@@ -29,6 +29,38 @@ public interface ClusterControl {
     /** Removes the member at {@code address} from the cluster: its process is gone. */
     void down(String address);
 
+    /**
+     * No cluster (one JVM, for benchmarks): every worker is a member of its own, addressed by its
+     * actor path, and downing does nothing.
+     */
+    static ClusterControl standalone(String selfAddress) {
+        return new ClusterControl() {
+            @Override
+            public String addressOf(ActorRef<?> worker) {
+                return worker.path().toString();
+            }
+
+            @Override
+            public boolean isLocal(ActorRef<?> worker) {
+                return false;
+            }
+
+            @Override
+            public String selfAddress() {
+                return selfAddress;
+            }
+
+            @Override
+            public Map<String, MemberStatus> subscribe(ActorRef<ClusterEvent.MemberEvent> events) {
+                return Map.of();
+            }
+
+            @Override
+            public void down(String address) {
+            }
+        };
+    }
+
     /** A member's status, as far as the coordinator cares. */
     enum MemberStatus {
         /** Joining, weakly up or up: a member a worker can live on. */

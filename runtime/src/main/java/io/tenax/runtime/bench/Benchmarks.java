@@ -11,7 +11,8 @@ public final class Benchmarks {
     public static List<Benchmark> all() {
         return List.of(new RecoveryBenchmark(), new RejoinBenchmark(), new CheckpointOverheadBenchmark(),
                 new RuntimeOverheadBenchmark(), new AllReduceBenchmark(), new CoordinatorScaleBenchmark(),
-                new DeterminismBenchmark());
+                new CoordinatorRecoveryBenchmark(),
+                new DeterminismBenchmark(), new NcclLifecycleBenchmark());
     }
 
     public static Optional<Benchmark> named(String name) {

@@ -97,32 +97,7 @@ public final class CoordinatorScaleBenchmark implements Benchmark {
             }
         };
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(dir.resolve("checkpoints"));
-        ClusterControl view = new ClusterControl() {
-            @Override
-            public String addressOf(ActorRef<?> worker) {
-                return worker.path().toString(); // thin workers share one system: each its own "member"
-            }
-
-            @Override
-            public boolean isLocal(ActorRef<?> worker) {
-                return false;
-            }
-
-            @Override
-            public String selfAddress() {
-                return "pekko://scale@coordinator:1";
-            }
-
-            @Override
-            public Map<String, ClusterControl.MemberStatus> subscribe(
-                    ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberEvent> e) {
-                return Map.of(); // no cluster: every worker counts as a member
-            }
-
-            @Override
-            public void down(String address) {
-            }
-        };
+        ClusterControl view = ClusterControl.standalone("pekko://scale@coordinator:1");
         Coordinator.Settings settings = new Coordinator.Settings("scale", new Formation.Limits(WORKERS, 1, WORKERS,
                 60_000, 1_000, true), 1_000_000, "digest", Duration.ofMillis(100), 2, Duration.ofMillis(500), 0,
                 Duration.ofSeconds(5));

@@ -35,6 +35,9 @@ final class ChaosInjector implements AutoCloseable {
 
         /** The launcher caused this death itself: not one to report as external. */
         void expectExit(String node);
+
+        /** A node was killed at {@code millis}: where the detection of its loss starts. */
+        void failureAt(long millis);
     }
 
     private final ChaosPlan plan;
@@ -166,6 +169,7 @@ final class ChaosInjector implements AutoCloseable {
             case KILL -> {
                 faults.add(new Failure(node, incarnation, ofAll ? "chaos-kill-all" : "chaos-kill", now, step));
                 nodes.expectExit(node);
+                nodes.failureAt(now);
                 p.destroyForcibly();
             }
             case KILL_OUTSIDE -> {
@@ -179,6 +183,7 @@ final class ChaosInjector implements AutoCloseable {
             }
             case STOP -> {
                 faults.add(new Failure(node, incarnation, "chaos-stop", now, step, f.pause().toMillis()));
+                nodes.expectExit(node); // fenced, it exits: the stop's doing, not an outside death
                 signal(node, "STOP");
                 resumeAt.put(node, now + f.pause().toMillis());
             }

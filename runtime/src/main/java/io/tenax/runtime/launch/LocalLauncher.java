@@ -107,7 +107,11 @@ public final class LocalLauncher {
             @Override
             public void expectExit(String node) {
                 expectedExits.add(node);
-                metrics.failureAt(System.currentTimeMillis());
+            }
+
+            @Override
+            public void failureAt(long millis) {
+                metrics.failureAt(millis);
             }
         }, run.checkpoints().dir(), run.training().seed(), note -> display.note(note), faults);
     }

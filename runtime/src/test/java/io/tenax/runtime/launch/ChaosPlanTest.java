@@ -33,6 +33,23 @@ class ChaosPlanTest {
     }
 
     @Test
+    void allTakesEveryActionAndStorageFaultsAndOutsideKillsAreDeclared() {
+        ChaosPlan plan = ChaosPlan.parse("stop all at step 300 for 1s; term all at 20s; kill node-3 from outside at step 90;"
+                + " corrupt checkpoint at step 520; fill disk at step 400 for 20s; fill disk at 50s");
+        assertThat(plan.faults()).extracting(ChaosPlan.Fault::action).containsExactly(ChaosPlan.Action.STOP,
+                ChaosPlan.Action.TERM, ChaosPlan.Action.KILL_OUTSIDE, ChaosPlan.Action.CORRUPT_CHECKPOINT,
+                ChaosPlan.Action.FILL_DISK, ChaosPlan.Action.FILL_DISK);
+        assertThat(plan.faults().get(0).target()).isEqualTo("all");
+        assertThat(plan.faults().get(0).pause()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(plan.faults().get(1).target()).isEqualTo("all");
+        assertThat(plan.faults().get(2).target()).isEqualTo("node-3");
+        assertThat(plan.faults().get(3).trigger().atStep()).isEqualTo(520);
+        assertThat(plan.faults().get(4).pause()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(plan.faults().get(5).pause()).isZero();
+        assertThat(plan.fillsDisk()).isTrue();
+    }
+
+    @Test
     void withoutRestartsKilledNodesStayDead() {
         assertThat(ChaosPlan.parse("kill node-1 at 3s").restartDelay("node-1")).isNull();
         assertThat(ChaosPlan.parse("").isEmpty()).isTrue();
@@ -45,5 +62,9 @@ class ChaosPlanTest {
                 .hasMessageContaining("kill random every 20s");
         assertThatThrownBy(() -> ChaosPlan.parse("stop node-2 at step 10")).hasMessageContaining("how long");
         assertThatThrownBy(() -> ChaosPlan.parse("kill node-2 every 0s")).hasMessageContaining("more than 0s");
+        assertThatThrownBy(() -> ChaosPlan.parse("stop node-2 from outside at step 3 for 1s"))
+                .hasMessageContaining("'from outside' goes with kill");
+        assertThatThrownBy(() -> ChaosPlan.parse("kill node-2 at step 3 for 1s")).hasMessageContaining("'for' goes with");
+        assertThatThrownBy(() -> ChaosPlan.parse("corrupt checkpoint every 5s")).hasMessageContaining("say when");
     }
 }

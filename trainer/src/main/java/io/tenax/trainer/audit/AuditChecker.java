@@ -16,8 +16,9 @@ import java.util.TreeMap;
  * sample of every finished epoch exactly once.
  *
  * <p>The committed history is, for each generation in order, the steps from its start to
- * the next generation's start (the checkpoint that one resumed from); the last generation's
- * steps run to the end. Work a generation did beyond the next one's start was thrown away
+ * the earliest start of any later generation (the checkpoint that one resumed from: a later
+ * generation that fell back to an older checkpoint throws away what came after it); the last
+ * generation's steps run to the end. Work a generation did beyond that point was thrown away
  * by a failure and does not count. For each committed step the ranks' micro-shard ranges
  * must tile the whole batch and their samples must number {@code globalBatch}; over each
  * finished epoch no sample may appear twice and {@code stepsPerEpoch x globalBatch}
@@ -61,7 +62,10 @@ public final class AuditChecker {
                 .sorted((a, b) -> Long.compare(a.generation(), b.generation())).toList();
         for (int g = 0; g < ordered.size(); g++) {
             GenerationStart gen = ordered.get(g);
-            long end = g + 1 < ordered.size() ? ordered.get(g + 1).startStep() : totalSteps;
+            long end = totalSteps;
+            for (int later = g + 1; later < ordered.size(); later++) {
+                end = Math.min(end, ordered.get(later).startStep());
+            }
             Map<Long, List<Entry>> steps = byGeneration.getOrDefault(gen.generation(), Map.of());
             for (Map.Entry<Long, List<Entry>> s : steps.entrySet()) {
                 if (s.getKey() < gen.startStep() || s.getKey() >= end) {

@@ -94,6 +94,11 @@ public final class RingEndpoint implements AutoCloseable {
         }
     }
 
+    /** Setups waiting for a peer's connection right now (for tests: the event "it is waiting"). */
+    int waitingSetups() {
+        return (int) pending.values().stream().filter(f -> !f.isDone()).count();
+    }
+
     /** Whether {@code generation} was retired: a newer one began, so its setup should give up. */
     boolean isRetired(long generation) {
         return generation < retiredBelow;

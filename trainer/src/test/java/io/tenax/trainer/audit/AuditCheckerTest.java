@@ -53,6 +53,18 @@ class AuditCheckerTest {
     }
 
     @Test
+    void aGenerationThatFellBackToAnOlderCheckpointDiscardsWhatCameAfterIt() throws Exception {
+        train(1, 3, 0, 9);   // killed after step 8; the newest checkpoint, at step 7, turns out corrupt
+        // generation 2 was to resume from step 7 but none of its ranks could load it: it logged nothing
+        train(3, 3, 4, 15);  // generation 3 falls back to the checkpoint at step 4
+        AuditChecker.Report report = check(List.of(new GenerationStart(1, 0), new GenerationStart(2, 7),
+                new GenerationStart(3, 4)), 15);
+        assertThat(report.problems()).isEmpty();
+        assertThat(report.stepsChecked()).isEqualTo(15);
+        assertThat(report.discardedLines()).as("steps 4 to 8 of generation 1, on three ranks").isEqualTo(5 * 3);
+    }
+
+    @Test
     void aGenerationThatResumedWithADifferentSampleOrderIsCaught() throws Exception {
         train(1, 3, 0, 7);
         DataPlan wrong = new DataPlan(TRAIN, BATCH, SHARDS, 4); // e.g. a survivor that lost the seed

@@ -231,7 +231,7 @@ class TcpRingCollectiveTest {
                 return t;
             }
         }, pool);
-        Thread.sleep(200);
+        waitUntil(() -> endpoints.get(1).waitingSetups() == 1); // it connected to rank 2 and waits for rank 0
         assertThat(setup).isNotDone();
         endpoints.get(1).retireBelow(8);
         Throwable t = setup.get(2, TimeUnit.SECONDS);

@@ -11,7 +11,7 @@ class GpuCheckTest {
 
     @Test
     void reportsTheLifecycleAndTheBandwidthInOneJsonObject() {
-        FakeNccl nccl = new FakeNccl(23007);
+        InMemoryNccl nccl = new InMemoryNccl(23007);
         ObjectNode out = new ObjectMapper().createObjectNode();
         assertThat(GpuCheck.check(nccl, 4, out)).isTrue();
         assertThat(out.get("ok").asBoolean()).isTrue();

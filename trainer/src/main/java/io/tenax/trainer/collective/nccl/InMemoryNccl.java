@@ -11,22 +11,25 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An in-memory NCCL for the lifecycle tests: ranks are threads of one JVM, a clique forms
+ * An in-memory NCCL, for the lifecycle tests and the {@code nccl-lifecycle} benchmark on hosts
+ * without a GPU: ranks are threads of one JVM, a clique forms
  * when all its ranks have called init (or shrink), and the k-th all-reduce of a clique
  * finishes when all its ranks have enqueued their k-th. Like the real library it never
  * blocks: creation and all-reduce stay in progress until the clique is complete, forever if
  * a rank never comes. It records every communicator call so tests can check what the state
  * machine did (aborted, never destroyed, ...).
  */
-final class FakeNccl implements NcclBinding {
+public final class InMemoryNccl implements NcclBinding {
     private final int version;
     private final AtomicInteger ids = new AtomicInteger();
     private final Map<String, Clique> cliques = new HashMap<>();
-    final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    private final List<String> calls = Collections.synchronizedList(new ArrayList<>());
     /** When set, the next asyncError call of any communicator blocks until released (a hung library call). */
-    volatile CountDownLatch hangNextCall;
+    private volatile CountDownLatch hangNextCall;
+    private volatile int everyError;
 
-    FakeNccl(int version) {
+    /** @param version the NCCL version to report, e.g. 22703 for 2.27.3 (shrink needs 2.27 or later) */
+    public InMemoryNccl(int version) {
         this.version = version;
     }
 
@@ -37,7 +40,7 @@ final class FakeNccl implements NcclBinding {
 
     @Override
     public String describe() {
-        return "fake NCCL " + JavaCppNccl.versionText(version);
+        return "in-memory NCCL " + JavaCppNccl.versionText(version);
     }
 
     @Override
@@ -50,7 +53,7 @@ final class FakeNccl implements NcclBinding {
     @Override
     public Communicator init(byte[] uniqueId, int worldSize, int rank) {
         Clique c = clique("id-" + ByteBuffer.wrap(uniqueId).getInt(), worldSize);
-        FakeComm comm = new FakeComm(c, rank);
+        InMemoryComm comm = new InMemoryComm(c, rank);
         c.join(rank);
         calls.add("init " + comm);
         return comm;
@@ -58,7 +61,7 @@ final class FakeNccl implements NcclBinding {
 
     @Override
     public Communicator shrink(Communicator parent, int[] excludedRanks) {
-        FakeComm p = (FakeComm) parent;
+        InMemoryComm p = (InMemoryComm) parent;
         int[] sorted = excludedRanks.clone();
         Arrays.sort(sorted);
         if (Arrays.binarySearch(sorted, p.rank) >= 0) {
@@ -72,7 +75,7 @@ final class FakeNccl implements NcclBinding {
                 newRank--;
             }
         }
-        FakeComm comm = new FakeComm(c, newRank);
+        InMemoryComm comm = new InMemoryComm(c, newRank);
         c.join(newRank);
         calls.add("shrink " + p + " -> " + comm);
         return comm;
@@ -82,10 +85,33 @@ final class FakeNccl implements NcclBinding {
         return cliques.computeIfAbsent(name, n -> new Clique(n, size));
     }
 
-    long count(String prefix) {
+    /** Every communicator call so far, in order, e.g. {@code init id-1/0}, {@code abort id-1/0}. */
+    public List<String> calls() {
+        synchronized (calls) {
+            return List.copyOf(calls);
+        }
+    }
+
+    /** How many calls so far start with {@code prefix}. */
+    public long count(String prefix) {
         synchronized (calls) {
             return calls.stream().filter(c -> c.startsWith(prefix)).count();
         }
+    }
+
+    /** The next {@code asyncError} call of any communicator blocks until {@code release} opens: a hung call. */
+    public void hangNextCall(CountDownLatch release) {
+        hangNextCall = release;
+    }
+
+    /** From now on every communicator reports {@code ncclResult} asynchronously (0: none). */
+    public void failAll(int ncclResult) {
+        everyError = ncclResult;
+    }
+
+    /** From now on {@code comm} reports {@code ncclResult} asynchronously, as NCCL does for a peer's failure. */
+    public static void injectError(Communicator comm, int ncclResult) {
+        ((InMemoryComm) comm).injectedError = ncclResult;
     }
 
     /** One communicator's world: who joined, and the sums of its operations by sequence number. */
@@ -127,7 +153,7 @@ final class FakeNccl implements NcclBinding {
         }
     }
 
-    final class FakeComm implements Communicator {
+    private final class InMemoryComm implements Communicator {
         final Clique clique;
         final int rank;
         private int seq = -1;
@@ -139,7 +165,7 @@ final class FakeNccl implements NcclBinding {
         /** An error NCCL would report asynchronously, e.g. a peer's network failure. */
         volatile int injectedError;
 
-        FakeComm(Clique clique, int rank) {
+        InMemoryComm(Clique clique, int rank) {
             this.clique = clique;
             this.rank = rank;
         }
@@ -162,8 +188,9 @@ final class FakeNccl implements NcclBinding {
                 }
             }
             alive("asyncError");
-            if (injectedError != 0) {
-                return injectedError;
+            int error = injectedError != 0 ? injectedError : everyError;
+            if (error != 0) {
+                return error;
             }
             return clique.formed() ? SUCCESS : IN_PROGRESS;
         }
@@ -171,6 +198,7 @@ final class FakeNccl implements NcclBinding {
         @Override
         public int enqueueAllReduce(float[] values, int count) {
             alive("enqueueAllReduce");
+            calls.add("enqueue " + this);
             seq++;
             staged = null;
             copiedBack = false;
@@ -234,12 +262,12 @@ final class FakeNccl implements NcclBinding {
 
         @Override
         public String errorText(int ncclResult) {
-            return "fake NCCL error " + ncclResult;
+            return "in-memory NCCL error " + ncclResult;
         }
 
         @Override
         public String cudaErrorText(int cudaError) {
-            return "fake CUDA error " + cudaError;
+            return "in-memory CUDA error " + cudaError;
         }
 
         @Override
