@@ -30,6 +30,8 @@ final class DrainProtocol {
     private final RunShutdown shutdown;
     private final Decide decide;
     private final Set<String> draining = new LinkedHashSet<>();
+    /** Nodes of the current world that were drained and told to leave. */
+    private final Set<String> departed = new LinkedHashSet<>();
     private String stopReason;
     private boolean pauseSent;
     private long pausedAt = -1;
@@ -132,6 +134,9 @@ final class DrainProtocol {
     /** A drained node that holds no rank (any more): it may leave now. */
     void drained(CoordinatorState state, String node, boolean heldRank) {
         draining.remove(node);
+        if (heldRank) {
+            departed.add(node);
+        }
         Membership.Registration r = c.membership().get(node);
         if (r == null) {
             return;
@@ -146,17 +151,25 @@ final class DrainProtocol {
         r.worker().tell(new Worker.Shutdown("drained"));
     }
 
-    /** Nodes whose drain is complete (the pause checkpoint is committed): they must not hold a rank again. */
+    /**
+     * Nodes of the world whose drain is complete (the pause checkpoint is committed), or that
+     * already left: they must not hold a rank again, and they are not lost.
+     */
     Set<String> leaving() {
-        return released ? Set.copyOf(draining) : Set.of();
+        Set<String> out = new LinkedHashSet<>(departed);
+        if (released) {
+            out.addAll(draining);
+        }
+        return Set.copyOf(out);
     }
 
     Set<String> draining() {
         return Set.copyOf(draining);
     }
 
-    boolean isDraining(String node) {
-        return draining.contains(node);
+    /** Whether {@code node} is draining, or was drained out of the current world: no loss to announce. */
+    boolean isLeaving(String node) {
+        return draining.contains(node) || departed.contains(node);
     }
 
     /** This coordinator's own node was drained: it is about to leave and hand the singleton over. */
@@ -171,6 +184,7 @@ final class DrainProtocol {
 
     /** A new generation began: its ranks have not been asked to pause yet. */
     void newGeneration() {
+        departed.clear();
         pauseSent = false;
         pausedAt = -1;
         released = false;

@@ -78,7 +78,8 @@ final class Reconfiguration {
             report(decision);
             if (!(decision instanceof Formation.StartGeneration start)) {
                 CoordinatorState now = next;
-                drain.leaving().forEach(node -> drain.drained(now, node, true)); // nothing to wait for: they go
+                drain.leaving().stream().filter(drain.draining()::contains) // nothing to wait for: they go
+                        .forEach(node -> drain.drained(now, node, true));
                 return all.isEmpty() ? c.none() : c.effects().persist(all);
             }
             if (waiting != null) {
@@ -134,7 +135,7 @@ final class Reconfiguration {
         for (RingMember old : state.world()) {
             boolean kept = world.stream().anyMatch(m -> m.node().equals(old.node())
                     && m.incarnation().equals(old.incarnation()));
-            if (!kept && !drain.isDraining(old.node()) && reportedLost.add(Membership.key(old.node(),
+            if (!kept && !drain.isLeaving(old.node()) && reportedLost.add(Membership.key(old.node(),
                     old.incarnation()))) {
                 long t = CoordinatorContext.now();
                 lossAt = lossAt < 0 ? t : lossAt;
