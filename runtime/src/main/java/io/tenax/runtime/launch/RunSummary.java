@@ -232,7 +232,8 @@ public record RunSummary(
 
     /**
      * Matches a fault with what the coordinator did about the process it hit: whether that
-     * process held a rank (the generation in force when the fault came), when its loss was
+     * process held a rank (in the generation in force when the fault came, or in one started with it
+     * after it died, before its loss was known), when its loss was
      * known, and the first step of the first generation that went on without it.
      */
     private static FailureReport report(Failure f, List<RunEvent> events, StepLogs steps) {
@@ -245,11 +246,18 @@ public record RunSummary(
                 inForce = g;
             }
         }
+        Long lostAt = lostAt(f, events);
         boolean heldRank = inForce != null && inForce.holds(f.node(), f.incarnation());
+        for (RunEvent e : events) { // or a generation started with it after it died, before its loss was known
+            if (!heldRank && e.time() > f.timeMillis() && (lostAt == null || e.time() <= lostAt)
+                    && e instanceof RunEvent.GenerationStarted g && f.incarnation() != null
+                    && g.holds(f.node(), f.incarnation())) {
+                heldRank = true;
+            }
+        }
         if (!heldRank) {
             return new FailureReport(f.node(), f.incarnation(), f.kind(), f.stepBefore(), false, null, null, null, 0L);
         }
-        Long lostAt = lostAt(f, events);
         Long detected = lostAt == null ? null : lostAt - f.timeMillis();
         RunEvent.GenerationStarted next = null;
         Long resumed = null;
