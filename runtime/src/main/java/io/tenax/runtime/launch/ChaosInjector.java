@@ -119,6 +119,10 @@ final class ChaosInjector implements AutoCloseable {
                 continue;
             }
             ChaosPlan.Trigger t = f.trigger();
+            if (t.until() != null && elapsed >= t.until().toMillis()) {
+                nextFire.put(i, Long.MAX_VALUE); // the storm is over
+                continue;
+            }
             boolean due = t.atStep() >= 0 ? step >= t.atStep()
                     : t.atTime() != null ? elapsed >= t.atTime().toMillis()
                     : elapsed >= (next == null ? t.every().toMillis() : next);

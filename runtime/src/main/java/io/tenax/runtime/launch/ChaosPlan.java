@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
  *   fill disk at step N | at Ns [for Ms]   (keep the checkpoint file system full)
  *   restart NODE after Ns          restart after Ns           (after any node dies)
  *   kill-random every Ns           (short for: kill random every Ns)
+ *   ... every Ns until Ms          (a repeated fault stops M s after training started)
  * </pre>
  *
  * TARGET is a node name ({@code node-2}), {@code random} (a live node), {@code worker} (a
@@ -52,8 +53,12 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
         FILL_DISK
     }
 
-    /** When a fault fires: at a step, at a time, or every interval. */
-    public record Trigger(long atStep, Duration atTime, Duration every) {
+    /** When a fault fires: at a step, at a time, or every interval (until a time, when {@code until} is set). */
+    public record Trigger(long atStep, Duration atTime, Duration every, Duration until) {
+        public Trigger(long atStep, Duration atTime, Duration every) {
+            this(atStep, atTime, every, null);
+        }
+
         static Trigger step(long n) {
             return new Trigger(n, null, null);
         }
@@ -62,8 +67,8 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
             return new Trigger(-1, t, null);
         }
 
-        static Trigger every(Duration d) {
-            return new Trigger(-1, null, d);
+        static Trigger every(Duration d, Duration until) {
+            return new Trigger(-1, null, d, until);
         }
     }
 
@@ -71,8 +76,8 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
 
     private static final String TARGET = "(node-\\d+|random|worker|coordinator|all)";
     private static final String SECONDS = "(\\d+(?:\\.\\d+)?)s";
-    private static final String WHEN = "(?:at step (\\d+)|at " + SECONDS + "|every " + SECONDS + ")(?: for " + SECONDS
-            + ")?";
+    private static final String WHEN = "(?:at step (\\d+)|at " + SECONDS + "|every " + SECONDS + "(?: until " + SECONDS
+            + ")?)(?: for " + SECONDS + ")?";
     private static final Pattern SIGNAL = Pattern.compile("(kill|stop|term) " + TARGET + "( from outside)? " + WHEN);
     private static final Pattern STORAGE = Pattern.compile("(corrupt checkpoint|fill disk) " + WHEN);
     private static final Pattern RESTART = Pattern.compile("restart(?: (node-\\d+))? after " + SECONDS);
@@ -129,7 +134,7 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
         return new ChaosPlan(List.copyOf(faults), List.copyOf(restarts));
     }
 
-    /** A fault whose trigger groups start at {@code g}: step, time, every, then the optional 'for'. */
+    /** A fault whose trigger groups start at {@code g}: step, time, every, its 'until', then the optional 'for'. */
     private static Fault fault(Action action, String target, Matcher m, int g, String statement) {
         Trigger trigger;
         if (m.group(g) != null) {
@@ -141,9 +146,9 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
             if (every.isZero()) {
                 throw new ConfigError("--chaos: '" + statement + "': the interval must be more than 0s");
             }
-            trigger = Trigger.every(every);
+            trigger = Trigger.every(every, m.group(g + 3) == null ? null : seconds(m.group(g + 3)));
         }
-        String pause = m.group(g + 3);
+        String pause = m.group(g + 4);
         if (action == Action.STOP && pause == null) {
             throw new ConfigError("--chaos: '" + statement + "': say how long to stop the node, e.g. '... for 10s'");
         }

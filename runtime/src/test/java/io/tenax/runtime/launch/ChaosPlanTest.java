@@ -47,6 +47,9 @@ class ChaosPlanTest {
         assertThat(plan.faults().get(4).pause()).isEqualTo(Duration.ofSeconds(20));
         assertThat(plan.faults().get(5).pause()).isZero();
         assertThat(plan.fillsDisk()).isTrue();
+        ChaosPlan storm = ChaosPlan.parse("kill-random every 3s until 180s; restart after 1s");
+        assertThat(storm.faults().get(0).trigger().every()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(storm.faults().get(0).trigger().until()).isEqualTo(Duration.ofSeconds(180));
     }
 
     @Test
