@@ -10,14 +10,18 @@ import io.tenax.trainer.collective.Collective;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.Done;
 import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.AddressFromURIString;
-import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.Member;
@@ -30,58 +34,127 @@ import org.apache.pekko.cluster.typed.Subscribe;
 import org.apache.pekko.persistence.jdbc.testkit.javadsl.SchemaUtils;
 
 /**
- * The guardian of a node's actor system. It makes sure the journal's tables exist, then
- * runs the coordinator singleton (which lives on the oldest node and moves when that node
- * goes) and this node's worker. The node stops when its worker stops.
+ * The two kinds of member a run has, and what runs on each. The control member (role
+ * {@value #CONTROL_ROLE}) hosts the coordinator singleton, so losing a training node never
+ * moves it; it prepares the journal's schema first. A training node (role
+ * {@value #WORKER_ROLE}) runs its worker, which talks to the coordinator through a proxy.
  */
 public final class TenaxNode {
+    public static final String CONTROL_ROLE = "control";
+    public static final String WORKER_ROLE = "worker";
+    private static final String COORDINATOR = "coordinator";
     private static final int SCHEMA_ATTEMPTS = 5;
+
+    /** Why a node leaves when it has been without its control member too long. */
+    public static final CoordinatedShutdown.Reason CONTROL_GONE = new CoordinatedShutdown.Reason() {
+        @Override
+        public String toString() {
+            return "ControlMemberGone";
+        }
+    };
 
     private TenaxNode() {
     }
 
-    /** The journal's schema is ready, or could not be made after {@code attempt} tries. */
-    private record SchemaReady(int attempt, Throwable failure) {
-    }
-
-    /** The Pekko settings of a Tenax node: cluster, SBR, Kryo, journal (see tenax-pekko.conf). */
+    /** The Pekko settings of a Tenax member: cluster, SBR, Kryo, journal (see tenax-pekko.conf). */
     public static com.typesafe.config.Config pekkoDefaults() {
         return com.typesafe.config.ConfigFactory.parseResources(TenaxNode.class.getClassLoader(), "tenax-pekko.conf");
     }
 
     /**
-     * @param ownProcess whether the node is a process of its own, which exits once it is out of
-     *                   the cluster; a node inside another program (the launcher's in-process
-     *                   node, an embedding) ends its actor system as soon as its worker stops
+     * On the control member: makes sure the journal's tables exist (a few tries, for a journal
+     * server that is still starting), then starts the coordinator singleton, restarted with a
+     * back-off when it fails. Returns the proxy to it.
      */
-    public static Behavior<Object> create(Coordinator.Settings coordinator, Worker.Settings worker,
-            RankTrainer trainer, Collective.Factory collectives, DirectoryCheckpointStore store, RunEventSink sink,
-            boolean ownProcess) {
-        return Behaviors.setup(ctx -> {
-            prepareSchema(ctx, 1);
+    public static ActorRef<Coordinator.Command> startCoordinator(ActorSystem<?> system, Coordinator.Settings settings,
+            RunEventSink sink, DirectoryCheckpointStore store) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                SchemaUtils.createIfNotExists(system).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                break;
+            } catch (Exception e) {
+                if (attempt >= SCHEMA_ATTEMPTS) {
+                    throw new IllegalStateException("cannot prepare the journal after " + attempt + " attempts: " + e, e);
+                }
+                system.log().warn("journal not ready ({}); retrying", e.toString());
+                Thread.sleep(1000);
+            }
+        }
+        return ClusterSingleton.get(system).init(SingletonActor.of(Behaviors.supervise(
+                Coordinator.create(settings, sink, store, clusterControl(system)))
+                .onFailure(SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(5), 0.2)),
+                COORDINATOR).withSettings(ClusterSingletonSettings.create(system).withRole(CONTROL_ROLE)));
+    }
+
+    /**
+     * A training node's guardian: its worker, with a proxy to the coordinator on the control
+     * member. It drains the node on SIGTERM, and leaves the cluster when the control member has
+     * been gone (removed, or unreachable) for {@code controlTimeout}.
+     *
+     * @param ownProcess whether the node is a process of its own, which exits once it is out of
+     *                   the cluster; a node inside another program ends its actor system as soon
+     *                   as its worker stops
+     */
+    public static Behavior<Object> worker(Worker.Settings worker, RankTrainer trainer, Collective.Factory collectives,
+            DirectoryCheckpointStore store, boolean ownProcess, Duration controlTimeout) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
+                    SingletonActor.of(Behaviors.<Coordinator.Command>empty(), COORDINATOR)
+                            .withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole(CONTROL_ROLE)));
+            ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, collectives, store, worker), "worker");
+            ctx.watch(w);
+            drainOnJvmExit(ctx.getSystem(), w);
+            Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(
+                    ctx.messageAdapter(ClusterEvent.ClusterDomainEvent.class, ControlWatch::new),
+                    ClusterEvent.ClusterDomainEvent.class));
+            // In a process of its own, when the worker stops the node leaves through coordinated
+            // shutdown, and the process exits once the cluster phases are done. Stopping this guardian
+            // instead would terminate the system at once, while its leave is still under way. Inside
+            // another program the system must terminate, and Artery's flush in that last phase can
+            // hang, so there the guardian stops.
             return Behaviors.receive(Object.class)
-                    .onMessage(SchemaReady.class, ready -> {
-                        if (ready.failure() == null) {
-                            return start(ctx, coordinator, worker, trainer, collectives, store, sink, ownProcess);
+                    .onMessage(ControlWatch.class, watch -> {
+                        if (controlPresent(Cluster.get(ctx.getSystem()))) {
+                            timers.cancel(ControlGone.INSTANCE);
+                        } else if (!timers.isTimerActive(ControlGone.INSTANCE)) {
+                            timers.startSingleTimer(ControlGone.INSTANCE, controlTimeout);
                         }
-                        if (ready.attempt() >= SCHEMA_ATTEMPTS) {
-                            ctx.getLog().error("cannot prepare the journal after {} attempts", ready.attempt(),
-                                    ready.failure());
-                            return Behaviors.stopped();
-                        }
-                        ctx.getLog().warn("journal not ready ({}); retrying", ready.failure().toString());
-                        ctx.scheduleOnce(Duration.ofSeconds(1), ctx.getSelf(), new RetrySchema(ready.attempt() + 1));
                         return Behaviors.same();
                     })
-                    .onMessage(RetrySchema.class, retry -> {
-                        prepareSchema(ctx, retry.attempt());
+                    .onMessageEquals(ControlGone.INSTANCE, () -> {
+                        ctx.getLog().error("no control member for {} s: leaving the run (a supervisor starts this"
+                                + " node again, and it joins when the control member is back)",
+                                controlTimeout.toSeconds());
+                        CoordinatedShutdown.get(ctx.getSystem()).runAll(CONTROL_GONE);
+                        return Behaviors.same();
+                    })
+                    .onSignal(Terminated.class, t -> {
+                        if (!ownProcess) {
+                            return Behaviors.stopped();
+                        }
+                        CoordinatedShutdown.get(ctx.getSystem()).runAll(CoordinatedShutdown.unknownReason());
                         return Behaviors.same();
                     })
                     .build();
-        });
+        }));
     }
 
-    private record RetrySchema(int attempt) {
+    private record ControlWatch(ClusterEvent.ClusterDomainEvent event) {
+    }
+
+    private enum ControlGone {
+        INSTANCE
+    }
+
+    /** Whether a control member is in the cluster, up, and reachable from this member. */
+    private static boolean controlPresent(Cluster cluster) {
+        for (Member m : cluster.state().getMembers()) {
+            if (m.hasRole(CONTROL_ROLE) && m.status() == org.apache.pekko.cluster.MemberStatus.up()
+                    && !cluster.state().getUnreachable().contains(m)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -89,35 +162,22 @@ public final class TenaxNode {
      * from the JVM's hook: before the node leaves, have it drained, so that the run loses no
      * step. Bounded by the phase's timeout ({@code before-service-unbind} in tenax-pekko.conf).
      */
-    private static void drainOnJvmExit(org.apache.pekko.actor.typed.ActorSystem<?> system,
-            ActorRef<Worker.Command> worker) {
-        org.apache.pekko.actor.CoordinatedShutdown shutdown = org.apache.pekko.actor.CoordinatedShutdown.get(system);
-        Duration timeout = Duration.ofNanos(shutdown.timeout(
-                org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind()).toNanos());
-        shutdown.addTask(org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind(), "tenax-drain", () -> {
-            boolean jvmExit = shutdown.getShutdownReason()
-                    .map(r -> r.equals(org.apache.pekko.actor.CoordinatedShutdown.jvmExitReason())).orElse(false);
+    private static void drainOnJvmExit(ActorSystem<?> system, ActorRef<Worker.Command> worker) {
+        CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+        Duration timeout = Duration.ofNanos(shutdown.timeout(CoordinatedShutdown.PhaseBeforeServiceUnbind()).toNanos());
+        shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "tenax-drain", () -> {
+            boolean jvmExit = shutdown.getShutdownReason().map(r -> r.equals(CoordinatedShutdown.jvmExitReason()))
+                    .orElse(false);
             if (!jvmExit) {
-                return java.util.concurrent.CompletableFuture.completedFuture(Done.getInstance());
+                return CompletableFuture.completedFuture(Done.getInstance());
             }
-            return org.apache.pekko.actor.typed.javadsl.AskPattern.<Worker.Command, Done>ask(worker,
-                    Worker.DrainSelf::new, timeout.minusSeconds(1), system.scheduler())
-                    .exceptionally(e -> Done.getInstance());
+            return AskPattern.<Worker.Command, Done>ask(worker, Worker.DrainSelf::new, timeout.minusSeconds(1),
+                    system.scheduler()).exceptionally(e -> Done.getInstance());
         });
     }
 
-    private static void prepareSchema(ActorContext<Object> ctx, int attempt) {
-        java.util.concurrent.CompletionStage<Done> created;
-        try {
-            created = SchemaUtils.createIfNotExists(ctx.getSystem());
-        } catch (RuntimeException e) {
-            created = java.util.concurrent.CompletableFuture.failedFuture(e);
-        }
-        ctx.pipeToSelf(created, (Done done, Throwable failure) -> new SchemaReady(attempt, failure));
-    }
-
-    /** The coordinator's view of this node's cluster, through Pekko's Cluster extension. */
-    static ClusterControl clusterControl(org.apache.pekko.actor.typed.ActorSystem<?> system) {
+    /** The coordinator's view of the cluster it runs in, through Pekko's Cluster extension. */
+    static ClusterControl clusterControl(ActorSystem<?> system) {
         Cluster cluster = Cluster.get(system);
         String self = cluster.selfMember().address().toString();
         return new ClusterControl() {
@@ -152,35 +212,5 @@ public final class TenaxNode {
                 cluster.manager().tell(new Down(AddressFromURIString.parse(address)));
             }
         };
-    }
-
-    private static Behavior<Object> start(ActorContext<Object> ctx, Coordinator.Settings coordinator,
-            Worker.Settings worker, RankTrainer trainer, Collective.Factory collectives,
-            DirectoryCheckpointStore store, RunEventSink sink, boolean ownProcess) {
-        ClusterControl view = clusterControl(ctx.getSystem());
-        ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
-                SingletonActor.of(Behaviors.supervise(Coordinator.create(coordinator, sink, store, view))
-                        .onFailure(SupervisorStrategy.restartWithBackoff(
-                                Duration.ofMillis(200), Duration.ofSeconds(5), 0.2)),
-                        "coordinator").withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole("worker")));
-        ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, collectives, store, worker), "worker");
-        ctx.watch(w);
-        drainOnJvmExit(ctx.getSystem(), w);
-        // In a process of its own, when the worker stops the node leaves through coordinated
-        // shutdown, and the process exits once the cluster phases are done (NodeMain). Stopping this
-        // guardian instead would terminate the system at once, while its leave is still under way:
-        // remoting goes down mid-leave, the member never sees itself removed, and every phase of the
-        // shutdown runs into its timeout (25 s). Inside another program the system must terminate,
-        // and Artery's flush in that last phase can hang, so there the guardian stops as before.
-        return Behaviors.receive(Object.class)
-                .onSignal(Terminated.class, t -> {
-                    if (!ownProcess) {
-                        return Behaviors.stopped();
-                    }
-                    org.apache.pekko.actor.CoordinatedShutdown.get(ctx.getSystem())
-                            .runAll(org.apache.pekko.actor.CoordinatedShutdown.unknownReason());
-                    return Behaviors.same();
-                })
-                .build();
     }
 }

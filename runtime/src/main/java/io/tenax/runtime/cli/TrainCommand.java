@@ -1,79 +1,51 @@
 package io.tenax.runtime.cli;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.config.RunSetup;
-import io.tenax.trainer.audit.AuditChecker;
 import io.tenax.runtime.launch.ChaosPlan;
 import io.tenax.runtime.launch.LocalLauncher;
 import io.tenax.runtime.launch.RunSummary;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import io.tenax.trainer.audit.AuditChecker;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code tenax train}: a local multi-process training run. */
+/** {@code tenax train}: a control member and node processes on this host, training data-parallel. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Start a local cluster of node processes on 127.0.0.1 and train data-parallel.")
+        description = "Start a control member and node processes on 127.0.0.1 and train data-parallel.")
 public final class TrainCommand implements Callable<Integer> {
 
-    @Option(names = "--nodes", description = "node processes to start (default: tenax.nodes, 3)")
-    Integer nodes;
-
-    @Option(names = "--steps", description = "steps to train (overrides --epochs)")
-    Long steps;
-
-    @Option(names = "--epochs", description = "epochs to train (default: tenax.epochs)")
-    Integer epochs;
-
-    @Option(names = "--model", description = "mlp, cnn or yolo-mini (default: tenax.training.model)")
-    String model;
-
-    @Option(names = "--dataset", description = "digits, shapes, or a path: a .csv file, a folder of class folders of"
-            + " images, a COCO .json file, or a folder with images/ and labels/ (default: tenax.training.dataset)")
-    String dataset;
-
-    @Option(names = "--device", description = "auto, cpu or gpu (default: tenax.device, auto)")
-    String device;
-
-    @Option(names = "--run-dir", description = "where the run writes everything (default: runs/<run-id>)")
-    Path runDir;
-
-    @Option(names = "--run-id", description = "the run's id (default: generated from the time)")
-    String runId;
-
-    @Option(names = "--config", description = "HOCON file (default: ./application.conf if present)")
-    Path config;
-
-    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any tenax.* setting, e.g. --set tenax.min-nodes=2")
-    List<String> settings = new ArrayList<>();
+    @Mixin
+    RunOptions options;
 
     @Option(names = "--chaos", paramLabel = "PLAN", description = "faults to inject, e.g. 'kill-random every 20s; "
             + "restart after 5s' or 'kill node-2 at step 150; restart node-2 after 5s'")
     String chaos;
 
-    @Option(names = "--in-process", description = "run the single node inside this process (with --nodes 1)")
+    @Option(names = "--in-process", description = "run the control member and the single node inside this process"
+            + " (with --nodes 1)")
     boolean inProcess;
 
     @Override
     public Integer call() throws Exception {
         ChaosPlan plan = ChaosPlan.parse(chaos);
-        RunConfig run = RunSetup.prepare(overrides(), config);
+        RunConfig run = RunSetup.prepare(options.overrides(), options.config);
         if (inProcess && run.nodes() != 1) {
             throw new ConfigError("--in-process runs exactly one node (got --nodes " + run.nodes() + ")");
         }
         if (inProcess && !plan.isEmpty()) {
             throw new ConfigError("--chaos needs node processes; drop --in-process");
         }
-        RunSummary summary = new LocalLauncher(run, System.out, inProcess, plan).run();
+        return report(new LocalLauncher(run, System.out, inProcess, plan).run(), run);
+    }
+
+    /** Prints how the run went; returns the exit code: 0 finished, 1 not. */
+    static int report(RunSummary summary, RunConfig run) {
         if (!summary.finished()) {
-            System.err.println("tenax: the run ended before its last step; see the node logs in " + run.nodesDir());
+            System.err.println("tenax: the run ended before its last step; see the logs in " + run.nodesDir());
             return TenaxCli.EXIT_FAILED;
         }
         String score = summary.evalMetric().equals("accuracy")
@@ -98,36 +70,5 @@ public final class TrainCommand implements Callable<Integer> {
         System.out.println("report: " + run.runDir().resolve("report.html"));
         System.out.println("summary: " + run.runDir().resolve("summary.json"));
         return 0;
-    }
-
-    private Config overrides() {
-        Config c = ConfigFactory.empty();
-        for (String s : settings) {
-            int eq = s.indexOf('=');
-            if (eq <= 0 || !s.startsWith("tenax.")) {
-                throw new ConfigError("--set takes tenax.KEY=VALUE (got '" + s + "')");
-            }
-            try {
-                c = ConfigFactory.parseString(s).withFallback(c);
-            } catch (com.typesafe.config.ConfigException e) {
-                throw new ConfigError("--set " + s + ": " + e.getMessage());
-            }
-        }
-        c = set(c, "tenax.nodes", nodes);
-        c = set(c, "tenax.epochs", epochs);
-        c = set(c, "tenax.steps", steps);
-        if (epochs != null && steps == null) {
-            c = set(c, "tenax.steps", 0);
-        }
-        c = set(c, "tenax.training.model", model);
-        c = set(c, "tenax.training.dataset", dataset);
-        c = set(c, "tenax.run-dir", runDir == null ? null : runDir.toString());
-        c = set(c, "tenax.run-id", runId);
-        c = set(c, "tenax.device", device);
-        return c;
-    }
-
-    private static Config set(Config c, String key, Object value) {
-        return value == null ? c : c.withValue(key, ConfigValueFactory.fromAnyRef(value));
     }
 }

@@ -38,7 +38,9 @@ public record RunConfig(
         Duration registerInterval,
         Duration tickInterval,
         Duration recoveryGrace,
-        String referee,
+        Duration controlTimeout,
+        Duration stallFloor,
+        RingSecurity ringSecurity,
         Duration confirmTimeout,
         int maxFailures,
         Duration cooldown,
@@ -50,6 +52,30 @@ public record RunConfig(
         Management management,
         Tls tls,
         DeviceChoice.Setting device) {
+
+    /** How the ring collective's connections are secured: see {@code tenax.ring.tls}. */
+    public enum RingSecurity {
+        /** Mutual TLS (authenticated, encrypted). */
+        ON,
+        /** Plain TCP: the handshake names the run, the generation and the rank, and authenticates nothing. */
+        OFF,
+        /** On when any member is beyond loopback, off when the whole run is on one host's loopback. */
+        AUTO;
+
+        static RingSecurity parse(String s) {
+            return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+                case "on", "true", "yes" -> ON;
+                case "off", "false", "no" -> OFF;
+                case "auto" -> AUTO;
+                default -> throw new IllegalArgumentException("must be on, off or auto");
+            };
+        }
+
+        /** Whether a ring listening on {@code host} is secured. */
+        public boolean securesRingOn(String host) {
+            return this == ON || (this == AUTO && !io.tenax.runtime.tls.CertificateAuthority.isLoopback(host));
+        }
+    }
 
     /**
      * Mutual TLS between the run's members (Pekko Artery over {@code tls-tcp}).
@@ -217,7 +243,8 @@ public record RunConfig(
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
                 duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
                 duration(c, "tenax.coordinator.tick-interval"), duration(c, "tenax.coordinator.recovery-grace"),
-                c.getString("tenax.cluster.referee"),
+                duration(c, "tenax.node.control-timeout"), duration(c, "tenax.collective.stall-floor"),
+                ringSecurity(c),
                 duration(c, "tenax.failure.confirm-timeout"), nonNegative(c, "tenax.failure.max"),
                 c.getDuration("tenax.failure.cooldown"), checkpoints,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
@@ -228,7 +255,7 @@ public record RunConfig(
     }
 
     /**
-     * The Artery settings for mutual TLS as {@code member} (a node name, or {@code referee}):
+     * The Artery settings for mutual TLS as {@code member} (a node name, or {@code control}):
      * its own key store, the run's trust store, TLS 1.3, client certificates required.
      * Empty when TLS is off.
      */
@@ -311,6 +338,15 @@ public record RunConfig(
         return prev[b.length()];
     }
 
+    private static RingSecurity ringSecurity(Config c) {
+        String v = c.getString("tenax.ring.tls");
+        try {
+            return RingSecurity.parse(v);
+        } catch (IllegalArgumentException e) {
+            throw error("tenax.ring.tls", e.getMessage(), v);
+        }
+    }
+
     private static Management management(Config c) {
         int port = c.getInt("tenax.management.port");
         if (port < 0 || port > 65535) {
@@ -391,29 +427,15 @@ public record RunConfig(
     }
 
     /**
-     * The Pekko settings this run needs on top of the modules' defaults: the journal's
-     * database, once for the plugins' shared pool and once under {@code jdbc-journal.slick},
-     * which is where the schema tool looks.
+     * The Pekko settings of the journal at {@code url}: once for the plugins' shared pool and
+     * once under {@code jdbc-journal.slick}, which is where the schema tool looks. Only the
+     * control member, which hosts the coordinator, reaches the journal.
      */
-    public Config pekkoOverrides() {
-        if (journal.url().isEmpty()) {
-            throw new ConfigError("tenax.journal.url is empty: start nodes through the launcher (bin/tenax), which"
-                    + " serves the run's H2 journal, or set tenax.journal.url");
-        }
+    public Config journalOverrides(String url) {
         Config c = ConfigFactory.empty();
-        if (!referee.isEmpty()) {
-            // The launcher is a cluster member with role "referee" and always the oldest: keep-oldest on that
-            // role survives the loss of any number of workers at once, and cannot split the brain.
-            c = c.withValue("pekko.cluster.split-brain-resolver.active-strategy",
-                            ConfigValueFactory.fromAnyRef("keep-oldest"))
-                    .withValue("pekko.cluster.split-brain-resolver.keep-oldest.role",
-                            ConfigValueFactory.fromAnyRef("referee"))
-                    .withValue("pekko.cluster.split-brain-resolver.keep-oldest.down-if-alone",
-                            ConfigValueFactory.fromAnyRef(true));
-        }
         for (String prefix : List.of("pekko-persistence-jdbc.shared-databases.tenax.", "jdbc-journal.slick.")) {
             c = c.withValue(prefix + "profile", ConfigValueFactory.fromAnyRef(journal.slickProfile()))
-                    .withValue(prefix + "db.url", ConfigValueFactory.fromAnyRef(journal.url()))
+                    .withValue(prefix + "db.url", ConfigValueFactory.fromAnyRef(url))
                     .withValue(prefix + "db.user", ConfigValueFactory.fromAnyRef(journal.user()))
                     .withValue(prefix + "db.password", ConfigValueFactory.fromAnyRef(journal.password()))
                     .withValue(prefix + "db.driver", ConfigValueFactory.fromAnyRef(journal.driver()));

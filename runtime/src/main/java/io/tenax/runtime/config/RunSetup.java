@@ -84,6 +84,24 @@ public final class RunSetup {
         return run;
     }
 
+    /**
+     * The configuration of a run whose directory already holds it ({@code run.conf}): what a
+     * restarted control member, or a resumed run, works from.
+     */
+    public static RunConfig reopen(Path runDir) {
+        Path conf = runDir.resolve("run.conf");
+        if (!Files.exists(conf)) {
+            throw new ConfigError(runDir + " holds no run (no run.conf): start one with tenax train or tenax control");
+        }
+        try {
+            Config c = ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
+                    .withFallback(ConfigFactory.defaultReference()).resolve();
+            return RunConfig.from(c);
+        } catch (ConfigException e) {
+            throw new ConfigError("cannot read " + conf + ": " + e.getMessage().replace('\n', ' '));
+        }
+    }
+
     private static void createRunDir(RunConfig run, String runConf) {
         Path dir = run.runDir();
         if (Files.exists(dir.resolve("run.conf"))) {

@@ -81,7 +81,10 @@ final class ChaosInjector implements AutoCloseable {
         }
     }
 
-    /** What the run is doing now, as the event log says. */
+    /**
+     * What the run is doing now, as the event log says; {@code coordinatorNode} is the process that
+     * hosts the coordinator (the control member).
+     */
     void observe(long lastStep, List<String> currentWorld, String coordinatorNode, CheckpointId committed) {
         step = lastStep;
         world = currentWorld;
@@ -195,10 +198,11 @@ final class ChaosInjector implements AutoCloseable {
         }
     }
 
-    /** Live, not stopped nodes. */
+    /** Live, not stopped training nodes (the control member is a target of its own). */
     private List<String> alive() {
         return nodes.processes().entrySet().stream().filter(e -> e.getValue().isAlive()
-                && !resumeAt.containsKey(e.getKey())).map(Map.Entry::getKey).toList();
+                && !resumeAt.containsKey(e.getKey()) && !e.getKey().equals(coordinator)).map(Map.Entry::getKey)
+                .toList();
     }
 
     /** A live node for a single target; random and coordinator faults leave at least one node alive. */
@@ -210,7 +214,8 @@ final class ChaosInjector implements AutoCloseable {
                 List<String> workers = alive.stream().filter(n -> !n.equals(coordinator) && world.contains(n)).toList();
                 yield alive.size() < 2 || workers.isEmpty() ? null : workers.get(random.nextInt(workers.size()));
             }
-            case "coordinator" -> coordinator != null && alive.contains(coordinator) && alive.size() >= 2
+            case "coordinator", "control" -> coordinator != null && nodes.processes().containsKey(coordinator)
+                    && nodes.processes().get(coordinator).isAlive() && !resumeAt.containsKey(coordinator)
                     ? coordinator : null;
             default -> alive.contains(target) ? target : null;
         };

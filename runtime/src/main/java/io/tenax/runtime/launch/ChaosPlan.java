@@ -24,8 +24,8 @@ import java.util.regex.Pattern;
  * </pre>
  *
  * TARGET is a node name ({@code node-2}), {@code random} (a live node), {@code worker} (a
- * live node that holds a rank and does not host the coordinator), {@code coordinator} (the node
- * that hosts the coordinator) or {@code all} (every node at once). Times count from the start
+ * live node that holds a rank), {@code coordinator} or {@code control} (the control member,
+ * which hosts the coordinator) or {@code all} (every node at once). Times count from the start
  * of training (the first generation). Kills are SIGKILL, as a spot reclaim is.
  */
 public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
@@ -74,7 +74,7 @@ public record ChaosPlan(List<Fault> faults, List<Restart> restarts) {
 
     public static final ChaosPlan NONE = new ChaosPlan(List.of(), List.of());
 
-    private static final String TARGET = "(node-\\d+|random|worker|coordinator|all)";
+    private static final String TARGET = "(node-\\d+|random|worker|coordinator|control|all)";
     private static final String SECONDS = "(\\d+(?:\\.\\d+)?)s";
     private static final String WHEN = "(?:at step (\\d+)|at " + SECONDS + "|every " + SECONDS + "(?: until " + SECONDS
             + ")?)(?: for " + SECONDS + ")?";

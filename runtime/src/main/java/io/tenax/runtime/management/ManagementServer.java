@@ -30,7 +30,12 @@ import org.apache.pekko.http.javadsl.server.Route;
  *       to S seconds (at most 60) for one when there is none yet: a long poll;</li>
  *   <li>{@code GET /metrics}: Prometheus text format;</li>
  *   <li>{@code POST /drain/{node}} and {@code POST /stop}: need {@code Authorization: Bearer TOKEN}.</li>
+ *   <li>{@code GET /health}: 200 while the member serves, for readiness and liveness probes;</li>
+ *   <li>{@code POST /enrol} on a control member: a node's certificate request and name (JSON), with the
+ *       run's enrolment secret as its bearer token; the answer is its certificate, the CA, the cluster
+ *       address and the run's configuration.</li>
  * </ul>
+ * Served over HTTPS, with the member's certificate, when it is bound beyond loopback.
  */
 public final class ManagementServer extends AllDirectives implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -47,9 +52,16 @@ public final class ManagementServer extends AllDirectives implements AutoCloseab
     private final RunMetrics metrics;
     private final Control control;
     private final byte[] token;
+    private final io.tenax.runtime.control.Enrolment enrolment;
     private ServerBinding binding;
 
     public ManagementServer(RunStatus status, RunMetrics metrics, Control control, String token) {
+        this(status, metrics, control, token, null);
+    }
+
+    /** @param enrolment how nodes enrol, on a control member; null elsewhere */
+    public ManagementServer(RunStatus status, RunMetrics metrics, Control control, String token,
+            io.tenax.runtime.control.Enrolment enrolment) {
         this.status = Objects.requireNonNull(status, "status");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.control = Objects.requireNonNull(control, "control");
@@ -57,12 +69,22 @@ public final class ManagementServer extends AllDirectives implements AutoCloseab
             throw new IllegalArgumentException("the management token must have at least 16 characters");
         }
         this.token = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
+        this.enrolment = enrolment;
     }
 
     /** Binds; the returned port is the one bound (useful with port 0). */
     public int bind(ClassicActorSystemProvider system, String host, int port) throws Exception {
-        binding = Http.get(system).newServerAt(host, port).bind(routes()).toCompletableFuture()
-                .get(30, TimeUnit.SECONDS);
+        return bind(system, host, port, null);
+    }
+
+    /** Binds, over HTTPS when {@code https} is not null. */
+    public int bind(ClassicActorSystemProvider system, String host, int port, javax.net.ssl.SSLContext https)
+            throws Exception {
+        var server = Http.get(system).newServerAt(host, port);
+        if (https != null) {
+            server = server.enableHttps(org.apache.pekko.http.javadsl.ConnectionContext.httpsServer(https));
+        }
+        binding = server.bind(routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
         return binding.localAddress().getPort();
     }
 
@@ -83,7 +105,34 @@ public final class ManagementServer extends AllDirectives implements AutoCloseab
                 path("stop", () -> post(() -> authorized(() -> {
                     control.stop("requested over HTTP");
                     return json(JSON.createObjectNode().put("stopping", true));
-                }))));
+                }))),
+                path("health", () -> get(() -> complete("ok\n"))),
+                path("enrol", () -> post(() -> enrol())));
+    }
+
+    private Route enrol() {
+        if (enrolment == null) {
+            return complete(StatusCodes.NOT_FOUND, "this member enrols no nodes: join through the control member\n");
+        }
+        return optionalHeaderValueByName("Authorization", header -> {
+            String presented = header.orElse("").startsWith("Bearer ") ? header.get().substring(7) : null;
+            if (!enrolment.authorises(presented)) {
+                return complete(StatusCodes.UNAUTHORIZED, "enrolling needs the run's token (control.json, 'token',"
+                        + " before its '.'): tenax node --token TOKEN\n");
+            }
+            return entity(org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToString(), body -> {
+                try {
+                    JsonNode request = JSON.readTree(body);
+                    var reply = enrolment.enrol(request.path("name").asText(null), request.path("advertise").asText(""),
+                            request.path("csr").asText(""));
+                    return json(io.tenax.runtime.control.Enrolment.toJson(reply));
+                } catch (IllegalArgumentException | com.fasterxml.jackson.core.JsonProcessingException e) {
+                    return complete(StatusCodes.BAD_REQUEST, String.valueOf(e.getMessage()).strip() + "\n");
+                } catch (Exception e) {
+                    return complete(StatusCodes.BAD_REQUEST, "cannot enrol: " + e.getMessage() + "\n");
+                }
+            });
+        });
     }
 
     private Route events(Optional<String> from, Optional<String> wait) {

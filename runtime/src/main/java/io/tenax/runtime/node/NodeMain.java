@@ -6,11 +6,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.actors.TenaxNode;
-import io.tenax.actors.coordinator.Coordinator;
-import io.tenax.actors.event.JsonLinesEventSink;
 import io.tenax.actors.worker.Worker;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
+import io.tenax.runtime.tls.CertificateAuthority;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.RingEndpoint;
@@ -19,8 +19,13 @@ import io.tenax.trainer.collective.nccl.JavaCppNccl;
 import io.tenax.trainer.collective.nccl.NcclSession;
 import io.tenax.trainer.device.DeviceChoice;
 import io.tenax.trainer.task.Tasks;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.Done;
@@ -30,105 +35,145 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One node of a run: reads the run's config from its directory, builds the trainer, binds
- * the ring endpoint, and starts the actor system that joins the cluster. The process ends
- * when the actor system does.
- *
- * <p>Usage: {@code NodeMain <run-dir> <node-name> <artery-port> <seed-port>[,<seed-port>...]}
+ * One training node ({@code tenax node}): it enrols with the control member (a certificate
+ * and the run's configuration; nothing is copied between hosts), builds its trainer, binds
+ * its ring endpoint and joins the cluster through the control member. Its process exits when
+ * the run ends or it was drained (0), when the cluster fenced it (3: a supervisor starts it
+ * again, and it joins as a new incarnation), or when its control member has been gone too
+ * long (4).
  */
 public final class NodeMain {
+    /** The run ended, or the node was drained: nothing to restart. */
+    public static final int EXIT_LEFT = 0;
+    /** The cluster downed this node (cut off, or paused too long): restart it. */
+    public static final int EXIT_FENCED = 3;
+    /** No control member for {@code tenax.node.control-timeout}: restart it, it joins when the control is back. */
+    public static final int EXIT_CONTROL_GONE = 4;
     private static final Logger log = LoggerFactory.getLogger(NodeMain.class);
 
     private NodeMain() {
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: NodeMain <run-dir> <node-name> <artery-port> <seed-ports>");
-            System.exit(2);
+    /**
+     * How a node is started.
+     *
+     * @param join        the control member's join endpoint, {@code HOST:PORT}
+     * @param token       the run's token ({@code control.json})
+     * @param name        this node's name, e.g. {@code node-2}
+     * @param bind        the interface its listeners bind
+     * @param advertise   the host its peers reach it at (empty: the bind host)
+     * @param clusterPort its cluster (Artery) port, 0 for any
+     * @param ringPort    its ring collective's port, 0 for any
+     * @param workDir     where it keeps its identity, configuration and step log
+     * @param tlsDir      an identity made by {@code tenax certs}, or null to enrol for one
+     * @param incarnation names this process (null: generated)
+     */
+    public record Options(String join, String token, String name, String bind, String advertise, int clusterPort,
+            int ringPort, Path workDir, Path tlsDir, String incarnation) {
+        public Options {
+            Objects.requireNonNull(join, "join");
+            Objects.requireNonNull(name, "name");
+            advertise = advertise == null || advertise.isBlank() ? bind : advertise;
+            incarnation = incarnation == null ? UUID.randomUUID().toString().substring(0, 8) : incarnation;
         }
-        ActorSystem<Object> system = start(Path.of(args[0]), args[1], Integer.parseInt(args[2]),
-                List.of(args[3].split(",")).stream().map(Integer::parseInt).toList(), true);
-        system.getWhenTerminated().toCompletableFuture().join();
     }
 
     /**
-     * Starts a node. With {@code exitJvm}, the JVM exits when the node leaves the cluster,
-     * which is what a node process wants and an in-process node must not do.
+     * Starts a node. With {@code ownProcess}, the JVM exits when the node leaves the cluster,
+     * which is what a node process wants and a node inside another program must not do.
      */
-    public static ActorSystem<Object> start(Path runDir, String node, int port, List<Integer> seedPorts,
-            boolean exitJvm) throws Exception {
-        Config runConf = ConfigFactory.parseFile(runDir.resolve("run.conf").toFile());
-        Config base = runConf.withFallback(TenaxNode.pekkoDefaults()).withFallback(ConfigFactory.load()).resolve();
-        RunConfig run = RunConfig.from(base);
-        List<String> seeds = new java.util.ArrayList<>();
-        if (!run.referee().isEmpty()) {
-            seeds.add("pekko://tenax@" + run.referee());
+    public static ActorSystem<Object> start(Options o, boolean ownProcess) throws Exception {
+        Files.createDirectories(o.workDir());
+        Enroller.Enrolled enrolled = Enroller.enrol(o.join(), o.token(), o.name(), o.advertise(), o.tlsDir() != null);
+        Path tls = o.tlsDir() != null ? o.tlsDir() : o.workDir().resolve(o.name() + "-tls");
+        if (enrolled.keys() != null) {
+            List<X509Certificate> chain = CertificateAuthority.certificates(enrolled.reply().certificatePem());
+            CertificateAuthority.install(tls, o.name(), enrolled.keys().getPrivate(),
+                    chain.toArray(X509Certificate[]::new), CertificateAuthority.certificates(enrolled.reply().caPem())
+                            .get(0));
         }
-        seedPorts.forEach(p -> seeds.add("pekko://tenax@127.0.0.1:" + p));
-        Config config = run.pekkoOverrides().withFallback(run.tlsOverrides(node))
-                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
-                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
-                .withValue("pekko.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef(exitJvm))
+        Path conf = o.workDir().resolve(o.name() + ".run.conf");
+        Files.writeString(conf, enrolled.reply().config() + "\n# this node's own\ntenax.tls.dir = \"" + tls + "\"\n",
+                StandardCharsets.UTF_8);
+        Config base = ConfigFactory.parseFile(conf.toFile()).withFallback(TenaxNode.pekkoDefaults())
+                .withFallback(ConfigFactory.load()).resolve();
+        RunConfig run = RunConfig.from(base);
+        requireCheckpointDir(run, o.name());
+        int clusterPort = o.clusterPort(); // 0: Artery takes a free one
+        Config config = run.tlsOverrides(o.name())
+                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of(TenaxNode.WORKER_ROLE)))
+                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(o.advertise()))
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(clusterPort))
+                .withValue("pekko.remote.artery.bind.hostname", ConfigValueFactory.fromAnyRef(o.bind()))
+                .withValue("pekko.remote.artery.bind.port", ConfigValueFactory.fromAnyRef(clusterPort))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(List.of(
+                        "pekko://tenax@" + enrolled.reply().cluster())))
+                .withValue("pekko.coordinated-shutdown.exit-jvm", ConfigValueFactory.fromAnyRef(ownProcess))
                 .withFallback(base);
-        String incarnation = System.getProperty("tenax.incarnation", UUID.randomUUID().toString().substring(0, 8));
-        log.info("node {} (incarnation {}) of run {}: preparing {} on {} samples", node, incarnation, run.runId(),
-                run.training().model().configName(), run.training().trainSize());
-        boolean gpu = run.device() == DeviceChoice.Setting.GPU; // the launcher resolved auto already
-        JavaCppNccl binding = gpu ? JavaCppNccl.loadForNode(nodeIndex(node)) : null;
+        log.info("node {} (incarnation {}) of run {}: preparing {} on {} samples", o.name(), o.incarnation(),
+                run.runId(), run.training().model().configName(), run.training().trainSize());
+        boolean gpu = run.device() == DeviceChoice.Setting.GPU;
+        JavaCppNccl binding = gpu ? JavaCppNccl.loadForNode(nodeIndex(o.name())) : null;
         NcclSession nccl = gpu ? new NcclSession(binding, run.collectiveTimeout(),
                 run.collectiveTimeout().multipliedBy(4)) : null;
         if (nccl != null) {
-            log.info("node {}: GPU collective: {}", node, binding.describe());
+            log.info("node {}: GPU collective: {}", o.name(), binding.describe());
         }
         RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()),
                 gpu ? cudaDevice(binding.device()) : Device.cpu(), false);
-        RingEndpoint endpoint = RingEndpoint.bind(run.runId(), "127.0.0.1", 0);
-        Coordinator.Settings coordinator = new Coordinator.Settings(run.runId(), run.limits(), run.totalSteps(),
-                run.trainingDigest(), run.tickInterval(), run.checkpoints().keep(), run.confirmTimeout(),
-                run.maxFailures(), run.cooldown(), gpu, Coordinator.Settings.SNAPSHOT_EVERY);
-        Worker.Settings worker = new Worker.Settings(node, incarnation, run.trainingDigest(), endpoint.address(),
-                run.progressInterval(), run.registerInterval(), run.nodesDir().resolve(node + ".steps.csv"),
-                run.checkpoints().every(), run.audit() ? run.nodesDir().resolve(node + ".audit") : null);
+        RingEndpoint endpoint = RingEndpoint.bind(run.runId(), o.bind(), o.ringPort());
         Collective.Factory collectives = nccl != null ? nccl
                 : new TcpRingCollective.Factory(endpoint, run.collectiveTimeout());
+        Worker.Settings worker = new Worker.Settings(o.name(), o.incarnation(), run.trainingDigest(),
+                new InetSocketAddress(o.advertise(), endpoint.address().getPort()), run.progressInterval(),
+                run.registerInterval(), o.workDir().resolve(o.name() + ".steps.csv"), run.checkpoints().every(),
+                run.audit() ? o.workDir().resolve(o.name() + ".audit") : null);
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
                 run.checkpoints().writeDelay());
-        ActorSystem<Object> system = ActorSystem.create(
-                TenaxNode.create(coordinator, worker, trainer, collectives, store,
-                        new JsonLinesEventSink(run.eventsFile()), exitJvm),
-                "tenax", config);
+        ActorSystem<Object> system = ActorSystem.create(TenaxNode.worker(worker, trainer, collectives, store,
+                ownProcess, run.controlTimeout()), "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
         // goes with the process.
         system.getWhenTerminated().whenComplete((done, error) -> endpoint.close());
-        if (exitJvm) {
-            exitOnceOutOfTheCluster(system, node);
+        if (ownProcess) {
+            exitOnceOutOfTheCluster(system, o.name());
         }
         return system;
     }
 
+    /** The checkpoint directory must be where every node can reach it: on a multi-host run, a shared mount. */
+    private static void requireCheckpointDir(RunConfig run, String node) {
+        Path dir = run.checkpoints().dir();
+        if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            throw new ConfigError("node " + node + ": the run's checkpoint directory " + dir + " is not a writable"
+                    + " directory on this host; mount the run's shared checkpoint directory at that path"
+                    + " (tenax.checkpoint.dir)");
+        }
+    }
+
     /**
-     * A node process exits as soon as the cluster phases of its shutdown are done, when it left
-     * the cluster (drained, or the run is over) or the cluster downed it (fenced: the run went on
-     * without it, and the sooner it is gone, the sooner a new incarnation can join). By then it
-     * is out of the cluster, its coordinator singleton has stopped and its worker has stopped.
-     * What is left is the actor system's termination, in which Artery flushes its streams to
-     * peers that may be gone or may have quarantined it: that can take the whole 10 s phase
-     * timeout. Nothing of the run is lost: what is committed is in the journal and the checkpoint
-     * store, which never depend on this process. A SIGTERM's shutdown (the JVM's own exit) is
-     * left to finish normally.
+     * A node process exits as soon as the cluster phases of its shutdown are done: when it left
+     * the cluster (drained, or the run is over), when the cluster downed it (fenced: the sooner it
+     * is gone, the sooner a new incarnation can join), or when its control member was gone too
+     * long. What is left is the actor system's termination, in which Artery flushes its streams
+     * to peers that may be gone: that can take the whole 10 s phase timeout. Nothing of the run is
+     * lost: what is committed is in the journal and the checkpoint store. A SIGTERM's shutdown
+     * (the JVM's own exit, after a drain) is left to finish normally.
      */
     private static void exitOnceOutOfTheCluster(ActorSystem<Object> system, String node) {
         CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
-        int exitCode = system.settings().config().getInt("pekko.coordinated-shutdown.exit-code");
         shutdown.addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "tenax-exit", () -> {
             CoordinatedShutdown.Reason reason = shutdown.getShutdownReason().orElse(null);
             if (CoordinatedShutdown.clusterDowningReason().equals(reason)) {
-                log.warn("node {} was downed by the cluster and left it: exiting now", node);
-                Runtime.getRuntime().halt(exitCode);
+                log.warn("node {} was downed by the cluster and left it: exiting now (code {})", node, EXIT_FENCED);
+                Runtime.getRuntime().halt(EXIT_FENCED);
             } else if (CoordinatedShutdown.clusterLeavingReason().equals(reason)) {
                 log.info("node {} left the cluster: exiting now", node);
-                Runtime.getRuntime().halt(exitCode);
+                Runtime.getRuntime().halt(EXIT_LEFT);
+            } else if (TenaxNode.CONTROL_GONE.equals(reason)) {
+                log.warn("node {} left the cluster without a control member: exiting now (code {})", node,
+                        EXIT_CONTROL_GONE);
+                Runtime.getRuntime().halt(EXIT_CONTROL_GONE);
             }
             return CompletableFuture.completedFuture(Done.getInstance());
         });
