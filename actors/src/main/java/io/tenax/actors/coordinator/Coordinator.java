@@ -80,6 +80,19 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             implements Command, TenaxMessage {
     }
 
+    /**
+     * Nothing arrived from rank {@code suspectRank} for {@code millis}, far longer than the recent
+     * all-reduces took: its host may have vanished without a reset. The rank is still waiting.
+     */
+    public record PeerSilent(long generation, String node, int suspectRank, long millis)
+            implements Command, TenaxMessage {
+    }
+
+    /** A rank cannot connect to rank {@code suspectRank}'s ring endpoint at {@code address}. */
+    public record PeerUnreachable(long generation, String node, int suspectRank, String address, String why)
+            implements Command, TenaxMessage {
+    }
+
     /** A rank's shard of checkpoint {@code (step, generation)} is durable. */
     public record CheckpointWritten(long generation, String node, long step, int rank, int worldSize, String file,
             long bytes, String sha256) implements Command, TenaxMessage {
@@ -230,6 +243,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(Resumed.class, this::onResumed)
                 .onCommand(ResumeFailed.class, this::onResumeFailed)
                 .onCommand(WorkerFailed.class, probe::onWorkerFailed)
+                .onCommand(PeerSilent.class, probe::onPeerSilent)
+                .onCommand(PeerUnreachable.class, probe::onPeerUnreachable)
                 .onCommand(PingResult.class, probe::onPingResult)
                 .onCommand(CommunicatorIdResult.class, reconfiguration::onCommunicatorId)
                 .onCommand(CheckpointWritten.class, checkpoints::onWritten)

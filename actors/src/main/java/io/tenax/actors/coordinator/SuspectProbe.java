@@ -2,6 +2,7 @@ package io.tenax.actors.coordinator;
 
 import io.tenax.actors.RingMember;
 import io.tenax.actors.coordinator.CoordinatorState.Event;
+import io.tenax.actors.event.RunEvent;
 import io.tenax.actors.worker.Worker;
 import java.util.HashSet;
 import java.util.List;
@@ -14,6 +15,10 @@ import org.apache.pekko.persistence.typed.javadsl.Effect;
  * One that does not answer within the confirm timeout is gone: it is downed now, rather than
  * when the cluster's failure detector gets there. At most one ping per incarnation is out at
  * a time.
+ *
+ * <p>A rank whose predecessor has gone silent (a host that vanished resets nothing) names it
+ * the same way, while it keeps waiting: a slow or briefly paused peer answers the ping and
+ * nothing happens.
  */
 final class SuspectProbe {
     private final CoordinatorContext c;
@@ -45,6 +50,48 @@ final class SuspectProbe {
             }
         }
         return absent ? reconfiguration.decideAndAct(state, List.of(), false) : c.none();
+    }
+
+    Effect<Event, CoordinatorState> onPeerSilent(CoordinatorState state, Coordinator.PeerSilent s) {
+        if (s.generation() != state.generation() || state.finished()) {
+            return c.stale(s);
+        }
+        RingMember suspect = rankOf(state, s.suspectRank());
+        if (suspect == null) {
+            return c.stale(s);
+        }
+        c.log().info("{} has heard nothing from rank {} ({}) for {} ms in generation {}: pinging it", s.node(),
+                s.suspectRank(), suspect.node(), s.millis(), s.generation());
+        return probe(state, suspect, s.node() + " heard nothing from it for " + s.millis() + " ms");
+    }
+
+    Effect<Event, CoordinatorState> onPeerUnreachable(CoordinatorState state, Coordinator.PeerUnreachable u) {
+        if (u.generation() != state.generation() || state.finished()) {
+            return c.stale(u);
+        }
+        RingMember suspect = rankOf(state, u.suspectRank());
+        if (suspect == null) {
+            return c.stale(u);
+        }
+        c.log().warn("{} cannot reach the ring endpoint of {} at {} in generation {}: {}. If {} is up, the address it"
+                + " advertises (--advertise) is wrong for its peers, or its ring port is closed.", u.node(),
+                suspect.node(), u.address(), u.generation(), u.why(), suspect.node());
+        c.emit(new RunEvent.PeerUnreachable(CoordinatorContext.now(), u.generation(), u.node(), suspect.node(),
+                u.address(), u.why()));
+        return probe(state, suspect, u.node() + " cannot reach it at " + u.address());
+    }
+
+    private static RingMember rankOf(CoordinatorState state, int rank) {
+        return state.world().stream().filter(m -> m.rank() == rank).findFirst().orElse(null);
+    }
+
+    private Effect<Event, CoordinatorState> probe(CoordinatorState state, RingMember m, String why) {
+        Membership.Registration r = c.membership().current(m.node(), m.incarnation());
+        if (r == null) {
+            return reconfiguration.gone(m.node()) ? reconfiguration.decideAndAct(state, List.of(), false) : c.none();
+        }
+        ping(r, why);
+        return c.none();
     }
 
     private void ping(Membership.Registration suspect, String why) {

@@ -22,6 +22,7 @@ import java.util.Objects;
     @JsonSubTypes.Type(value = RunEvent.CoordinatorStarted.class, name = "coordinator-started"),
     @JsonSubTypes.Type(value = RunEvent.MemberUp.class, name = "member-up"),
     @JsonSubTypes.Type(value = RunEvent.MemberLost.class, name = "member-lost"),
+    @JsonSubTypes.Type(value = RunEvent.PeerUnreachable.class, name = "peer-unreachable"),
     @JsonSubTypes.Type(value = RunEvent.Waiting.class, name = "waiting"),
     @JsonSubTypes.Type(value = RunEvent.Cooldown.class, name = "cooldown"),
     @JsonSubTypes.Type(value = RunEvent.GenerationStarted.class, name = "generation-started"),
@@ -59,9 +60,9 @@ public sealed interface RunEvent {
 
     /**
      * A node's process is gone. {@code detectedBy}: {@code collective} (a peer's all-reduce
-     * failed and the node did not answer a ping), {@code membership} (the cluster removed it),
-     * {@code absence} (it did not register with a recovered coordinator), or
-     * {@code communicator id}. {@code inWorld}: it held a rank in {@code generation}.
+     * failed, or heard nothing from it, and the node did not answer a ping),
+     * {@code membership} (the cluster removed it), {@code absence} (it did not register with a
+     * recovered coordinator), or {@code communicator id}. {@code inWorld}: it held a rank in {@code generation}.
      */
     record MemberLost(long time, String node, String incarnation, long generation, String detectedBy,
             boolean inWorld) implements RunEvent {
@@ -70,6 +71,14 @@ public sealed interface RunEvent {
         public boolean heldRank() {
             return inWorld;
         }
+    }
+
+    /**
+     * {@code reporter} cannot open the ring connection to {@code node} at {@code address}: most
+     * often a wrong advertised address ({@code --advertise}) or a closed ring port.
+     */
+    record PeerUnreachable(long time, long generation, String reporter, String node, String address, String why)
+            implements RunEvent {
     }
 
     /** The run cannot train now, and why (too few nodes, waiting for re-registrations, ...). */

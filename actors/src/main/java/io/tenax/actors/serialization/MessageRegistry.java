@@ -49,7 +49,9 @@ public final class MessageRegistry {
             Worker.CommunicatorId.class,
             CheckpointId.class,
             CompletedCheckpointStore.class,
-            CoordinatorState.class);
+            CoordinatorState.class,
+            Coordinator.PeerSilent.class,
+            Coordinator.PeerUnreachable.class);
 
     private MessageRegistry() {
     }

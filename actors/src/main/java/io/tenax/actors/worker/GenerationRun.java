@@ -139,7 +139,19 @@ final class GenerationRun implements AutoCloseable {
         List<Collective.Peer> peers = start.world().stream().map(m -> new Collective.Peer(
                 m.node() + "@" + m.incarnation(), new InetSocketAddress(m.host(), m.port()))).toList();
         byte[] id = start.communicatorId() == null ? null : Base64.getDecoder().decode(start.communicatorId());
-        return r.collectives().open(start.generation(), start.rank(), peers, id);
+        long generation = start.generation();
+        Collective.Observer observer = new Collective.Observer() {
+            @Override
+            public void peerSilent(int peer, long millis) {
+                worker.tell(new Worker.LoopPeerSilent(generation, peer, millis));
+            }
+
+            @Override
+            public void peerUnreachable(int peer, String address, String why) {
+                worker.tell(new Worker.LoopPeerUnreachable(generation, peer, address, why));
+            }
+        };
+        return r.collectives().open(generation, start.rank(), peers, id, observer);
     }
 
     private void maybeCheckpoint(long nextStep) {

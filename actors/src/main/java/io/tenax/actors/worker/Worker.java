@@ -129,6 +129,12 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     record LoopCrashed(long generation, RuntimeException error) implements Command, LocalOnly {
     }
 
+    record LoopPeerSilent(long generation, int peer, long millis) implements Command, LocalOnly {
+    }
+
+    record LoopPeerUnreachable(long generation, int peer, String address, String why) implements Command, LocalOnly {
+    }
+
     record ShardWritten(long generation, ShardReceipt receipt) implements Command, LocalOnly {
     }
 
@@ -212,6 +218,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(LoopEnded.class, this::onEnded)
                 .onMessage(LoopFailed.class, this::onFailed)
                 .onMessage(LoopCrashed.class, this::onCrashed)
+                .onMessage(LoopPeerSilent.class, this::onPeerSilent)
+                .onMessage(LoopPeerUnreachable.class, this::onPeerUnreachable)
                 .onMessage(ShardWritten.class, this::onShardWritten)
                 .onMessage(ShardFailed.class, this::onShardFailed)
                 .onSignal(PostStop.class, signal -> onPostStop())
@@ -348,6 +356,25 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             ctx.getLog().warn("collective of generation {} failed: {}", f.generation(), f.error().getMessage());
             coordinator.tell(new Coordinator.WorkerFailed(f.generation(), settings.node(), f.error().getMessage(),
                     f.error().suspectRank()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPeerSilent(LoopPeerSilent s) {
+        if (s.generation() == generation) {
+            ctx.getLog().info("generation {}: nothing from rank {} for {} ms; asking the coordinator to check it",
+                    s.generation(), s.peer(), s.millis());
+            coordinator.tell(new Coordinator.PeerSilent(s.generation(), settings.node(), s.peer(), s.millis()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPeerUnreachable(LoopPeerUnreachable u) {
+        if (u.generation() == generation) {
+            ctx.getLog().warn("generation {}: cannot reach rank {}'s ring endpoint at {}: {}; still trying",
+                    u.generation(), u.peer(), u.address(), u.why());
+            coordinator.tell(new Coordinator.PeerUnreachable(u.generation(), settings.node(), u.peer(), u.address(),
+                    u.why()));
         }
         return this;
     }

@@ -81,7 +81,7 @@ class WorkerTest {
         Worker.Settings settings = new Worker.Settings("node-1", incarnation, "digest", endpoint.address(),
                 Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null);
         return testKit.spawn(Worker.create(coordinator, trainer,
-                new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10)), new DirectoryCheckpointStore(checkpoints),
+                new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10), Duration.ofSeconds(1)), new DirectoryCheckpointStore(checkpoints),
                 settings));
     }
 

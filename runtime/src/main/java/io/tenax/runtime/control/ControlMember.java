@@ -22,7 +22,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,7 +31,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -303,17 +301,7 @@ public final class ControlMember implements AutoCloseable {
 
     /** HTTPS for the join endpoint, with the control member's certificate. */
     private static SSLContext serverContext(RunConfig run) throws Exception {
-        Path certs = run.tls().dir();
-        char[] password = CertificateAuthority.password(certs).toCharArray();
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (var in = Files.newInputStream(CertificateAuthority.keyStore(certs, NAME))) {
-            ks.load(in, password);
-        }
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, password);
-        SSLContext context = SSLContext.getInstance("TLSv1.3");
-        context.init(kmf.getKeyManagers(), null, null);
-        return context;
+        return CertificateAuthority.context(run.tls().dir(), NAME, false);
     }
 
     private void writeControlFile(String cluster) throws IOException {

@@ -121,9 +121,18 @@ public final class NodeMain {
         }
         RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()),
                 gpu ? cudaDevice(binding.device()) : Device.cpu(), false);
-        RingEndpoint endpoint = RingEndpoint.bind(run.runId(), o.bind(), o.ringPort());
+        boolean ringTls = run.ringSecurity().securesRingOn(o.bind());
+        if (ringTls && !run.tls().enabled()) {
+            throw new ConfigError("tenax.ring.tls = " + run.ringSecurity().name().toLowerCase(java.util.Locale.ROOT)
+                    + " secures the ring with the run's certificates, but tenax.tls.enabled is off; turn TLS on,"
+                    + " or set tenax.ring.tls = off on a network you trust");
+        }
+        RingEndpoint endpoint = RingEndpoint.bind(run.runId(), o.bind(), o.ringPort(),
+                ringTls ? CertificateAuthority.context(tls, o.name(), true) : null);
+        log.info("node {}: ring collective on {}:{} ({})", o.name(), o.bind(), endpoint.address().getPort(),
+                ringTls ? "mutual TLS" : "plain TCP");
         Collective.Factory collectives = nccl != null ? nccl
-                : new TcpRingCollective.Factory(endpoint, run.collectiveTimeout());
+                : new TcpRingCollective.Factory(endpoint, run.collectiveTimeout(), run.stallFloor());
         Worker.Settings worker = new Worker.Settings(o.name(), o.incarnation(), run.trainingDigest(),
                 new InetSocketAddress(o.advertise(), endpoint.address().getPort()), run.progressInterval(),
                 run.registerInterval(), o.workDir().resolve(o.name() + ".steps.csv"), run.checkpoints().every(),

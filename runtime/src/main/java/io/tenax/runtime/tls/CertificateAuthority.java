@@ -149,6 +149,36 @@ public final class CertificateAuthority {
         return Files.readString(dir.resolve(PASSWORD_FILE), StandardCharsets.UTF_8).strip();
     }
 
+    /**
+     * A TLS 1.3 context with {@code member}'s key from {@code dir}; with {@code trustRun}, it
+     * trusts exactly the run's CA (for mutual TLS), else the JDK's default trust.
+     */
+    public static javax.net.ssl.SSLContext context(Path dir, String member, boolean trustRun)
+            throws IOException, GeneralSecurityException {
+        char[] password = password(dir).toCharArray();
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(keyStore(dir, member))) {
+            keys.load(in, password);
+        }
+        javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+                javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(keys, password);
+        javax.net.ssl.TrustManager[] trust = null;
+        if (trustRun) {
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            try (var in = Files.newInputStream(dir.resolve(TRUST_STORE))) {
+                trusted.load(in, password);
+            }
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trusted);
+            trust = tmf.getTrustManagers();
+        }
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        context.init(kmf.getKeyManagers(), trust, null);
+        return context;
+    }
+
     public X509Certificate certificate() {
         return certificate;
     }

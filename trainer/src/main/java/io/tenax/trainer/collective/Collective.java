@@ -22,9 +22,11 @@ public interface Collective extends AutoCloseable {
          *
          * @param uniqueId the id that rank 0's process made ({@link #newUniqueId}), or null
          *                 for a collective that needs none
+         * @param observer told of peers that go silent or cannot be reached, from the
+         *                 collective's own threads; it must not block
          * @throws CollectiveException when a peer does not join in time, or the setup fails
          */
-        Collective open(long generation, int rank, java.util.List<Peer> peers, byte[] uniqueId)
+        Collective open(long generation, int rank, java.util.List<Peer> peers, byte[] uniqueId, Observer observer)
                 throws InterruptedException;
 
         /** An id for a new communicator, made where its rank 0 runs; null when this collective needs none. */
@@ -32,6 +34,26 @@ public interface Collective extends AutoCloseable {
 
         /** Ends at once the setup of any generation below {@code generation} still waiting for its peers. */
         void retireBelow(long generation);
+    }
+
+    /**
+     * What a collective notices about its peers before it fails, if it fails at all: a silent
+     * peer may be a vanished host (nothing resets its connections) or only a slow one, and
+     * an unreachable one may have advertised an address nobody can reach. The collective
+     * carries on waiting either way; the observer's job is to find out which.
+     */
+    interface Observer {
+        /** Does nothing: for a caller that waits for the collective's own timeout. */
+        Observer NONE = new Observer() {
+        };
+
+        /** Nothing arrived from rank {@code peer} for {@code millis}, well beyond the recent operations' time. */
+        default void peerSilent(int peer, long millis) {
+        }
+
+        /** Rank {@code peer}'s endpoint at {@code address} could not be reached, for {@code why}. */
+        default void peerUnreachable(int peer, String address, String why) {
+        }
     }
 
     /**

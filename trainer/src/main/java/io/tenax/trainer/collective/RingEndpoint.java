@@ -24,39 +24,70 @@ import org.slf4j.LoggerFactory;
  * handshake (magic, run id, generation, sender rank) that decides where it goes. Connections
  * for another run, for a retired generation, or that do not complete their handshake are
  * closed and counted, never read as gradients.
+ *
+ * <p>With a TLS context, every connection is mutual TLS first: a peer must present a
+ * certificate the run's CA signed, or it is closed before it can say anything.
  */
 public final class RingEndpoint implements AutoCloseable {
     static final int MAGIC = 0x544E5852; // "TNXR"
     static final int MAX_RUN_ID_BYTES = 256;
-    private static final int HANDSHAKE_TIMEOUT_MS = 3_000;
+    static final int HANDSHAKE_TIMEOUT_MS = 3_000;
+    /** Connections in their handshake at once; more are closed unread, so a flood cannot starve the ring. */
+    static final int MAX_HANDSHAKES = 32;
     private static final Logger log = LoggerFactory.getLogger(RingEndpoint.class);
 
     private final String runId;
     private final ServerSocket server;
-    private final Map<Key, CompletableFuture<Socket>> pending = new ConcurrentHashMap<>();
+    private final Map<Key, CompletableFuture<RingLink>> pending = new ConcurrentHashMap<>();
+    private final javax.net.ssl.SSLContext tls;
     private final AtomicLong rejected = new AtomicLong();
     private final Thread acceptor;
+    private final java.util.concurrent.ExecutorService handshakes;
+    private final java.util.concurrent.Semaphore handshakeSlots = new java.util.concurrent.Semaphore(MAX_HANDSHAKES);
     private volatile long retiredBelow = Long.MIN_VALUE;
     private volatile boolean closed;
 
     private record Key(long generation, int fromRank) {
     }
 
-    private RingEndpoint(String runId, ServerSocket server) {
+    private RingEndpoint(String runId, ServerSocket server, javax.net.ssl.SSLContext tls) {
         this.runId = runId;
         this.server = server;
+        this.tls = tls;
+        this.handshakes = java.util.concurrent.Executors.newCachedThreadPool(
+                DaemonThreads.named("tenax-ring-handshake-" + server.getLocalPort()));
         this.acceptor = new Thread(this::acceptLoop, "tenax-ring-accept-" + server.getLocalPort());
         this.acceptor.setDaemon(true);
         this.acceptor.start();
     }
 
-    /** Binds a listener on {@code host}; port 0 picks a free one. */
+    /** Binds a plain listener on {@code host}; port 0 picks a free one. */
     public static RingEndpoint bind(String runId, String host, int port) throws IOException {
+        return bind(runId, host, port, null);
+    }
+
+    /**
+     * Binds a listener on {@code host}; port 0 picks a free one. With {@code tls}, the ring's
+     * connections (both ways) are mutual TLS with the context's key and trust.
+     */
+    public static RingEndpoint bind(String runId, String host, int port, javax.net.ssl.SSLContext tls)
+            throws IOException {
         Objects.requireNonNull(runId, "runId identifies the run in every handshake");
         ServerSocket server = new ServerSocket();
         server.setReuseAddress(true);
-        server.bind(new InetSocketAddress(InetAddress.getByName(host), port), 64);
-        return new RingEndpoint(runId, server);
+        try {
+            server.bind(new InetSocketAddress(InetAddress.getByName(host), port), 64);
+        } catch (IOException e) {
+            server.close();
+            throw new IOException("cannot bind the ring collective on " + host + ":" + port + " (" + e.getMessage()
+                    + "): choose another --ring-port, or another --bind address", e);
+        }
+        return new RingEndpoint(runId, server, tls);
+    }
+
+    /** The TLS context of the ring's connections, or null when they are plain TCP. */
+    javax.net.ssl.SSLContext tls() {
+        return tls;
     }
 
     public String runId() {
@@ -77,9 +108,9 @@ public final class RingEndpoint implements AutoCloseable {
      *
      * @throws CollectiveException with TIMEOUT when it does not arrive in time
      */
-    Socket awaitPeer(long generation, int fromRank, long timeoutMillis) throws InterruptedException {
+    RingLink awaitPeer(long generation, int fromRank, long timeoutMillis) throws InterruptedException {
         Key key = new Key(generation, fromRank);
-        CompletableFuture<Socket> future = pending.computeIfAbsent(key, k -> new CompletableFuture<>());
+        CompletableFuture<RingLink> future = pending.computeIfAbsent(key, k -> new CompletableFuture<>());
         try {
             return future.get(timeoutMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -113,7 +144,7 @@ public final class RingEndpoint implements AutoCloseable {
         retiredBelow = Math.max(retiredBelow, generation);
         pending.forEach((key, future) -> {
             if (key.generation() < generation && pending.remove(key, future)) {
-                future.thenAccept(RingEndpoint::closeQuietly);
+                future.thenAccept(RingLink::close);
                 future.completeExceptionally(new IOException("generation " + key.generation() + " retired"));
             }
         });
@@ -130,31 +161,59 @@ public final class RingEndpoint implements AutoCloseable {
                 }
                 continue;
             }
+            if (!handshakeSlots.tryAcquire()) {
+                reject(socket, MAX_HANDSHAKES + " connections from elsewhere are in their handshake already");
+                continue;
+            }
+            Socket accepted = socket;
             try {
-                admit(socket);
-            } catch (IOException | RuntimeException e) {
-                reject(socket, "bad handshake from " + socket.getRemoteSocketAddress() + ": " + e);
+                handshakes.execute(() -> {
+                    try {
+                        admit(accepted);
+                    } catch (IOException | RuntimeException e) {
+                        reject(accepted, "bad handshake from " + accepted.getRemoteSocketAddress() + ": " + e);
+                    } finally {
+                        handshakeSlots.release();
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) { // closed meanwhile
+                handshakeSlots.release();
+                closeQuietly(socket);
             }
         }
     }
 
-    private void admit(Socket socket) throws IOException {
-        socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
+    private void admit(Socket raw) throws IOException {
+        raw.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
+        Socket socket = raw;
+        if (tls != null) {
+            javax.net.ssl.SSLSocket secure = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket(raw, null,
+                    true);
+            secure.setUseClientMode(false);
+            secure.setNeedClientAuth(true);
+            try {
+                secure.startHandshake();
+            } catch (IOException e) {
+                reject(raw, "TLS handshake from " + raw.getRemoteSocketAddress() + " failed: " + e.getMessage());
+                return;
+            }
+            socket = secure;
+        }
         DataInputStream in = new DataInputStream(socket.getInputStream());
         int magic;
         try {
             magic = in.readInt();
         } catch (SocketTimeoutException e) {
-            reject(socket, "no handshake from " + socket.getRemoteSocketAddress());
+            reject(raw, "no handshake from " + socket.getRemoteSocketAddress());
             return;
         }
         if (magic != MAGIC) {
-            reject(socket, "wrong magic 0x" + Integer.toHexString(magic) + " from " + socket.getRemoteSocketAddress());
+            reject(raw, "wrong magic 0x" + Integer.toHexString(magic) + " from " + socket.getRemoteSocketAddress());
             return;
         }
         int idLength = in.readUnsignedShort();
         if (idLength > MAX_RUN_ID_BYTES) {
-            reject(socket, "run id of " + idLength + " bytes");
+            reject(raw, "run id of " + idLength + " bytes");
             return;
         }
         byte[] id = in.readNBytes(idLength);
@@ -162,22 +221,22 @@ public final class RingEndpoint implements AutoCloseable {
         int fromRank = in.readInt();
         String peerRun = new String(id, java.nio.charset.StandardCharsets.UTF_8);
         if (!peerRun.equals(runId)) {
-            reject(socket, "connection for run '" + peerRun + "', this is run '" + runId + "'");
+            reject(raw, "connection for run '" + peerRun + "', this is run '" + runId + "'");
             return;
         }
         if (generation < retiredBelow) {
-            reject(socket, "stale connection of generation " + generation + " (current " + retiredBelow + ")");
+            reject(raw, "stale connection of generation " + generation + " (current " + retiredBelow + ")");
             return;
         }
         socket.setSoTimeout(0);
-        CompletableFuture<Socket> future = pending.computeIfAbsent(new Key(generation, fromRank),
+        CompletableFuture<RingLink> future = pending.computeIfAbsent(new Key(generation, fromRank),
                 k -> new CompletableFuture<>());
-        if (!future.complete(socket)) {
-            reject(socket, "duplicate connection from rank " + fromRank + " of generation " + generation);
+        if (!future.complete(new RingLink(raw, socket))) {
+            reject(raw, "duplicate connection from rank " + fromRank + " of generation " + generation);
         }
     }
 
-    private void reject(Socket socket, String why) {
+    private synchronized void reject(Socket socket, String why) {
         long count = rejected.incrementAndGet();
         long now = System.nanoTime();
         // One line per 10 s at most: a flood of hostile connections must not flood the log too.
@@ -205,8 +264,9 @@ public final class RingEndpoint implements AutoCloseable {
     public void close() {
         closed = true;
         closeQuietly(server);
+        handshakes.shutdownNow();
         pending.forEach((key, future) -> {
-            future.thenAccept(RingEndpoint::closeQuietly);
+            future.thenAccept(RingLink::close);
             future.completeExceptionally(new IOException("endpoint closed"));
         });
         pending.clear();

@@ -39,6 +39,12 @@ import java.util.concurrent.TimeUnit;
  * generation or sequence, or of the wrong length, is a protocol error. A watchdog enforces
  * the timeout by closing the sockets, which is also how {@link #abort} unblocks a rank
  * stuck in a read or a write.
+ *
+ * <p>A host that vanishes resets nothing: its connections just go quiet. So the watchdog
+ * also tells the {@link Collective.Observer} when nothing has arrived from the predecessor
+ * for the stall time, the longer of a floor and four times the slowest of the recent
+ * operations, and again after each further stall time of silence. The rank keeps waiting:
+ * whether the peer is gone or only slow is for whoever observes to find out.
  */
 public final class TcpRingCollective implements Collective {
     static final int FRAME_MAGIC = 0x544E5846; // "TNXF"
@@ -52,8 +58,17 @@ public final class TcpRingCollective implements Collective {
     private final int rank;
     private final int worldSize;
     private final long timeoutMillis;
-    private final Socket toNext;
-    private final Socket fromPrev;
+    private static final int RECENT = 32;
+    /** How long one connection attempt may take; a host that drops SYNs is retried, and reported. */
+    static final int CONNECT_ATTEMPT_MS = 2000;
+
+    private final RingLink toNext;
+    private final RingLink fromPrev;
+    private final Observer observer;
+    private final long stallFloorMillis;
+    private final long[] recentMillis = new long[RECENT];
+    private int recentCount;
+    private volatile long lastReceived;
     private final OutputStream out;
     private final InputStream in;
     private final ExecutorService sender;
@@ -69,16 +84,23 @@ public final class TcpRingCollective implements Collective {
     public static final class Factory implements Collective.Factory {
         private final RingEndpoint endpoint;
         private final Duration timeout;
+        private final Duration stallFloor;
 
-        public Factory(RingEndpoint endpoint, Duration timeout) {
+        /**
+         * @param timeout    an operation (or the ring's setup) that takes longer fails
+         * @param stallFloor the shortest silence reported to the observer
+         */
+        public Factory(RingEndpoint endpoint, Duration timeout, Duration stallFloor) {
             this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
             this.timeout = Objects.requireNonNull(timeout, "timeout");
+            this.stallFloor = Objects.requireNonNull(stallFloor, "stallFloor");
         }
 
         @Override
-        public Collective open(long generation, int rank, List<Peer> peers, byte[] uniqueId)
+        public Collective open(long generation, int rank, List<Peer> peers, byte[] uniqueId, Observer observer)
                 throws InterruptedException {
-            return connect(endpoint, generation, rank, peers.stream().map(Peer::address).toList(), timeout);
+            return connect(endpoint, generation, rank, peers.stream().map(Peer::address).toList(), timeout,
+                    stallFloor, observer);
         }
 
         @Override
@@ -92,26 +114,36 @@ public final class TcpRingCollective implements Collective {
         }
     }
 
-    private TcpRingCollective(long generation, int rank, int worldSize, Duration timeout, Socket toNext,
-            Socket fromPrev) throws IOException {
+    private TcpRingCollective(long generation, int rank, int worldSize, Duration timeout, Duration stallFloor,
+            Observer observer, RingLink toNext, RingLink fromPrev) throws IOException {
         this.generation = generation;
         this.rank = rank;
         this.worldSize = worldSize;
         this.timeoutMillis = timeout.toMillis();
+        this.stallFloorMillis = Math.max(1, stallFloor.toMillis());
+        this.observer = Objects.requireNonNull(observer, "observer");
         this.toNext = toNext;
         this.fromPrev = fromPrev;
-        this.out = toNext == null ? null : toNext.getOutputStream();
-        this.in = fromPrev == null ? null : fromPrev.getInputStream();
+        this.out = toNext == null ? null : toNext.out();
+        this.in = fromPrev == null ? null : fromPrev.in();
         this.sender = worldSize == 1 ? null : Executors.newSingleThreadExecutor(
                 DaemonThreads.named("tenax-ring-send-g" + generation));
     }
 
-    /**
-     * Joins the ring of {@code generation}: connects to the successor's endpoint and waits for
-     * the predecessor's connection on ours. {@code ring.get(r)} is rank r's endpoint.
-     */
+    /** {@link #connect(RingEndpoint, long, int, List, Duration, Duration, Observer)} with no one observing. */
     public static TcpRingCollective connect(RingEndpoint endpoint, long generation, int rank,
             List<InetSocketAddress> ring, Duration timeout) throws InterruptedException {
+        return connect(endpoint, generation, rank, ring, timeout, timeout, Observer.NONE);
+    }
+
+    /**
+     * Joins the ring of {@code generation}: connects to the successor's endpoint and waits for
+     * the predecessor's connection on ours. {@code ring.get(r)} is rank r's endpoint. With
+     * the endpoint's TLS context, the connection to the successor is mutual TLS.
+     */
+    public static TcpRingCollective connect(RingEndpoint endpoint, long generation, int rank,
+            List<InetSocketAddress> ring, Duration timeout, Duration stallFloor, Observer observer)
+            throws InterruptedException {
         Objects.requireNonNull(endpoint, "endpoint receives the predecessor's connection");
         int n = ring.size();
         if (rank < 0 || rank >= n) {
@@ -120,7 +152,7 @@ public final class TcpRingCollective implements Collective {
         endpoint.retireBelow(generation);
         if (n == 1) {
             try {
-                return new TcpRingCollective(generation, rank, 1, timeout, null, null);
+                return new TcpRingCollective(generation, rank, 1, timeout, stallFloor, observer, null, null);
             } catch (IOException e) {
                 throw new IllegalStateException(e);
             }
@@ -128,19 +160,18 @@ public final class TcpRingCollective implements Collective {
         long deadline = System.nanoTime() + timeout.toNanos();
         int next = (rank + 1) % n;
         int prev = (rank - 1 + n) % n;
-        Socket toNext = null;
-        Socket fromPrev = null;
+        RingLink toNext = null;
+        RingLink fromPrev = null;
         try {
-            toNext = dial(endpoint, generation, ring.get(next), deadline, next);
+            toNext = dial(endpoint, generation, ring.get(next), deadline, next, observer);
             sendHandshake(toNext, endpoint.runId(), generation, rank);
             fromPrev = endpoint.awaitPeer(generation, prev, remainingMillis(deadline));
-            fromPrev.setTcpNoDelay(true);
-            return new TcpRingCollective(generation, rank, n, timeout, toNext, fromPrev);
+            return new TcpRingCollective(generation, rank, n, timeout, stallFloor, observer, toNext, fromPrev);
         } catch (IOException e) {
             RingEndpoint.closeQuietly(toNext);
             RingEndpoint.closeQuietly(fromPrev);
             throw new CollectiveException(Reason.PEER_FAILED, next,
-                    "could not connect to rank " + next + " at " + ring.get(next), e);
+                    "could not connect to rank " + next + " at " + ring.get(next) + ": " + e.getMessage(), e);
         } catch (RuntimeException | InterruptedException e) {
             RingEndpoint.closeQuietly(toNext);
             RingEndpoint.closeQuietly(fromPrev);
@@ -148,36 +179,76 @@ public final class TcpRingCollective implements Collective {
         }
     }
 
-    private static Socket dial(RingEndpoint endpoint, long generation, InetSocketAddress address, long deadline,
-            int peer) throws IOException, InterruptedException {
+    /**
+     * Connects to the successor, retrying while it refuses (it may not listen yet) or does not
+     * answer (a host that drops packets), each attempt at most {@link #CONNECT_ATTEMPT_MS}.
+     * The observer hears of an unreachable successor once, when refusals have gone on for an
+     * attempt's time or the first attempt timed out; until the deadline, the rank keeps trying.
+     */
+    private static RingLink dial(RingEndpoint endpoint, long generation, InetSocketAddress address, long deadline,
+            int peer, Observer observer) throws IOException, InterruptedException {
+        long began = System.nanoTime();
+        boolean reported = false;
         while (true) {
             if (endpoint.isRetired(generation)) {
                 throw new CollectiveException(Reason.ABORTED, -1, "generation " + generation
                         + " was superseded while connecting to rank " + peer, null);
             }
             Socket socket = new Socket();
+            IOException failed;
             try {
                 socket.setTcpNoDelay(true);
                 socket.setSendBufferSize(1 << 22);
-                socket.connect(address, (int) Math.max(1, remainingMillis(deadline)));
-                return socket;
-            } catch (ConnectException e) {
+                socket.connect(address, (int) Math.max(1, Math.min(CONNECT_ATTEMPT_MS, remainingMillis(deadline))));
+                return secure(endpoint, socket, address);
+            } catch (ConnectException | java.net.SocketTimeoutException | java.net.NoRouteToHostException e) {
                 RingEndpoint.closeQuietly(socket);
-                if (remainingMillis(deadline) <= 0) {
-                    throw new CollectiveException(Reason.TIMEOUT, peer, "rank " + peer + " at " + address
-                            + " refused connections until the timeout", e);
-                }
-                Thread.sleep(50);
+                failed = e;
             } catch (IOException e) {
                 RingEndpoint.closeQuietly(socket);
                 throw e;
             }
+            boolean timedOut = failed instanceof java.net.SocketTimeoutException;
+            if (remainingMillis(deadline) <= 0) {
+                throw new CollectiveException(Reason.TIMEOUT, peer, "rank " + peer + " at " + address
+                        + (timedOut ? " did not answer" : " refused connections") + " until the timeout", failed);
+            }
+            if (!reported && (timedOut || TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)
+                    >= CONNECT_ATTEMPT_MS)) {
+                reported = true;
+                observer.peerUnreachable(peer, address.getHostString() + ":" + address.getPort(),
+                        timedOut ? "connection attempts time out (nothing answers at that address)"
+                                : "connections are refused (" + failed.getMessage() + ")");
+            }
+            if (!timedOut) {
+                Thread.sleep(50);
+            }
         }
     }
 
-    private static void sendHandshake(Socket socket, String runId, long generation, int rank) throws IOException {
+    /** The link on a connected socket: plain, or mutual TLS (handshake done) with the endpoint's context. */
+    private static RingLink secure(RingEndpoint endpoint, Socket raw, InetSocketAddress address) throws IOException {
+        javax.net.ssl.SSLContext tls = endpoint.tls();
+        if (tls == null) {
+            return RingLink.plain(raw);
+        }
+        try {
+            raw.setSoTimeout(RingEndpoint.HANDSHAKE_TIMEOUT_MS);
+            javax.net.ssl.SSLSocket secure = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket(raw,
+                    address.getHostString(), address.getPort(), true);
+            secure.setUseClientMode(true);
+            secure.startHandshake();
+            raw.setSoTimeout(0);
+            return new RingLink(raw, secure);
+        } catch (IOException e) {
+            RingEndpoint.closeQuietly(raw);
+            throw new IOException("TLS handshake with " + address + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void sendHandshake(RingLink link, String runId, long generation, int rank) throws IOException {
         byte[] id = runId.getBytes(StandardCharsets.UTF_8);
-        DataOutputStream out = new DataOutputStream(socket.getOutputStream());
+        DataOutputStream out = new DataOutputStream(link.out());
         out.writeInt(RingEndpoint.MAGIC);
         out.writeShort(id.length);
         out.write(id);
@@ -212,7 +283,7 @@ public final class TcpRingCollective implements Collective {
         }
         int n = worldSize;
         ensureBuffers(data.length);
-        ScheduledFuture<?> watchdog = WATCHDOG.schedule(this::onTimeout, timeoutMillis, TimeUnit.MILLISECONDS);
+        Operation op = begin();
         try {
             for (int s = 0; s < n - 1; s++) {
                 exchange(data, Math.floorMod(rank - s, n), Math.floorMod(rank - s - 1, n), true);
@@ -221,7 +292,7 @@ public final class TcpRingCollective implements Collective {
                 exchange(data, Math.floorMod(rank - s + 1, n), Math.floorMod(rank - s, n), false);
             }
         } finally {
-            watchdog.cancel(false);
+            end(op);
         }
     }
 
@@ -257,7 +328,7 @@ public final class TcpRingCollective implements Collective {
         sequence += 2L * chunks;
         boolean last = rank == worldSize - 1;
         List<Future<?>> sends = new java.util.ArrayList<>(2 * chunks);
-        ScheduledFuture<?> watchdog = WATCHDOG.schedule(this::onTimeout, timeoutMillis, TimeUnit.MILLISECONDS);
+        Operation op = begin();
         try {
             for (int c = 0; c < chunks; c++) { // the running sum, down the ring
                 int from = c * CHAIN_CHUNK;
@@ -289,8 +360,71 @@ public final class TcpRingCollective implements Collective {
                 awaitSend(sent);
             }
         } finally {
-            watchdog.cancel(false);
+            end(op);
         }
+    }
+
+    /** One operation's watchdog: its timeout, and the stall checks that may report its predecessor. */
+    private final class Operation {
+        final long started = System.nanoTime();
+        final long stallMillis = stallMillis();
+        final ScheduledFuture<?> timeout = WATCHDOG.schedule(TcpRingCollective.this::onTimeout, timeoutMillis,
+                TimeUnit.MILLISECONDS);
+        volatile ScheduledFuture<?> stallCheck;
+        volatile boolean done;
+
+        void scheduleStallCheck(long delayMillis) {
+            if (!done) {
+                stallCheck = WATCHDOG.schedule(this::checkStall, Math.max(1, delayMillis), TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private void checkStall() {
+            if (done || abortReason != null) {
+                return;
+            }
+            long silent = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - Math.max(started, lastReceived));
+            if (silent >= stallMillis) {
+                try {
+                    observer.peerSilent(Math.floorMod(rank - 1, worldSize), silent);
+                } catch (RuntimeException e) {
+                    // an observer's failure must not take the watchdog down with it
+                }
+                scheduleStallCheck(stallMillis);
+            } else {
+                scheduleStallCheck(stallMillis - silent);
+            }
+        }
+
+        void end() {
+            done = true;
+            timeout.cancel(false);
+            ScheduledFuture<?> check = stallCheck;
+            if (check != null) {
+                check.cancel(false);
+            }
+        }
+    }
+
+    private Operation begin() {
+        Operation op = new Operation();
+        op.scheduleStallCheck(op.stallMillis);
+        return op;
+    }
+
+    private void end(Operation op) {
+        op.end();
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - op.started);
+        recentMillis[recentCount++ % RECENT] = millis;
+    }
+
+    /** The longer of the floor and four times the slowest of the recent operations. */
+    long stallMillis() {
+        long slowest = 0;
+        for (int i = 0; i < Math.min(recentCount, RECENT); i++) {
+            slowest = Math.max(slowest, recentMillis[i]);
+        }
+        return Math.max(stallFloorMillis, 4 * slowest);
     }
 
     private static void addTerms(float[][] terms, int count, float[] out, int from, int to) {
@@ -390,6 +524,7 @@ public final class TcpRingCollective implements Collective {
             if (r < 0) {
                 throw new EOFException("connection closed by peer");
             }
+            lastReceived = System.nanoTime();
             off += r;
         }
     }

@@ -59,7 +59,7 @@ class WireFuzzTest {
             }
             awaitRejected(endpoint, CASES);
             // and a proper peer is still admitted
-            Future<Socket> admitted = pool.submit(() -> endpoint.awaitPeer(1, 0, 5000));
+            Future<RingLink> admitted = pool.submit(() -> endpoint.awaitPeer(1, 0, 5000));
             try (Socket good = new Socket()) {
                 good.connect(endpoint.address());
                 handshake(good.getOutputStream(), "run-f", 1, 0);

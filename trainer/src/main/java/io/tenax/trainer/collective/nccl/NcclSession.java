@@ -64,8 +64,10 @@ public final class NcclSession implements Collective.Factory, AutoCloseable {
         return lastPath;
     }
 
+    /** NCCL reports a silent peer only through its own timeout: the observer is not called. */
     @Override
-    public Collective open(long generation, int rank, List<Collective.Peer> peers, byte[] uniqueId) {
+    public Collective open(long generation, int rank, List<Collective.Peer> peers, byte[] uniqueId,
+            Collective.Observer observer) {
         return communicator(generation, rank, peers.stream().map(Collective.Peer::id).toList(), uniqueId);
     }
 
