@@ -208,6 +208,16 @@ public final class TenaxNode {
             }
 
             @Override
+            public java.util.Set<String> subscribeReachability(ActorRef<ClusterEvent.ReachabilityEvent> events) {
+                cluster.subscriptions().tell(Subscribe.create(events, ClusterEvent.ReachabilityEvent.class));
+                java.util.Set<String> now = new java.util.HashSet<>();
+                for (Member m : cluster.state().getUnreachable()) {
+                    now.add(m.address().toString());
+                }
+                return now;
+            }
+
+            @Override
             public void down(String address) {
                 cluster.manager().tell(new Down(AddressFromURIString.parse(address)));
             }

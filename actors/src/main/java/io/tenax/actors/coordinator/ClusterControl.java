@@ -26,6 +26,14 @@ public interface ClusterControl {
      */
     Map<String, MemberStatus> subscribe(ActorRef<ClusterEvent.MemberEvent> events);
 
+    /**
+     * Sends every later change of reachability (the cluster's failure detector) to {@code events}
+     * and returns the addresses of the members unreachable now.
+     */
+    default java.util.Set<String> subscribeReachability(ActorRef<ClusterEvent.ReachabilityEvent> events) {
+        return java.util.Set.of();
+    }
+
     /** Removes the member at {@code address} from the cluster: its process is gone. */
     void down(String address);
 

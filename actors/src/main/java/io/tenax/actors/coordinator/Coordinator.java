@@ -127,6 +127,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
     }
 
+    /** The cluster's failure detector lost or found again a member, adapted from its reachability events. */
+    record ReachabilityChanged(String address, boolean reachable) implements Command, LocalOnly {
+        static ReachabilityChanged of(ClusterEvent.ReachabilityEvent e) {
+            return new ReachabilityChanged(e.member().address().toString(), e instanceof ClusterEvent.ReachableMember);
+        }
+    }
+
     /** The answer to a {@link SuspectProbe}'s ping, or its timeout. */
     record PingResult(String node, String incarnation, boolean alive, String why) implements Command, LocalOnly {
     }
@@ -209,6 +216,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         this.settings = settings;
         this.membership = new Membership(settings.cooldown(), cluster.selfAddress(),
                 cluster.subscribe(ctx.messageAdapter(ClusterEvent.MemberEvent.class, MemberChanged::of)));
+        cluster.subscribeReachability(ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class,
+                ReachabilityChanged::of)).forEach(address -> membership.reachabilityChanged(address, false));
         this.c = new CoordinatorContext(ctx, settings, sink, cluster, membership, Effect());
         this.checkpoints = new CheckpointCoordinator(c, store);
         this.shutdown = new RunShutdown(c, checkpoints);
@@ -238,6 +247,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return newCommandHandlerBuilder().forAnyState()
                 .onCommand(Register.class, this::onRegister)
                 .onCommand(MemberChanged.class, this::onMemberChanged)
+                .onCommand(ReachabilityChanged.class, (state, r) -> {
+                    ctx.getLog().info("member {} is {}", r.address(), r.reachable() ? "reachable again" : "unreachable");
+                    membership.reachabilityChanged(r.address(), r.reachable());
+                    return c.none();
+                })
                 .onCommand(WorkerTerminated.class, (s, t) -> reconfiguration.onTerminated(s, t.node(), t.incarnation()))
                 .onCommand(Progress.class, this::onProgress)
                 .onCommand(Resumed.class, this::onResumed)

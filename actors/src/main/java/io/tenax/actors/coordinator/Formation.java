@@ -65,14 +65,18 @@ public final class Formation {
      *                           without costing steps
      * @param resumeFailed       a rank could not load the current generation's start state: the
      *                           generation cannot go on and must start again (from an older one)
+     * @param unreachable        registered nodes whose member the cluster cannot reach now, or
+     *                           that is leaving it: not lost (yet), but no new world counts on them
      */
     public record Inputs(long recoveredAtMillis, Collection<Candidate> registered, Set<String> coolingDown,
-            Set<String> leaving, Set<String> gone, boolean atCheckpoint, boolean resumeFailed) {
+            Set<String> leaving, Set<String> gone, boolean atCheckpoint, boolean resumeFailed,
+            Set<String> unreachable) {
         public Inputs {
             registered = List.copyOf(registered);
             coolingDown = Set.copyOf(coolingDown);
             leaving = Set.copyOf(leaving);
             gone = Set.copyOf(gone);
+            unreachable = Set.copyOf(unreachable);
         }
     }
 
@@ -105,13 +109,17 @@ public final class Formation {
                 .filter(c -> !in.coolingDown().contains(c.node()) && !in.leaving().contains(c.node()))
                 .sorted(Comparator.comparingLong(Candidate::registeredAtMillis).thenComparing(Candidate::node))
                 .forEach(c -> alive.put(c.node(), c));
+        // A new world counts only on nodes the cluster can reach: of several nodes killed at once,
+        // the first one detected must not make a world of the others.
+        Map<String, Candidate> reachable = new LinkedHashMap<>(alive);
+        reachable.keySet().removeAll(in.unreachable());
         if (state.generation() == 0) {
-            return firstGeneration(nowMillis, alive, limits);
+            return firstGeneration(nowMillis, reachable, limits);
         }
         if (in.resumeFailed()) {
             String why = "cannot resume from " + state.resumeFrom();
-            return alive.size() < limits.minNodes() ? new Wait(why + "; " + tooFew(alive, limits))
-                    : new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(), why);
+            return reachable.size() < limits.minNodes() ? new Wait(why + "; " + tooFew(reachable, limits))
+                    : new StartGeneration(assignRanks(state, reachable, limits), state.latestCommitted(), why);
         }
         List<String> drained = state.world().stream().map(RingMember::node).filter(in.leaving()::contains).toList();
         List<String> lost = state.world().stream()
@@ -130,12 +138,17 @@ public final class Formation {
                 return new Wait("coordinator recovered; waiting up to " + limits.recoveryGraceMillis()
                         + " ms for " + String.join(", ", lost) + " to register again");
             }
-            if (alive.size() < limits.minNodes()) {
-                return new Wait(what + "; " + tooFew(alive, limits));
+            if (reachable.size() < limits.minNodes()) {
+                return new Wait(what + "; " + tooFew(reachable, limits));
             }
-            return new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(), what);
+            List<String> unreachableSurvivors = state.world().stream().map(RingMember::node)
+                    .filter(n -> alive.containsKey(n) && !reachable.containsKey(n)).toList();
+            if (!unreachableSurvivors.isEmpty()) {
+                what += "; " + String.join(", ", unreachableSurvivors) + " unreachable";
+            }
+            return new StartGeneration(assignRanks(state, reachable, limits), state.latestCommitted(), what);
         }
-        List<String> joiners = alive.keySet().stream()
+        List<String> joiners = reachable.keySet().stream()
                 .filter(n -> state.world().stream().noneMatch(m -> m.node().equals(n))).toList();
         if (joiners.isEmpty() || state.world().size() >= limits.maxNodes()) {
             return new Keep("world of " + state.world().size() + " intact"
@@ -148,12 +161,15 @@ public final class Formation {
                 || state.latestCommitted().step() < state.startStep()) {
             return new Keep(String.join(", ", joiners) + " will join at the next checkpoint");
         }
-        return new StartGeneration(assignRanks(state, alive, limits), state.latestCommitted(),
+        if (state.world().stream().anyMatch(m -> !reachable.containsKey(m.node()))) {
+            return new Keep(String.join(", ", joiners) + " will join once the world is reachable again");
+        }
+        return new StartGeneration(assignRanks(state, reachable, limits), state.latestCommitted(),
                 String.join(", ", joiners) + " joined");
     }
 
-    private static String tooFew(Map<String, Candidate> alive, Limits limits) {
-        return alive.size() + " of min-nodes " + limits.minNodes() + " alive, waiting for nodes to join";
+    private static String tooFew(Map<String, Candidate> reachable, Limits limits) {
+        return reachable.size() + " of min-nodes " + limits.minNodes() + " alive, waiting for nodes to join";
     }
 
     private static boolean isAlive(RingMember member, Map<String, Candidate> alive) {

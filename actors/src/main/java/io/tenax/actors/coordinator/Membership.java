@@ -50,6 +50,7 @@ final class Membership {
     private final Map<String, Integer> losses = new HashMap<>();
     private final Map<String, Long> coolUntil = new HashMap<>();
     private final Map<String, ClusterControl.MemberStatus> members = new HashMap<>();
+    private final Set<String> unreachable = new java.util.HashSet<>();
     private final Duration cooldown;
     private final String self;
     /** Whether the members were known at the start: then an address never heard of is no member. */
@@ -137,6 +138,28 @@ final class Membership {
 
     void memberChanged(String address, ClusterControl.MemberStatus status) {
         members.put(address, status);
+        if (status == ClusterControl.MemberStatus.REMOVED) {
+            unreachable.remove(address);
+        }
+    }
+
+    /** The cluster's failure detector lost ({@code reachable} false) or found again the member at {@code address}. */
+    void reachabilityChanged(String address, boolean reachable) {
+        if (reachable) {
+            unreachable.remove(address);
+        } else {
+            unreachable.add(address);
+        }
+    }
+
+    /**
+     * Registered nodes whose member the cluster cannot reach now, or that is on its way out or
+     * gone (their worker's termination may not have arrived yet).
+     */
+    Set<String> unreachableNodes() {
+        return registry.values().stream()
+                .filter(r -> unreachable.contains(r.candidate().address()) || !active(r.candidate().address()))
+                .map(Registration::node).collect(Collectors.toSet());
     }
 
     /** Whether the member at {@code address} is in the cluster and not on its way out. */

@@ -116,7 +116,7 @@ final class Reconfiguration {
         known.addAll(c.membership().absentFrom(state.world()));
         return new Formation.Inputs(recoveredAt, c.membership().candidates(),
                 c.membership().coolingDown(CoordinatorContext.now()), drain.leaving(), known, atCheckpoint,
-                resumeFailedIn == state.generation());
+                resumeFailedIn == state.generation(), c.membership().unreachableNodes());
     }
 
     /** Logs a decision when its reason changed, and says so in the event log when the run must wait. */

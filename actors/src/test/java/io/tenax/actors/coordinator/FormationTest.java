@@ -41,7 +41,7 @@ class FormationTest {
 
     private static Formation.Inputs inputs(long recoveredAt, List<Candidate> registered, Set<String> gone,
             boolean atCheckpoint) {
-        return new Formation.Inputs(recoveredAt, registered, Set.of(), Set.of(), gone, atCheckpoint, false);
+        return new Formation.Inputs(recoveredAt, registered, Set.of(), Set.of(), gone, atCheckpoint, false, Set.of());
     }
 
     private static Decision decide(long now, CoordinatorState state, List<Candidate> registered, Limits limits) {
@@ -149,7 +149,7 @@ class FormationTest {
     void aNodeCoolingDownHoldsNoRankAndCountsAsLostFromTheWorld() {
         CoordinatorState state = running(2, List.of(m(0, "node-1"), m(1, "node-2")), new CheckpointId(50, 2));
         Formation.Inputs cooling = new Formation.Inputs(LONG_AGO, List.of(c("node-1", 0), c("node-2", 0)),
-                Set.of("node-2"), Set.of(), Set.of(), false, false);
+                Set.of("node-2"), Set.of(), Set.of(), false, false, Set.of());
         StartGeneration s = (StartGeneration) Formation.decide(0, state, cooling, new Limits(2, 1, 2, 0, 0, true));
         assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1");
         assertThat(s.reason()).isEqualTo("lost node-2");
@@ -161,13 +161,13 @@ class FormationTest {
                 new CheckpointId(80, 2));
         List<Candidate> all = List.of(c("node-1", 0), c("node-2", 0), c("node-3", 0));
         // node-3 drained while the coordinator is still in its recovery grace: no waiting for a drain
-        Formation.Inputs drained = new Formation.Inputs(0, all, Set.of(), Set.of("node-3"), Set.of(), true, false);
+        Formation.Inputs drained = new Formation.Inputs(0, all, Set.of(), Set.of("node-3"), Set.of(), true, false, Set.of());
         StartGeneration s = (StartGeneration) Formation.decide(1, state, drained, THREE);
         assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
         assertThat(s.resume()).isEqualTo(new CheckpointId(80, 2));
         assertThat(s.reason()).isEqualTo("drained node-3");
         Formation.Inputs everyone = new Formation.Inputs(LONG_AGO, all, Set.of(), Set.of("node-1", "node-2", "node-3"),
-                Set.of(), true, false);
+                Set.of(), true, false, Set.of());
         assertThat(Formation.decide(1, state, everyone, THREE)).isInstanceOf(Wait.class)
                 .extracting(Decision::reason).asString().startsWith("drained node-1, node-2, node-3");
     }
@@ -177,13 +177,39 @@ class FormationTest {
         CoordinatorState state = new CoordinatorState(3, List.of(m(0, "node-1"), m(1, "node-2")), 120,
                 new CheckpointId(120, 2), committed(new CheckpointId(110, 2)), 1, false);
         Formation.Inputs failed = new Formation.Inputs(LONG_AGO, List.of(c("node-1", 0), c("node-2", 0)), Set.of(),
-                Set.of(), Set.of(), false, true);
+                Set.of(), Set.of(), false, true, Set.of());
         StartGeneration s = (StartGeneration) Formation.decide(0, state, failed, new Limits(2, 1, 2, 0, 0, true));
         assertThat(s.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
         assertThat(s.resume()).isEqualTo(new CheckpointId(110, 2));
         assertThat(s.reason()).contains("cannot resume from");
         assertThat(Formation.decide(0, state, registered(List.of(c("node-1", 0), c("node-2", 0))),
                 new Limits(2, 1, 2, 0, 0, true))).as("without the failure the world is intact").isInstanceOf(Keep.class);
+    }
+
+    @Test
+    void nodesTheClusterCannotReachAreLeftOutOfANewWorldButNotCountedLost() {
+        CoordinatorState state = running(2, List.of(m(0, "node-1"), m(1, "node-2"), m(2, "node-3")),
+                new CheckpointId(60, 2));
+        // node-3 is gone (removed from the cluster); node-1 was killed with it and is not detected yet
+        List<Candidate> registered = List.of(c("node-1", 0), c("node-2", 0));
+        Formation.Inputs oneUnreachable = new Formation.Inputs(LONG_AGO, registered, Set.of(), Set.of(),
+                Set.of("node-3"), false, false, Set.of("node-1"));
+        Limits oneWillDo = new Limits(3, 1, 4, 0, 0, true);
+        StartGeneration s = (StartGeneration) Formation.decide(0, state, oneUnreachable, oneWillDo);
+        assertThat(s.world()).extracting(RingMember::node).containsExactly("node-2");
+        assertThat(s.reason()).isEqualTo("lost node-3; node-1 unreachable");
+        Formation.Inputs allUnreachable = new Formation.Inputs(LONG_AGO, registered, Set.of(), Set.of(),
+                Set.of("node-3"), false, false, Set.of("node-1", "node-2"));
+        assertThat(Formation.decide(0, state, allUnreachable, oneWillDo)).as("no world of nodes that cannot be reached")
+                .isInstanceOf(Wait.class);
+        // nothing lost: an unreachable member of the world changes nothing, and holds up joiners
+        List<Candidate> withJoiner = List.of(c("node-1", 0), c("node-2", 0), c("node-3", 0), c("node-4", 0));
+        CoordinatorState three = running(2, List.of(m(0, "node-1"), m(1, "node-2"), m(2, "node-3")),
+                new CheckpointId(60, 2));
+        Formation.Inputs joinerWaits = new Formation.Inputs(LONG_AGO, withJoiner, Set.of(), Set.of(), Set.of(), true,
+                false, Set.of("node-2"));
+        assertThat(Formation.decide(0, three, joinerWaits, oneWillDo)).isInstanceOf(Keep.class)
+                .extracting(Decision::reason).asString().contains("once the world is reachable again");
     }
 
     @Test

@@ -55,6 +55,8 @@ class KryoSerializerTest {
                 new Coordinator.Progress(3, "node-1", 120, 1, 0.25f, 1234.5, 5.0e8),
                 new Coordinator.WorkerFinished(3, "node-2", 375, 0.05f, Float.NaN, "abc"),
                 new Coordinator.WorkerFailed(3, "node-2", "PEER_FAILED: gone", 1),
+                new Coordinator.PeerSilent(3, "node-2", 1, 1200),
+                new Coordinator.PeerUnreachable(3, "node-2", 2, "169.254.10.13:7358", "connections are refused"),
                 new Worker.Registered(7),
                 new Worker.Rejected("different config"),
                 new Worker.Start(2, 1, world, 40, 1, 375, "AAECAw=="),

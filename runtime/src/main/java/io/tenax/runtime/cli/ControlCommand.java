@@ -55,8 +55,10 @@ public final class ControlCommand implements Callable<Integer> {
                         + events.get(events.size() - 1).type());
                 return events.get(events.size() - 1) instanceof RunEvent.RunFinished ? 0 : TenaxCli.EXIT_FAILED;
             }
-            System.out.println("control member of run " + run.runId() + " (restarted on its run directory; its"
-                    + " configuration is the one it started with)");
+            if (!events.isEmpty()) {
+                System.out.println("control member of run " + run.runId() + " (restarted on its run directory; its"
+                        + " configuration is the one it started with)");
+            }
         } else {
             run = RunSetup.prepare(options.overrides(), options.config);
         }

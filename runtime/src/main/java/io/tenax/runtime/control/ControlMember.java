@@ -107,7 +107,8 @@ public final class ControlMember implements AutoCloseable {
     }
 
     /** Starts the control member of {@code run}, whose directory is prepared (it holds run.conf). */
-    public static ControlMember start(RunConfig run, Listen listen) throws Exception {
+    public static ControlMember start(RunConfig run, Listen given) throws Exception {
+        Listen listen = samePortsAsBefore(run, given);
         CertificateAuthority ca = certificateAuthority(run, listen);
         JournalServer journal = run.journal().managed() ? JournalServer.start(run.runDir().resolve("journal")) : null;
         String journalUrl = journal != null ? journal.url() : run.journal().url();
@@ -288,9 +289,50 @@ public final class ControlMember implements AutoCloseable {
         }
     }
 
+    /**
+     * A control member restarted on its run directory without ports of its own takes the ones it
+     * had, while they are free: its nodes and clients find it where it was, and the cluster
+     * replaces its old incarnation (same address) with the new one at once.
+     */
+    private static Listen samePortsAsBefore(RunConfig run, Listen listen) {
+        Path file = run.runDir().resolve("control.json");
+        if (!Files.exists(file) || (listen.joinPort() != 0 && listen.clusterPort() != 0)) {
+            return listen;
+        }
+        try {
+            com.fasterxml.jackson.databind.JsonNode before = JSON.readTree(file.toFile());
+            int join = listen.joinPort() != 0 ? listen.joinPort() : priorPort(before.path("join").asText(), listen);
+            int cluster = listen.clusterPort() != 0 ? listen.clusterPort()
+                    : priorPort(before.path("cluster").asText(), listen);
+            return new Listen(listen.bindHost(), join, cluster, listen.advertise());
+        } catch (IOException | RuntimeException e) {
+            return listen;
+        }
+    }
+
+    /** The port of {@code hostPort} when it is this member's advertised host and still free, else 0 (any). */
+    private static int priorPort(String hostPort, Listen listen) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0 || !hostPort.substring(0, colon).equals(listen.advertise())) {
+            return 0;
+        }
+        int port = Integer.parseInt(hostPort.substring(colon + 1));
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(new InetSocketAddress(listen.bindHost(), port));
+            return port;
+        } catch (IOException taken) {
+            return 0;
+        }
+    }
+
     private static Config pekkoConfig(RunConfig run, Listen listen, String journalUrl) {
         return run.journalOverrides(journalUrl).withFallback(run.tlsOverrides(NAME))
                 .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of(TenaxNode.CONTROL_ROLE)))
+                // The one member with the control role keeps its own side of any partition: it never
+                // downs itself, even when every node is gone at once (see tenax-pekko.conf).
+                .withValue("pekko.cluster.split-brain-resolver.keep-oldest.role",
+                        ConfigValueFactory.fromAnyRef(TenaxNode.CONTROL_ROLE))
                 .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(listen.advertise()))
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(listen.clusterPort()))
                 .withValue("pekko.remote.artery.bind.hostname", ConfigValueFactory.fromAnyRef(listen.bindHost()))

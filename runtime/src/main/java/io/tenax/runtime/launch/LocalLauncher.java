@@ -402,8 +402,11 @@ public final class LocalLauncher {
                 "--work-dir", run.nodesDir().toString(), "--incarnation", incarnation));
     }
 
-    /** A child JVM running {@code tenax ARGS}, its output appended to {@code nodes/<name>.log}. */
-    private Process start(String name, List<String> args) throws IOException {
+    /**
+     * The command line of a JVM on this host running {@code tenax ARGS} as member {@code name}:
+     * this JVM's Java and class path, the run's JVM options and thread count.
+     */
+    public static List<String> tenaxCommand(RunConfig run, String name, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(run.nodeJvmOptions());
@@ -420,6 +423,12 @@ public final class LocalLauncher {
         command.add(System.getProperty("java.class.path"));
         command.add(TenaxCli.class.getName());
         command.addAll(args);
+        return command;
+    }
+
+    /** A child JVM running {@code tenax ARGS}, its output appended to {@code nodes/<name>.log}. */
+    private Process start(String name, List<String> args) throws IOException {
+        List<String> command = tenaxCommand(run, name, args);
         Path log = run.nodesDir().resolve(name + ".log");
         ProcessBuilder builder = pinThreads(new ProcessBuilder(command), run.threadsPerNode());
         Process process = builder.redirectErrorStream(true)

@@ -38,6 +38,9 @@ public final class RunDisplay implements Consumer<RunEvent> {
             display.note("run " + stopped.reason() + "; last checkpoint " + stopped.checkpoint());
         } else if (e instanceof RunEvent.MemberLost lost) {
             display.note("lost " + lost.node() + " (detected by " + lost.detectedBy() + ")");
+        } else if (e instanceof RunEvent.PeerUnreachable u) {
+            display.note(u.reporter() + " cannot reach " + u.node() + "'s ring endpoint at " + u.address() + ": "
+                    + u.why() + " (is that the address " + u.node() + " advertises to its peers, and is the port open?)");
         } else if (e instanceof RunEvent.CheckpointInvalidated invalid) {
             display.note("checkpoint at step " + invalid.step() + " is unusable: " + invalid.reason());
         } else if (e instanceof RunEvent.Waiting w && training) {

@@ -1,0 +1,187 @@
+package io.tenax.chaos;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Hosts on one machine: a network namespace each, with its own link-local address
+ * (169.254.S.10 and up) on a bridge the test makes, and the bridge's own address 169.254.S.1
+ * in the test's namespace. A host's processes see only its own interfaces, so a silent host
+ * ({@link #drop}) is a real one: its peers' connections hang, nothing resets them. Needs root,
+ * {@code ip} and {@code iptables}; {@link #unavailable} says why they are not here.
+ */
+final class SimulatedHosts implements AutoCloseable {
+    /** One simulated host: its namespace and its address. */
+    record Host(String name, String namespace, String address) {
+    }
+
+    private final String bridge;
+    private final String subnet;
+    private final List<Host> hosts = new ArrayList<>();
+    private boolean forwardRule;
+
+    private SimulatedHosts(String bridge, String subnet) {
+        this.bridge = bridge;
+        this.subnet = subnet;
+    }
+
+    /** Why simulated hosts cannot be made here, or empty when they can. */
+    static Optional<String> unavailable() {
+        if (!System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            return Optional.of("network namespaces need Linux");
+        }
+        for (String tool : List.of("ip", "iptables")) {
+            if (!onPath(tool)) {
+                return Optional.of("'" + tool + "' is not installed (apt-get install -y iproute2 iptables)");
+            }
+        }
+        try {
+            String probe = "tnxprobe" + ProcessHandle.current().pid();
+            Result add = exec(List.of("ip", "netns", "add", probe));
+            if (add.code() != 0) {
+                return Optional.of("cannot create a network namespace (needs root): " + add.output().strip());
+            }
+            Result rules = exec(List.of("ip", "netns", "exec", probe, "iptables", "-L", "-n"));
+            exec(List.of("ip", "netns", "del", probe));
+            if (rules.code() != 0) {
+                return Optional.of("iptables does not work in a namespace: " + rules.output().strip());
+            }
+        } catch (IOException e) {
+            return Optional.of("cannot run ip: " + e.getMessage());
+        }
+        return Optional.empty();
+    }
+
+    /** {@code count} hosts named {@code host-0 ..}, on a new bridge. */
+    static SimulatedHosts create(int count) throws IOException {
+        long pid = ProcessHandle.current().pid();
+        // A subnet of its own per test JVM, so that two runs on one machine do not meet.
+        String subnet = "169.254." + (100 + pid % 100);
+        SimulatedHosts hosts = new SimulatedHosts("tnxbr" + pid % 100000, subnet);
+        try {
+            hosts.run("ip", "link", "add", hosts.bridge, "type", "bridge");
+            hosts.run("ip", "addr", "add", subnet + ".1/24", "dev", hosts.bridge);
+            hosts.run("ip", "link", "set", hosts.bridge, "up");
+            hosts.allowBridgedTraffic();
+            for (int i = 0; i < count; i++) {
+                String ns = "tnx" + pid % 100000 + "h" + i;
+                String veth = "tnx" + pid % 100000 + "v" + i;
+                String address = subnet + "." + (10 + i);
+                hosts.run("ip", "netns", "add", ns);
+                hosts.hosts.add(new Host("host-" + i, ns, address));
+                hosts.run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                hosts.run("ip", "link", "set", veth, "master", hosts.bridge, "up");
+                hosts.run("ip", "-n", ns, "addr", "add", address + "/24", "dev", "eth0");
+                hosts.run("ip", "-n", ns, "link", "set", "eth0", "up");
+                hosts.run("ip", "-n", ns, "link", "set", "lo", "up");
+            }
+        } catch (IOException | RuntimeException e) {
+            hosts.close();
+            throw e;
+        }
+        return hosts;
+    }
+
+    Host host(int i) {
+        return hosts.get(i);
+    }
+
+    /** A process started on {@code host}: {@code command} runs in its namespace. */
+    ProcessBuilder on(Host host, List<String> command) {
+        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
+        full.addAll(command);
+        return new ProcessBuilder(full);
+    }
+
+    /** The host goes silent: everything it sends or receives on its network is dropped, nothing reset. */
+    void drop(Host host) throws IOException {
+        run("ip", "netns", "exec", host.namespace(), "iptables", "-A", "INPUT", "-i", "eth0", "-j", "DROP");
+        run("ip", "netns", "exec", host.namespace(), "iptables", "-A", "OUTPUT", "-o", "eth0", "-j", "DROP");
+    }
+
+    /** The host's network works again. */
+    void heal(Host host) throws IOException {
+        run("ip", "netns", "exec", host.namespace(), "iptables", "-F");
+    }
+
+    /** SIGKILLs every process in the host's namespace: what a host that loses power does to them. */
+    void killAll(Host host) throws IOException {
+        for (String pid : exec(List.of("ip", "netns", "pids", host.namespace())).output().split("\\s+")) {
+            if (!pid.isBlank()) {
+                ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
+    /**
+     * Where the machine's bridges pass through iptables (br_netfilter, as Docker sets it up, often
+     * with a FORWARD policy of DROP), the hosts' traffic must be let through explicitly.
+     */
+    private void allowBridgedTraffic() throws IOException {
+        Path sysctl = Path.of("/proc/sys/net/bridge/bridge-nf-call-iptables");
+        if (Files.exists(sysctl) && Files.readString(sysctl, StandardCharsets.US_ASCII).strip().equals("1")) {
+            run("iptables", "-I", "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT");
+            forwardRule = true;
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Host h : hosts) {
+            try {
+                killAll(h);
+                exec(List.of("ip", "netns", "del", h.namespace()));
+            } catch (IOException e) {
+                // best effort: the namespace may be gone already
+            }
+        }
+        try {
+            if (forwardRule) {
+                exec(List.of("iptables", "-D", "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT"));
+            }
+            exec(List.of("ip", "link", "del", bridge));
+        } catch (IOException e) {
+            // best effort
+        }
+    }
+
+    private void run(String... command) throws IOException {
+        Result r = exec(List.of(command));
+        if (r.code() != 0) {
+            throw new IOException(String.join(" ", command) + " failed (" + r.code() + "): " + r.output().strip());
+        }
+    }
+
+    private record Result(int code, String output) {
+    }
+
+    private static Result exec(List<String> command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", command) + " did not finish");
+            }
+            return new Result(p.exitValue(), out);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    private static boolean onPath(String tool) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (Files.isExecutable(Path.of(dir, tool))) {
+                return true;
+            }
+        }
+        return Files.isExecutable(Path.of("/usr/sbin", tool)) || Files.isExecutable(Path.of("/sbin", tool));
+    }
+}
