@@ -21,6 +21,10 @@ public final class CertsCommand implements Callable<Integer> {
     @Option(names = "--nodes", description = "how many nodes (node-1..node-N) get a certificate (default: 3)")
     int nodes = 3;
 
+    @Option(names = "--names", split = ",", paramLabel = "NAME", description = "the nodes' names instead (what each"
+            + " passes as tenax node --name), e.g. --names gpu-a,gpu-b")
+    List<String> names;
+
     @Override
     public Integer call() throws Exception {
         if (nodes < 1 || nodes > 1000) {
@@ -29,9 +33,19 @@ public final class CertsCommand implements Callable<Integer> {
         if (Files.exists(dir.resolve(Certificates.TRUST_STORE))) {
             throw new ConfigError(dir + " already holds certificates; choose an empty directory");
         }
-        List<String> members = new ArrayList<>(List.of("referee"));
-        for (int i = 1; i <= nodes; i++) {
-            members.add("node-" + i);
+        List<String> members = new ArrayList<>(List.of(io.tenax.runtime.control.ControlMember.NAME));
+        if (names != null && !names.isEmpty()) {
+            for (String name : names) {
+                if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}") || members.contains(name)) {
+                    throw new ConfigError("--names: '" + name + "' is not a usable node name (letters, digits, '.', '_'"
+                            + " and '-', each name once, not '" + io.tenax.runtime.control.ControlMember.NAME + "')");
+                }
+                members.add(name);
+            }
+        } else {
+            for (int i = 1; i <= nodes; i++) {
+                members.add("node-" + i);
+            }
         }
         Certificates.generate(dir, members);
         System.out.println("wrote a CA trust store, " + members.size() + " key stores (" + String.join(", ", members)
