@@ -101,9 +101,12 @@ public final class TenaxNode {
             ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
                     SingletonActor.of(Behaviors.<Coordinator.Command>empty(), COORDINATOR)
                             .withSettings(ClusterSingletonSettings.create(ctx.getSystem()).withRole(CONTROL_ROLE)));
-            ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, collectives, store, worker), "worker");
-            ctx.watch(w);
-            drainOnJvmExit(ctx.getSystem(), w);
+            // The worker starts once this member is up: a new incarnation at the address of a removed
+            // one is up only after the cluster has removed the old one, whose removal would otherwise
+            // end the coordinator's watch on the new worker too (watches are by address).
+            ActorRef<Object> self = ctx.getSelf();
+            org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(ctx.getSystem()))
+                    .registerOnMemberUp(() -> self.tell(StartWorker.INSTANCE));
             Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(
                     ctx.messageAdapter(ClusterEvent.ClusterDomainEvent.class, ControlWatch::new),
                     ClusterEvent.ClusterDomainEvent.class));
@@ -113,6 +116,15 @@ public final class TenaxNode {
             // another program the system must terminate, and Artery's flush in that last phase can
             // hang, so there the guardian stops.
             return Behaviors.receive(Object.class)
+                    .onMessageEquals(StartWorker.INSTANCE, () -> {
+                        if (ctx.getChild("worker").isEmpty()) {
+                            ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, collectives, store,
+                                    worker), "worker");
+                            ctx.watch(w);
+                            drainOnJvmExit(ctx.getSystem(), w);
+                        }
+                        return Behaviors.same();
+                    })
                     .onMessage(ControlWatch.class, watch -> {
                         if (controlPresent(Cluster.get(ctx.getSystem()))) {
                             timers.cancel(ControlGone.INSTANCE);
@@ -143,6 +155,10 @@ public final class TenaxNode {
     }
 
     private enum ControlGone {
+        INSTANCE
+    }
+
+    private enum StartWorker {
         INSTANCE
     }
 

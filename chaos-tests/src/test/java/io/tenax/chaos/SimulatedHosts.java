@@ -21,9 +21,11 @@ final class SimulatedHosts implements AutoCloseable {
     record Host(String name, String namespace, String address) {
     }
 
+    private static final java.util.concurrent.atomic.AtomicInteger CREATED = new java.util.concurrent.atomic.AtomicInteger();
     private final String bridge;
     private final String subnet;
     private final List<Host> hosts = new ArrayList<>();
+    private final List<String> veths = new ArrayList<>();
     private boolean forwardRule;
 
     private SimulatedHosts(String bridge, String subnet) {
@@ -61,21 +63,25 @@ final class SimulatedHosts implements AutoCloseable {
     /** {@code count} hosts named {@code host-0 ..}, on a new bridge. */
     static SimulatedHosts create(int count) throws IOException {
         long pid = ProcessHandle.current().pid();
-        // A subnet of its own per test JVM, so that two runs on one machine do not meet.
-        String subnet = "169.254." + (100 + pid % 100);
-        SimulatedHosts hosts = new SimulatedHosts("tnxbr" + pid % 100000, subnet);
+        int seq = CREATED.incrementAndGet();
+        // Names and a subnet of their own per test JVM and per set of hosts, so that two runs on one
+        // machine do not meet, and one set's leftovers do not stand in the next one's way.
+        String id = (pid % 10000) + "x" + (seq % 100);
+        String subnet = "169.254." + (100 + (pid + seq) % 100);
+        SimulatedHosts hosts = new SimulatedHosts("tnxbr" + id, subnet);
         try {
             hosts.run("ip", "link", "add", hosts.bridge, "type", "bridge");
             hosts.run("ip", "addr", "add", subnet + ".1/24", "dev", hosts.bridge);
             hosts.run("ip", "link", "set", hosts.bridge, "up");
             hosts.allowBridgedTraffic();
             for (int i = 0; i < count; i++) {
-                String ns = "tnx" + pid % 100000 + "h" + i;
-                String veth = "tnx" + pid % 100000 + "v" + i;
+                String ns = "tnx" + id + "h" + i;
+                String veth = "tnx" + id + "v" + i;
                 String address = subnet + "." + (10 + i);
                 hosts.run("ip", "netns", "add", ns);
                 hosts.hosts.add(new Host("host-" + i, ns, address));
                 hosts.run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns);
+                hosts.veths.add(veth);
                 hosts.run("ip", "link", "set", veth, "master", hosts.bridge, "up");
                 hosts.run("ip", "-n", ns, "addr", "add", address + "/24", "dev", "eth0");
                 hosts.run("ip", "-n", ns, "link", "set", "eth0", "up");
@@ -136,9 +142,19 @@ final class SimulatedHosts implements AutoCloseable {
         for (Host h : hosts) {
             try {
                 killAll(h);
-                exec(List.of("ip", "netns", "del", h.namespace()));
             } catch (IOException e) {
                 // best effort: the namespace may be gone already
+            }
+        }
+        for (int i = 0; i < hosts.size(); i++) {
+            try {
+                // Deleting one end deletes both; a namespace that sockets still hold lives on without them.
+                if (i < veths.size()) {
+                    exec(List.of("ip", "link", "del", veths.get(i)));
+                }
+                exec(List.of("ip", "netns", "del", hosts.get(i).namespace()));
+            } catch (IOException e) {
+                // best effort
             }
         }
         try {

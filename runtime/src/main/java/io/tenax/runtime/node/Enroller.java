@@ -81,7 +81,7 @@ final class Enroller {
                             name, join, e.getClass().getSimpleName());
                 }
                 Thread.sleep(backoff);
-                backoff = Math.min(10_000, backoff * 2);
+                backoff = Math.min(4_000, backoff * 2);
                 continue;
             }
             if (r.statusCode() == 401) {

@@ -112,6 +112,11 @@ public final class RingEndpoint implements AutoCloseable {
         Key key = new Key(generation, fromRank);
         CompletableFuture<RingLink> future = pending.computeIfAbsent(key, k -> new CompletableFuture<>());
         try {
+            if (isRetired(generation)) { // retired before it got here: nothing will complete it
+                future.thenAccept(RingLink::close);
+                throw new CollectiveException(CollectiveException.Reason.ABORTED, -1, "generation " + generation
+                        + " was superseded while it connected", null);
+            }
             return future.get(timeoutMillis, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             throw new CollectiveException(CollectiveException.Reason.TIMEOUT, fromRank,

@@ -240,6 +240,18 @@ class TcpRingCollectiveTest {
     }
 
     @Test
+    void aSetupThatReachesItsWaitAfterItsGenerationWasRetiredFailsAtOnce() throws Exception {
+        bind(1, "run-a");
+        RingEndpoint endpoint = endpoints.get(0);
+        endpoint.retireBelow(8); // while generation 7's rank was still dialing its successor
+        long began = System.nanoTime();
+        assertThatThrownBy(() -> endpoint.awaitPeer(7, 0, 60_000)).isInstanceOfSatisfying(CollectiveException.class,
+                e -> assertThat(e.reason()).isEqualTo(CollectiveException.Reason.ABORTED));
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began)).as("not the timeout").isLessThan(30);
+        assertThat(endpoint.waitingSetups()).isZero();
+    }
+
+    @Test
     void aMissingPeerTimesOut() throws Exception {
         bind(2, "run-a");
         List<TcpRingCollective> ring = connectAll(1, Duration.ofMillis(300));
