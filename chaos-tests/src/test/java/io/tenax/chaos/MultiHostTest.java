@@ -3,6 +3,8 @@ package io.tenax.chaos;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tenax.actors.event.RunEvent;
+import io.tenax.runtime.hosts.MultiHostRun;
+import io.tenax.runtime.hosts.SimulatedHosts;
 import io.tenax.runtime.launch.EventLog;
 import io.tenax.runtime.launch.RunSummary;
 import io.tenax.runtime.node.NodeMain;
@@ -49,7 +51,7 @@ class MultiHostTest {
     void threeHostsTrainBelowTheLossThresholdToBitwiseIdenticalReplicas() throws Exception {
         LocalRuns.Finished run;
         try (MultiHostRun hosts = start("hosts", 900)) {
-            run = hosts.finish(600);
+            run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
             assertThat(hosts.lastExit("control")).as("the control member exits 0 when the run finished").isZero();
             for (String node : List.of("node-1", "node-2", "node-3")) {
                 assertThat(hosts.lastExit(node)).as("%s left when the run ended", node).isZero();
@@ -76,7 +78,7 @@ class MultiHostTest {
         try (MultiHostRun hosts = start("host-kill", 4000)) {
             hosts.awaitStep(200);
             hosts.killHost("node-2");
-            run = hosts.finish(600);
+            run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
         }
         Invariants.check(run);
         String timeline = Invariants.timeline(run);
@@ -100,7 +102,7 @@ class MultiHostTest {
             hosts.vanish("node-3");
             hosts.awaitEvent(e -> e instanceof RunEvent.MemberLost lost && lost.node().equals("node-3"), 120,
                     "node-3 lost");
-            run = hosts.finish(600);
+            run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
             silentExit = hosts.lastExit("node-3");
         }
         Invariants.check(run);
@@ -126,7 +128,7 @@ class MultiHostTest {
         try (MultiHostRun hosts = start("partition", 6000)) {
             hosts.awaitStep(200);
             hosts.partition("node-2", 10_000);
-            run = hosts.finish(600);
+            run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
             assertThat(Files.readString(run.config().nodesDir().resolve("node-2.log"), StandardCharsets.UTF_8))
                     .as("fenced").contains("node node-2 was downed by the cluster and left it: exiting now (code 3)");
         }
@@ -151,7 +153,7 @@ class MultiHostTest {
         try (MultiHostRun hosts = start("control-lost", 1500)) {
             hosts.awaitStep(200);
             hosts.killHost("control");
-            run = hosts.finish(600);
+            run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
             assertThat(hosts.lastExit("control")).isZero();
         }
         Invariants.check(run);

@@ -13,9 +13,11 @@ import java.util.stream.Collectors;
 
 /**
  * How long a failure stalls training and how much work it throws away: 3-node MLP runs with
- * per-step checkpoints, SIGKILLing a worker every few seconds, then the coordinator's node,
- * then, as the baseline of a restart-everything runtime, every node at once (the run resumes
- * from its journal and last committed checkpoint once the processes are back).
+ * per-step checkpoints, SIGKILLing a worker every few seconds; hosts that go silent (their
+ * traffic dropped: no reset, no parent process watching) on simulated hosts; as the baseline
+ * of a restart-everything runtime, every node at once (the run resumes from its last committed
+ * checkpoint once the processes are back); and the control member, whose loss should cost no
+ * training at all.
  */
 public final class RecoveryBenchmark implements Benchmark {
     static final Map<String, Object> MLP_EVERY_STEP = Map.of("tenax.training.model", "mlp",
@@ -29,7 +31,8 @@ public final class RecoveryBenchmark implements Benchmark {
 
     @Override
     public String description() {
-        return "detect and resume times and lost steps for worker kills, coordinator kills and kill-everything";
+        return "detect and resume times and lost steps for worker kills, hosts that vanish, kill-everything, and"
+                + " what losing the control member costs";
     }
 
     @Override
@@ -48,22 +51,118 @@ public final class RecoveryBenchmark implements Benchmark {
         Row workers = row(run(work, "recovery-workers", rate, 96, plan.toString()));
         report.row(workers.cells("worker (SIGKILL)"));
 
-        progress.println("recovery: 3 kills of the coordinator's node, one every 13 s");
-        Row coordinator = row(run(work, "recovery-coordinator", rate, 36,
-                "kill coordinator at 5s; kill coordinator at 18s; kill coordinator at 31s; restart after 1s"));
-        report.row(coordinator.cells("coordinator's node (SIGKILL)"));
+        Row vanished = null;
+        java.util.Optional<String> noHosts = io.tenax.runtime.hosts.SimulatedHosts.unavailable();
+        if (noHosts.isEmpty()) {
+            progress.println("recovery: 5 hosts vanish (traffic dropped, no reset), on 4 simulated hosts");
+            vanished = row(hostsVanish(work, rate, 5));
+            report.row(vanished.cells("host vanishes (traffic dropped)"));
+        } else {
+            progress.println("recovery: no simulated hosts here (" + noHosts.get() + "): the host-loss row is skipped");
+        }
 
         progress.println("recovery: restart everything, twice");
         Row all = row(run(work, "recovery-all", rate, 30, "kill all at 5s; kill all at 25s; restart after 1s"));
         report.row(all.cells("baseline: all nodes, restarted"));
 
-        report.note("ms from the SIGKILL; detect: to the coordinator knowing; resume: to the first completed step"
-                + " of the next generation; lost: steps done before the kill that were redone.");
+        report.note("ms from the SIGKILL (or the first dropped packet); detect: to the coordinator knowing; resume:"
+                + " to the first completed step of the next generation; lost: steps done before the fault that were"
+                + " redone.");
+        if (vanished != null) {
+            double median = vanished.resume(50);
+            report.note(String.format(java.util.Locale.ROOT, "host vanishes: resume median %.0f ms against the goal"
+                    + " of 2000 ms (%s); no reset reaches the peers, so the ring's silence timer (floor %s), a ping"
+                    + " the host does not answer (%s) and a new generation make it up. Each host: a network"
+                    + " namespace, mutual TLS on the ring.", median, median <= 2000 ? "met" : "NOT met",
+                    "1 s", "500 ms"));
+        } else {
+            report.note("host vanishes: not measured (" + noHosts.get() + "); run as root with ip and iptables.");
+        }
         report.note(String.format(java.util.Locale.ROOT, "worker resume p50 %.0f ms against %.0f ms for restarting"
                 + " everything: %.1fx faster.", workers.resume(50), all.resume(50), all.resume(50) / workers.resume(50)));
         report.note("3 node processes on loopback, MLP on digits, global batch 96, a checkpoint every step,"
                 + " restart after 1 s; calibrated at " + Math.round(rate) + " steps/s.");
+
+        progress.println("recovery: 3 kills of the control member, one every 20 s");
+        BenchRuns.Run control = run(work, "recovery-control", rate, 66,
+                "kill control at 5s; kill control at 25s; kill control at 45s; restart after 1s");
+        ControlLoss loss = controlLoss(control);
+        report.table("control member lost (SIGKILL, restarted after 1 s)", List.of("kills", "coordinator back p50",
+                "coordinator back max", "steps trained meanwhile p50", "steps/s meanwhile vs before", "lost steps",
+                "generations"));
+        report.row(loss.kills(), BenchRuns.percentile(loss.backMs(), 50), BenchRuns.percentile(loss.backMs(), 100),
+                BenchRuns.percentile(loss.trainedMeanwhile(), 50), loss.rateRatio(), loss.lostSteps(),
+                control.summary().generations().size());
+        report.note("control member lost: ms from the SIGKILL until the restarted control member's coordinator had"
+                + " recovered from the journal; the nodes trained on in their generation meanwhile (one generation"
+                + " for the whole run: no reconfiguration), at the given share of their rate before the kill.");
         return report;
+    }
+
+    /** What losing the control member cost, kill by kill. */
+    record ControlLoss(int kills, List<Long> backMs, List<Long> trainedMeanwhile, double rateRatio, long lostSteps) {
+    }
+
+    static ControlLoss controlLoss(BenchRuns.Run run) throws java.io.IOException {
+        List<io.tenax.actors.event.RunEvent> events = run.events();
+        List<Long> back = new ArrayList<>();
+        List<Long> trained = new ArrayList<>();
+        double meanwhile = 0;
+        double meanwhileSeconds = 0;
+        long lost = 0;
+        for (RunSummary.FailureReport f : run.summary().failures()) {
+            if (!f.node().equals(io.tenax.runtime.control.ControlMember.NAME)) {
+                continue;
+            }
+            long killedAt = f.timeMillis();
+            io.tenax.actors.event.RunEvent.CoordinatorStarted started = events.stream()
+                    .filter(e -> e.time() > killedAt && e instanceof io.tenax.actors.event.RunEvent.CoordinatorStarted)
+                    .map(io.tenax.actors.event.RunEvent.CoordinatorStarted.class::cast).findFirst().orElse(null);
+            if (started == null) {
+                continue;
+            }
+            back.add(started.time() - killedAt);
+            io.tenax.actors.event.RunEvent.Progress seen = events.stream()
+                    .filter(e -> e.time() > started.time() && e instanceof io.tenax.actors.event.RunEvent.Progress)
+                    .map(io.tenax.actors.event.RunEvent.Progress.class::cast).findFirst().orElse(null);
+            if (seen != null) {
+                trained.add(seen.step() - f.step());
+                meanwhile += seen.step() - f.step();
+                meanwhileSeconds += (seen.time() - killedAt) / 1000.0;
+            }
+            lost += f.lostSteps() == null ? 0 : f.lostSteps();
+        }
+        double before = run.steadyStepsPerSecond();
+        double ratio = meanwhileSeconds > 0 ? meanwhile / meanwhileSeconds / before : Double.NaN;
+        return new ControlLoss(back.size(), back, trained, ratio, lost);
+    }
+
+    /**
+     * A 3-node run on simulated hosts in which, {@code times} over, a node's host goes silent
+     * (its traffic dropped), and once the run has gone on without it, comes back.
+     */
+    static BenchRuns.Run hostsVanish(Path work, double rate, int times) throws Exception {
+        Map<String, Object> s = new LinkedHashMap<>(MLP_EVERY_STEP);
+        s.put("tenax.steps", stepsFor(rate, 40 * times));
+        com.typesafe.config.Config settings = BenchRuns.settings(work, "recovery-hosts", s);
+        Path defaultsOnly = work.resolve("defaults-only.conf");
+        java.nio.file.Files.createDirectories(work);
+        java.nio.file.Files.writeString(defaultsOnly, "");
+        try (io.tenax.runtime.hosts.MultiHostRun hosts = io.tenax.runtime.hosts.MultiHostRun.start(settings,
+                defaultsOnly)) {
+            hosts.awaitStep(100);
+            for (int i = 0; i < times; i++) {
+                String node = "node-" + (i % 3 + 1);
+                long since = System.currentTimeMillis();
+                hosts.vanish(node);
+                hosts.awaitEvent(e -> e instanceof io.tenax.actors.event.RunEvent.Recovered && e.time() > since, 120,
+                        "training again without " + node);
+                hosts.bringBack(node);
+                hosts.awaitEvent(e -> e instanceof io.tenax.actors.event.RunEvent.GenerationStarted g
+                        && g.time() > since && g.world().contains(node), 180, node + " back in the world");
+            }
+            return new BenchRuns.Run(hosts.config(), hosts.finish(1800));
+        }
     }
 
     private static final Map<Map<String, Object>, Double> CALIBRATED = new java.util.concurrent.ConcurrentHashMap<>();

@@ -64,11 +64,11 @@ public record RunSummary(
      * death costs nothing, and its timings are null. {@code detectMs}: from the fault to the
      * coordinator knowing that this process is gone; {@code resumeMs}: to the first completed
      * step of the first generation without it; {@code lostSteps}: steps done before the fault
-     * that had to be redone.
+     * that had to be redone; {@code timeMillis}: when the fault happened (ms since the epoch).
      */
     @JsonInclude(JsonInclude.Include.ALWAYS)
     public record FailureReport(String node, String incarnation, String kind, long step, boolean heldRank,
-            Long generation, Long detectMs, Long resumeMs, Long lostSteps) {
+            Long generation, Long detectMs, Long resumeMs, Long lostSteps, long timeMillis) {
     }
 
     /** A node stopped (SIGSTOP) for {@code millis} and resumed before it was given up: not a failure. */
@@ -256,7 +256,8 @@ public record RunSummary(
             }
         }
         if (!heldRank) {
-            return new FailureReport(f.node(), f.incarnation(), f.kind(), f.stepBefore(), false, null, null, null, 0L);
+            return new FailureReport(f.node(), f.incarnation(), f.kind(), f.stepBefore(), false, null, null, null, 0L,
+                    f.timeMillis());
         }
         Long detected = lostAt == null ? null : lostAt - f.timeMillis();
         RunEvent.GenerationStarted next = null;
@@ -276,11 +277,12 @@ public record RunSummary(
         }
         if (next == null) {
             return new FailureReport(f.node(), f.incarnation(), f.kind(), f.stepBefore(), true, null, detected, null,
-                    null);
+                    null, f.timeMillis());
         }
         long lastDone = steps.lastStepBefore(next.generation());
         return new FailureReport(f.node(), f.incarnation(), f.kind(), Math.max(f.stepBefore(), lastDone), true,
-                next.generation(), detected, resumed, redone(steps, next.generation(), next.startStep()));
+                next.generation(), detected, resumed, redone(steps, next.generation(), next.startStep()),
+                f.timeMillis());
     }
 
     /** When the coordinator declared the process that {@code f} hit lost, or null if it never did. */

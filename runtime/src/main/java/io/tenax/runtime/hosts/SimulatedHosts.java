@@ -1,4 +1,4 @@
-package io.tenax.chaos;
+package io.tenax.runtime.hosts;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -16,9 +16,9 @@ import java.util.concurrent.TimeUnit;
  * ({@link #drop}) is a real one: its peers' connections hang, nothing resets them. Needs root,
  * {@code ip} and {@code iptables}; {@link #unavailable} says why they are not here.
  */
-final class SimulatedHosts implements AutoCloseable {
+public final class SimulatedHosts implements AutoCloseable {
     /** One simulated host: its namespace and its address. */
-    record Host(String name, String namespace, String address) {
+    public record Host(String name, String namespace, String address) {
     }
 
     private static final java.util.concurrent.atomic.AtomicInteger CREATED = new java.util.concurrent.atomic.AtomicInteger();
@@ -34,7 +34,7 @@ final class SimulatedHosts implements AutoCloseable {
     }
 
     /** Why simulated hosts cannot be made here, or empty when they can. */
-    static Optional<String> unavailable() {
+    public static Optional<String> unavailable() {
         if (!System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
             return Optional.of("network namespaces need Linux");
         }
@@ -61,7 +61,7 @@ final class SimulatedHosts implements AutoCloseable {
     }
 
     /** {@code count} hosts named {@code host-0 ..}, on a new bridge. */
-    static SimulatedHosts create(int count) throws IOException {
+    public static SimulatedHosts create(int count) throws IOException {
         long pid = ProcessHandle.current().pid();
         int seq = CREATED.incrementAndGet();
         // Names and a subnet of their own per test JVM and per set of hosts, so that two runs on one
@@ -94,30 +94,30 @@ final class SimulatedHosts implements AutoCloseable {
         return hosts;
     }
 
-    Host host(int i) {
+    public Host host(int i) {
         return hosts.get(i);
     }
 
     /** A process started on {@code host}: {@code command} runs in its namespace. */
-    ProcessBuilder on(Host host, List<String> command) {
+    public ProcessBuilder on(Host host, List<String> command) {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", host.namespace()));
         full.addAll(command);
         return new ProcessBuilder(full);
     }
 
     /** The host goes silent: everything it sends or receives on its network is dropped, nothing reset. */
-    void drop(Host host) throws IOException {
+    public void drop(Host host) throws IOException {
         run("ip", "netns", "exec", host.namespace(), "iptables", "-A", "INPUT", "-i", "eth0", "-j", "DROP");
         run("ip", "netns", "exec", host.namespace(), "iptables", "-A", "OUTPUT", "-o", "eth0", "-j", "DROP");
     }
 
     /** The host's network works again. */
-    void heal(Host host) throws IOException {
+    public void heal(Host host) throws IOException {
         run("ip", "netns", "exec", host.namespace(), "iptables", "-F");
     }
 
     /** SIGKILLs every process in the host's namespace: what a host that loses power does to them. */
-    void killAll(Host host) throws IOException {
+    public void killAll(Host host) throws IOException {
         for (String pid : exec(List.of("ip", "netns", "pids", host.namespace())).output().split("\\s+")) {
             if (!pid.isBlank()) {
                 ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);

@@ -1,4 +1,4 @@
-package io.tenax.chaos;
+package io.tenax.runtime.hosts;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,7 +33,7 @@ import java.util.function.Predicate;
  * killed. The faults are the test's to cause; it records them as the launcher records its own,
  * and the summary reads them the same way.
  */
-final class MultiHostRun implements AutoCloseable {
+public final class MultiHostRun implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long RESTART_DELAY_MILLIS = 1000;
     private static final String CONTROL = ControlMember.NAME;
@@ -114,8 +114,13 @@ final class MultiHostRun implements AutoCloseable {
     }
 
     /** The control member on host-0 and {@code run}'s nodes on host-1 and up, all started. */
-    static MultiHostRun start(Config overrides) throws Exception {
-        RunConfig run = RunSetup.prepare(overrides, null);
+    public static MultiHostRun start(Config overrides) throws Exception {
+        return start(overrides, null);
+    }
+
+    /** As {@link #start(Config)}, with {@code configFile} instead of ./application.conf under the overrides. */
+    public static MultiHostRun start(Config overrides, Path configFile) throws Exception {
+        RunConfig run = RunSetup.prepare(overrides, configFile);
         Files.createDirectories(run.nodesDir());
         SimulatedHosts hosts = SimulatedHosts.create(run.nodes() + 1);
         MultiHostRun r = new MultiHostRun(hosts, run);
@@ -156,20 +161,20 @@ final class MultiHostRun implements AutoCloseable {
         token = c.path("token").asText();
     }
 
-    RunConfig config() {
+    public RunConfig config() {
         return run;
     }
 
-    SimulatedHosts.Host hostOf(String member) {
+    public SimulatedHosts.Host hostOf(String member) {
         return members.get(member).host;
     }
 
-    String join() {
+    public String join() {
         return join;
     }
 
     /** Waits until an event matches, reading the control member's event log. */
-    RunEvent awaitEvent(Predicate<RunEvent> match, long timeoutSeconds, String what) throws Exception {
+    public RunEvent awaitEvent(Predicate<RunEvent> match, long timeoutSeconds, String what) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
         while (System.nanoTime() < deadline) {
             for (RunEvent e : events.poll()) {
@@ -182,24 +187,24 @@ final class MultiHostRun implements AutoCloseable {
             }
             Thread.sleep(50);
         }
-        throw new AssertionError("within " + timeoutSeconds + " s, no event: " + what + "; timeline:\n"
-                + Invariants.timeline(run.eventsFile()));
+        throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:\n"
+                + timeline());
     }
 
     /** Waits until the run has reported training past {@code step}. */
-    void awaitStep(long step) throws Exception {
+    public void awaitStep(long step) throws Exception {
         awaitEvent(e -> e instanceof RunEvent.Progress p && p.step() >= step, 300, "progress to step " + step);
     }
 
     /** Every process on the member's host is SIGKILLed; its supervisor then starts it again. */
-    void killHost(String member) throws IOException {
+    public void killHost(String member) throws IOException {
         Supervised m = members.get(member);
         faults.add(new Failure(member, m.incarnation, "host-killed", System.currentTimeMillis(), lastStep));
         hosts.killAll(m.host);
     }
 
     /** The member's host vanishes: its traffic is dropped, nothing reset, and nothing restarts it. */
-    void vanish(String member) throws IOException {
+    public void vanish(String member) throws IOException {
         Supervised m = members.get(member);
         m.supervising = false;
         faults.add(new Failure(member, m.incarnation, "host-silent", System.currentTimeMillis(), lastStep));
@@ -207,7 +212,7 @@ final class MultiHostRun implements AutoCloseable {
     }
 
     /** The member's host is cut off for {@code millis}, then its network heals; its supervisor stays. */
-    void partition(String member, long millis) throws Exception {
+    public void partition(String member, long millis) throws Exception {
         Supervised m = members.get(member);
         faults.add(new Failure(member, m.incarnation, "partition", System.currentTimeMillis(), lastStep));
         hosts.drop(m.host);
@@ -215,13 +220,31 @@ final class MultiHostRun implements AutoCloseable {
         hosts.heal(m.host);
     }
 
+    /**
+     * The vanished member's host is back: its network heals, whatever still ran there is gone,
+     * and its node starts again under its supervisor, as a new incarnation.
+     */
+    public void bringBack(String member) throws Exception {
+        Supervised m = members.get(member);
+        hosts.killAll(m.host);
+        m.process.waitFor(30, TimeUnit.SECONDS);
+        if (m.supervisor != null) {
+            m.supervisor.join(30_000);
+        }
+        hosts.heal(m.host);
+        m.supervising = true;
+        restarts.add(new RunSummary.Restart(member, System.currentTimeMillis()));
+        m.start();
+        m.supervise();
+    }
+
     /** The member's exit code, once its process ended (null while it runs). */
-    Integer lastExit(String member) {
+    public Integer lastExit(String member) {
         return members.get(member).lastExit;
     }
 
     /** Waits for the control member to end the run, and reads the summary as the launcher would. */
-    LocalRuns.Finished finish(long timeoutSeconds) throws Exception {
+    public RunSummary finish(long timeoutSeconds) throws Exception {
         Supervised control = members.get(CONTROL);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
         while (true) {
@@ -230,8 +253,8 @@ final class MultiHostRun implements AutoCloseable {
                 break;
             }
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("the run did not end within " + timeoutSeconds + " s; timeline:\n"
-                        + Invariants.timeline(run.eventsFile()));
+                throw new IllegalStateException("the run did not end within " + timeoutSeconds + " s; timeline:\n"
+                        + timeline());
             }
             Thread.sleep(200);
         }
@@ -240,9 +263,23 @@ final class MultiHostRun implements AutoCloseable {
             m.supervising = false;
         }
         double wall = (System.nanoTime() - started) / 1e9;
-        RunSummary summary = RunSummary.fromEvents(run, EventLog.readAll(run.eventsFile()), wall, List.copyOf(faults),
+        return RunSummary.fromEvents(run, EventLog.readAll(run.eventsFile()), wall, List.copyOf(faults),
                 List.copyOf(restarts), StepLogs.read(run.nodesDir()));
-        return new LocalRuns.Finished(run, summary);
+    }
+
+    /** The run's events so far, one line each, for a failure's message. */
+    private String timeline() {
+        StringBuilder out = new StringBuilder();
+        try {
+            for (RunEvent e : EventLog.readAll(run.eventsFile())) {
+                if (!(e instanceof RunEvent.Progress || e instanceof RunEvent.CheckpointCommitted)) {
+                    out.append("\n  ").append(e);
+                }
+            }
+        } catch (IOException e) {
+            out.append(" (unreadable: ").append(e).append(')');
+        }
+        return out.toString();
     }
 
     @Override
