@@ -194,6 +194,15 @@ public final class ControlMember implements AutoCloseable {
         return member;
     }
 
+    /**
+     * Makes what a node needs to enrol before the control member runs (its CA and enrolment
+     * secret, as {@link #start} would), and returns the run's token, so that a launcher can
+     * start nodes while the control member starts: they wait for its join endpoint.
+     */
+    public static String prepare(RunConfig run, Listen listen) throws Exception {
+        return secret(run) + "." + certificateAuthority(run, listen).fingerprint();
+    }
+
     /** The CA that signs the nodes' certificates: made in the run's certificate directory the first time. */
     private static CertificateAuthority certificateAuthority(RunConfig run, Listen listen) throws Exception {
         Path certs = run.tls().dir();

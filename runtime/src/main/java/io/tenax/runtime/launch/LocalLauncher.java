@@ -78,6 +78,7 @@ public final class LocalLauncher {
     private List<String> currentWorld = List.of();
     private CheckpointId newestCommitted;
     private String join;
+    private int joinPort;
     private String token;
     private volatile String managementUrl;
 
@@ -140,13 +141,16 @@ public final class LocalLauncher {
                 finished = runInProcess(device);
             } else {
                 Runtime.getRuntime().addShutdownHook(killer);
-                startControl();
-                display.note("management: " + managementUrl + " (token in " + run.runDir().resolve("management.json")
-                        + ")");
-                noteStart(device);
+                // The nodes start with the control member and wait for its join endpoint: their
+                // JVMs and libtorch load meanwhile.
+                long controlSince = startControl();
                 for (int i = 1; i <= run.nodes(); i++) {
                     startNode("node-" + i);
                 }
+                awaitControl(controlSince);
+                display.note("management: " + managementUrl + " (token in " + run.runDir().resolve("management.json")
+                        + ")");
+                noteStart(device);
                 finished = follow(events);
             }
         } finally {
@@ -196,7 +200,15 @@ public final class LocalLauncher {
         ActorSystem<Object> node = NodeMain.start(new NodeMain.Options(control.joinAddress(), control.token(),
                 "node-1", "127.0.0.1", "", 0, 0, run.nodesDir(), null, null), false);
         RunEvent end = control.ended().get();
-        node.getWhenTerminated().toCompletableFuture().get(EXIT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+        try {
+            node.getWhenTerminated().toCompletableFuture().get(EXIT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            // The run's end is in the journal; a node that is slow to leave is only stopped.
+            display.note("node-1 did not leave the cluster within " + EXIT_GRACE_MILLIS / 1000 + " s of the run's end;"
+                    + " stopping it");
+            node.terminate();
+            node.getWhenTerminated().toCompletableFuture().get(EXIT_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+        }
         control.leaveLast(5_000);
         control.close();
         return end instanceof RunEvent.RunFinished;
@@ -360,7 +372,7 @@ public final class LocalLauncher {
                 display.note("restarting " + r.getKey());
                 restarts.add(new RunSummary.Restart(r.getKey(), now));
                 if (r.getKey().equals(CONTROL)) {
-                    startControl();
+                    awaitControl(startControl());
                 } else {
                     startNode(r.getKey());
                 }
@@ -368,16 +380,34 @@ public final class LocalLauncher {
         }
     }
 
-    /** Starts the control member's process and waits until it serves its join endpoint. */
-    private void startControl() throws Exception {
-        Path file = run.runDir().resolve("control.json");
+    /**
+     * Starts the control member's process on the join port it had before (a free one the first
+     * time), with the run's token made beforehand; returns when it started, for
+     * {@link #awaitControl}.
+     */
+    private long startControl() throws Exception {
         long since = System.currentTimeMillis();
-        Files.deleteIfExists(file);
-        int port = run.management().port();
-        Process p = start(CONTROL, List.of("control", "--run-dir", run.runDir().toString(), "--bind",
-                "127.0.0.1:" + port));
+        if (joinPort == 0) {
+            joinPort = run.management().port() != 0 ? run.management().port() : freePort();
+        }
+        token = ControlMember.prepare(run, new ControlMember.Listen("127.0.0.1", joinPort, 0, ""));
+        join = "127.0.0.1:" + joinPort;
+        start(CONTROL, List.of("control", "--run-dir", run.runDir().toString(), "--bind", join));
+        return since;
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Waits until the control member started at {@code since} serves its join endpoint (control.json). */
+    private void awaitControl(long since) throws Exception {
+        Path file = run.runDir().resolve("control.json");
+        Process p = processes.get(CONTROL);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONTROL_START_MILLIS);
-        while (!(Files.exists(file) && Files.getLastModifiedTime(file).toMillis() >= since - 1000)) {
+        while (!(Files.exists(file) && Files.getLastModifiedTime(file).toMillis() >= since)) {
             if (!p.isAlive()) {
                 throw new IllegalStateException("the control member exited (code " + p.exitValue() + ") before it"
                         + " served its join endpoint: " + tail(run.nodesDir().resolve(CONTROL + ".log")));

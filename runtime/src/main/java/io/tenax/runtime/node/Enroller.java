@@ -63,8 +63,10 @@ final class Enroller {
         }
         HttpClient http = client.build();
         URI uri = URI.create((https ? "https://" : "http://") + join + "/enrol");
-        long backoff = 500;
+        long backoff = 100;
         long since = System.nanoTime();
+        boolean waitedBefore = false;
+        long nextWarning = 30;
         while (true) {
             HttpResponse<String> r;
             try {
@@ -76,12 +78,19 @@ final class Enroller {
                         + "): check --join and --token");
             } catch (ConnectException | HttpTimeoutException e) {
                 long waited = (System.nanoTime() - since) / 1_000_000_000L;
-                if (waited == 0 || waited % 30 < backoff / 1000 + 1) {
-                    log.warn("node {}: the control member's join endpoint {} does not answer ({}); waiting for it",
+                if (!waitedBefore) {
+                    log.info("node {}: the control member's join endpoint {} does not answer yet ({}); waiting for it",
                             name, join, e.getClass().getSimpleName());
+                    waitedBefore = true;
+                } else if (waited >= nextWarning) {
+                    log.warn("node {}: the control member's join endpoint {} has not answered for {} s ({});"
+                            + " still waiting: check --join", name, join, waited, e.getClass().getSimpleName());
+                    nextWarning = waited + 30;
                 }
+                // A refused connection costs nothing: poll often, so that a node starting with its
+                // control member enrols as soon as the endpoint is up.
                 Thread.sleep(backoff);
-                backoff = Math.min(4_000, backoff * 2);
+                backoff = Math.min(1_000, backoff * 2);
                 continue;
             }
             if (r.statusCode() == 401) {

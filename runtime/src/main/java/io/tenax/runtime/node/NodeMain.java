@@ -84,6 +84,7 @@ public final class NodeMain {
      */
     public static ActorSystem<Object> start(Options o, boolean ownProcess) throws Exception {
         Files.createDirectories(o.workDir());
+        log.info("node {}: enrolling with the control member at {}", o.name(), o.join());
         Enroller.Enrolled enrolled = Enroller.enrol(o.join(), o.token(), o.name(), o.advertise(), o.tlsDir() != null);
         Path tls = o.tlsDir() != null ? o.tlsDir() : o.workDir().resolve(o.name() + "-tls");
         if (enrolled.keys() != null) {
@@ -92,6 +93,7 @@ public final class NodeMain {
                     chain.toArray(X509Certificate[]::new), CertificateAuthority.certificates(enrolled.reply().caPem())
                             .get(0));
         }
+        log.info("node {}: enrolled", o.name());
         Path conf = o.workDir().resolve(o.name() + ".run.conf");
         Files.writeString(conf, enrolled.reply().config() + "\n# this node's own\ntenax.tls.dir = \"" + tls + "\"\n",
                 StandardCharsets.UTF_8);
