@@ -4,6 +4,7 @@ import io.tenax.actors.coordinator.ClusterControl;
 import io.tenax.actors.coordinator.Coordinator;
 import io.tenax.actors.event.RunEventSink;
 import io.tenax.actors.worker.Worker;
+import io.tenax.actors.worker.WorkerSettings;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
@@ -95,7 +96,7 @@ public final class TenaxNode {
      *                   the cluster; a node inside another program ends its actor system as soon
      *                   as its worker stops
      */
-    public static Behavior<Object> worker(Worker.Settings worker, RankTrainer trainer, Collective.Factory collectives,
+    public static Behavior<Object> worker(WorkerSettings worker, RankTrainer trainer, Collective.Factory collectives,
             DirectoryCheckpointStore store, boolean ownProcess, Duration controlTimeout) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(

@@ -75,7 +75,7 @@ class MultiHostTest {
     @Test
     void aHostWhoseProcessesAllDieIsReplacedByItsRestartedNode() throws Exception {
         LocalRuns.Finished run;
-        try (MultiHostRun hosts = start("host-kill", 4000)) {
+        try (MultiHostRun hosts = start("host-kill", 1500)) {
             hosts.awaitStep(200);
             hosts.killHost("node-2");
             run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
@@ -125,7 +125,7 @@ class MultiHostTest {
     @Test
     void aNodePartitionedAwayForTenSecondsIsFencedAndComesBackWhenTheLinkHeals() throws Exception {
         LocalRuns.Finished run;
-        try (MultiHostRun hosts = start("partition", 6000)) {
+        try (MultiHostRun hosts = start("partition", 2000)) {
             hosts.awaitStep(200);
             hosts.partition("node-2", 10_000);
             run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
@@ -150,7 +150,7 @@ class MultiHostTest {
     @Test
     void killingTheControlMemberStopsNoTrainingAndItsRestartCarriesTheRunToTheEnd() throws Exception {
         LocalRuns.Finished run;
-        try (MultiHostRun hosts = start("control-lost", 1500)) {
+        try (MultiHostRun hosts = start("control-lost", 1000)) {
             hosts.awaitStep(200);
             hosts.killHost("control");
             run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));

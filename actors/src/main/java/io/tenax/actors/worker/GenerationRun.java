@@ -30,7 +30,7 @@ final class GenerationRun implements AutoCloseable {
 
     /** What a generation runs with; the same for every generation of a node. */
     record Resources(RankTrainer trainer, TrainerState state, Collective.Factory collectives,
-            AsyncCheckpointWriter writer, Worker.Settings settings) {
+            AsyncCheckpointWriter writer, WorkerSettings settings) {
     }
 
     private final Worker.Start start;

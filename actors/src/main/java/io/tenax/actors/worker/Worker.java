@@ -12,13 +12,10 @@ import io.tenax.checkpoint.ShardReceipt;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.CollectiveException;
-import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.pekko.Done;
@@ -145,29 +142,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         INSTANCE
     }
 
-    /**
-     * @param node             this node's name, e.g. {@code node-2}
-     * @param incarnation      unique per process start, so a restarted node is told apart
-     * @param configDigest     digest of the training config, checked by the coordinator
-     * @param ring             where this node's ring endpoint is reachable by its peers
-     * @param progressInterval how often rank 0 reports progress
-     * @param registerInterval how often to (re-)register with the coordinator
-     * @param stepLog          file for a {@code generation,step,epoch,loss} line per step, or null
-     * @param checkpointEvery  take a checkpoint every this many steps; 0 for never
-     * @param auditLog         file for the samples consumed per step, or null
-     */
-    public record Settings(String node, String incarnation, String configDigest, InetSocketAddress ring,
-            Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog) {
-        public Settings {
-            Objects.requireNonNull(node, "node");
-            Objects.requireNonNull(incarnation, "incarnation");
-            Objects.requireNonNull(ring, "ring: the address peers reach this node's ring endpoint at");
-        }
-    }
-
     private final ActorContext<Command> ctx;
     private final ActorRef<Coordinator.Command> coordinator;
-    private final Settings settings;
+    private final WorkerSettings settings;
     private final GenerationRun.Resources resources;
     private final ExecutorService trainingThread;
     private final List<ActorRef<Done>> drainWaiters = new ArrayList<>();
@@ -176,7 +153,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private int rank = -1;
 
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            Collective.Factory collectives, DirectoryCheckpointStore store, Settings settings) {
+            Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(RegisterTick.INSTANCE, Duration.ZERO, settings.registerInterval());
             return new Worker(ctx, coordinator, trainer, collectives, store, settings);
@@ -184,7 +161,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     }
 
     private Worker(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            Collective.Factory collectives, DirectoryCheckpointStore store, Settings settings) {
+            Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
         super(ctx);
         this.ctx = ctx;
         this.coordinator = coordinator;

@@ -78,7 +78,7 @@ class WorkerTest {
     }
 
     private ActorRef<Worker.Command> worker(Duration registerInterval, RankTrainer trainer) {
-        Worker.Settings settings = new Worker.Settings("node-1", incarnation, "digest", endpoint.address(),
+        WorkerSettings settings = new WorkerSettings("node-1", incarnation, "digest", endpoint.address(),
                 Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null);
         return testKit.spawn(Worker.create(coordinator, trainer,
                 new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10), Duration.ofSeconds(1)), new DirectoryCheckpointStore(checkpoints),

@@ -108,6 +108,9 @@ public final class ControlMember implements AutoCloseable {
 
     /** Starts the control member of {@code run}, whose directory is prepared (it holds run.conf). */
     public static ControlMember start(RunConfig run, Listen given) throws Exception {
+        if (!Files.exists(run.eventsFile())) {
+            refuseForeignJournal(run);
+        }
         Listen listen = samePortsAsBefore(run, given);
         CertificateAuthority ca = certificateAuthority(run, listen);
         JournalServer journal = run.journal().managed() ? JournalServer.start(run.runDir().resolve("journal")) : null;
@@ -192,6 +195,46 @@ public final class ControlMember implements AutoCloseable {
         log.info("control member of run {}: join {} (cluster {}), management {}", run.runId(), join, clusterAddress,
                 url);
         return member;
+    }
+
+    /**
+     * A journal server (PostgreSQL) that already holds this run id's coordinator belongs to
+     * another run: a new run would recover that run's state instead of starting. Refused, before
+     * anything starts. (A restart on the run's own directory is not a new run.)
+     */
+    public static void refuseForeignJournal(RunConfig run) {
+        if (run.journal().managed()) {
+            return; // the run directory's own H2 file, new with the directory
+        }
+        String id = "tenax-coordinator-" + run.runId();
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(run.journal().url(), run.journal().user(),
+                run.journal().password())) {
+            // The snapshot counts too: the events a snapshot covers are deleted.
+            for (String table : List.of("event_journal", "snapshot")) {
+                try (java.sql.PreparedStatement q = c.prepareStatement(
+                        "SELECT COUNT(*) FROM " + table + " WHERE persistence_id = ?")) {
+                    q.setString(1, id);
+                    try (java.sql.ResultSet r = q.executeQuery()) {
+                        if (r.next() && r.getLong(1) > 0) {
+                            throw new ConfigError("the journal at " + run.journal().url() + " already holds run "
+                                    + run.runId() + "; choose another --run-id");
+                        }
+                    }
+                } catch (java.sql.SQLException e) {
+                    String state = e.getSQLState();
+                    if (state == null || !(state.equals("42P01") || state.startsWith("42S02"))) {
+                        throw e;
+                    }
+                    // no such table yet: a new journal
+                    if (!c.getAutoCommit()) {
+                        c.rollback();
+                    }
+                }
+            }
+        } catch (java.sql.SQLException e) {
+            throw new ConfigError("cannot reach the journal at " + run.journal().url() + " ("
+                    + String.valueOf(e.getMessage()).strip() + "); check tenax.journal.url, user and password");
+        }
     }
 
     /**

@@ -129,6 +129,7 @@ public final class LocalLauncher {
     /** Starts the run, waits for it to end, and returns its summary (also written to disk). */
     public RunSummary run() throws Exception {
         long started = System.nanoTime();
+        ControlMember.refuseForeignJournal(run);
         DeviceChoice device = chooseDevice();
         Files.writeString(run.runDir().resolve("run.conf"), "\n# resolved by the launcher\ntenax.device = "
                 + (device.gpu() ? "gpu" : "cpu") + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);

@@ -6,7 +6,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.actors.TenaxNode;
-import io.tenax.actors.worker.Worker;
+import io.tenax.actors.worker.WorkerSettings;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
@@ -135,7 +135,7 @@ public final class NodeMain {
                 ringTls ? "mutual TLS" : "plain TCP");
         Collective.Factory collectives = nccl != null ? nccl
                 : new TcpRingCollective.Factory(endpoint, run.collectiveTimeout(), run.stallFloor());
-        Worker.Settings worker = new Worker.Settings(o.name(), o.incarnation(), run.trainingDigest(),
+        WorkerSettings worker = new WorkerSettings(o.name(), o.incarnation(), run.trainingDigest(),
                 new InetSocketAddress(o.advertise(), endpoint.address().getPort()), run.progressInterval(),
                 run.registerInterval(), o.workDir().resolve(o.name() + ".steps.csv"), run.checkpoints().every(),
                 run.audit() ? o.workDir().resolve(o.name() + ".audit") : null);
