@@ -116,7 +116,7 @@ class FailureRecoveryTest {
         // Enough steps after the pause for the fenced node's exit and restart (a JVM, libtorch and
         // TLS: about 12 s on two busy cores) to rejoin with room to spare, also where training
         // runs faster than here.
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 12000,
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("pause", 3, 7000,
                 Map.of("tenax.checkpoint.every", 10)), false,
                 ChaosPlan.parse("stop node-2 at step 100 for 6s; restart node-2 after 1s"));
         Invariants.check(run);
@@ -151,11 +151,12 @@ class FailureRecoveryTest {
 
     @Test
     void aPreemptionStormOfRepeatedKillsAndRestartsStillFinishes() throws Exception {
-        // Kills hit ranked workers only, so that a restarted node gets to rejoin between kills (start-up
-        // takes several seconds on two cores); the coordinator's node is killed in its own test.
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 8000,
-                Map.of("tenax.checkpoint.every", 10)), false,
-                ChaosPlan.parse("kill worker every 3s; restart after 1s"));
+        // A 40 s storm of kills of ranked nodes, faster than a restarted node starts on two cores
+        // (several seconds): the world shrinks, may empty, and fills again from the restarts. No
+        // cool-down, so that the nodes lost many times may rejoin as soon as the storm is over.
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 2500,
+                Map.of("tenax.checkpoint.every", 10, "tenax.failure.cooldown", "0s")), false,
+                ChaosPlan.parse("kill worker every 4s until 40s; restart after 1s"));
         Invariants.check(run);
         assertThat(run.summary().failures().size()).isGreaterThanOrEqualTo(3);
         assertThat(run.summary().failures()).allSatisfy(f -> assertThat(f.kind()).isEqualTo("chaos-kill"));

@@ -48,31 +48,6 @@ class MultiHostTest {
     }
 
     @Test
-    void threeHostsTrainBelowTheLossThresholdToBitwiseIdenticalReplicas() throws Exception {
-        LocalRuns.Finished run;
-        try (MultiHostRun hosts = start("hosts", 900)) {
-            run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
-            assertThat(hosts.lastExit("control")).as("the control member exits 0 when the run finished").isZero();
-            for (String node : List.of("node-1", "node-2", "node-3")) {
-                assertThat(hosts.lastExit(node)).as("%s left when the run ended", node).isZero();
-                assertThat(Files.readString(run.config().nodesDir().resolve(node + ".log"), StandardCharsets.UTF_8))
-                        .as("%s's ring crosses the network: mutual TLS", node).contains("(mutual TLS)");
-            }
-            assertThat(hosts.join()).as("the control member listens on its host's own address")
-                    .isEqualTo(hosts.hostOf("control").address() + ":7355");
-        }
-        Invariants.check(run);
-        RunSummary s = run.summary();
-        assertThat(s.failures()).isEmpty();
-        assertThat(s.generations()).hasSize(1);
-        assertThat(s.generations().get(0).worldSize()).isEqualTo(3);
-        assertThat(s.finalLoss()).as("trained: %s -> %s", s.initialLoss(), s.finalLoss()).isLessThan(LOSS_THRESHOLD);
-        assertThat(s.parameterDigests()).hasSize(3);
-        assertThat(s.parameterDigests().values()).as("bitwise identical replicas").containsOnly(
-                s.parameterDigests().get("node-1"));
-    }
-
-    @Test
     void aHostWhoseProcessesAllDieIsReplacedByItsRestartedNode() throws Exception {
         LocalRuns.Finished run;
         try (MultiHostRun hosts = start("host-kill", 1500)) {
@@ -147,19 +122,38 @@ class MultiHostTest {
         assertThat(generations.get(generations.size() - 1).world()).contains("node-2");
     }
 
+    /**
+     * Three hosts train to the loss threshold and to bitwise identical replicas, and losing the
+     * control member on the way stops no training: the nodes train on in their generation, and
+     * the restarted control member recovers the coordinator and carries the run to its end.
+     */
     @Test
-    void killingTheControlMemberStopsNoTrainingAndItsRestartCarriesTheRunToTheEnd() throws Exception {
+    void threeHostsTrainToIdenticalReplicasThroughTheLossOfTheirControlMember() throws Exception {
         LocalRuns.Finished run;
         try (MultiHostRun hosts = start("control-lost", 1000)) {
+            assertThat(hosts.join()).as("the control member listens on its host's own address")
+                    .isEqualTo(hosts.hostOf("control").address() + ":7355");
             hosts.awaitStep(200);
             hosts.killHost("control");
             run = new LocalRuns.Finished(hosts.config(), hosts.finish(600));
-            assertThat(hosts.lastExit("control")).isZero();
+            assertThat(hosts.lastExit("control")).as("the control member exits 0 when the run finished").isZero();
+            for (String node : List.of("node-1", "node-2", "node-3")) {
+                assertThat(hosts.lastExit(node)).as("%s left when the run ended", node).isZero();
+                assertThat(Files.readString(run.config().nodesDir().resolve(node + ".log"), StandardCharsets.UTF_8))
+                        .as("%s's ring crosses the network: mutual TLS", node).contains("(mutual TLS)");
+            }
         }
         Invariants.check(run);
         String timeline = Invariants.timeline(run);
         RunSummary s = run.summary();
+        assertThat(s.failures()).as("%s", timeline).singleElement()
+                .satisfies(f -> assertThat(f.node()).isEqualTo("control"));
         assertThat(s.generations()).as("the nodes trained on in their generation; %s", timeline).hasSize(1);
+        assertThat(s.generations().get(0).worldSize()).isEqualTo(3);
+        assertThat(s.finalLoss()).as("trained: %s -> %s", s.initialLoss(), s.finalLoss()).isLessThan(LOSS_THRESHOLD);
+        assertThat(s.parameterDigests()).hasSize(3);
+        assertThat(s.parameterDigests().values()).as("bitwise identical replicas").containsOnly(
+                s.parameterDigests().get("node-1"));
         List<RunEvent> events = EventLog.readAll(run.config().eventsFile());
         List<RunEvent.CoordinatorStarted> starts = EventLog.only(events, RunEvent.CoordinatorStarted.class);
         assertThat(starts).as("the restarted control member recovered the coordinator from the journal").hasSize(2);

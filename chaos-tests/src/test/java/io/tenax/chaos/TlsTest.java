@@ -39,7 +39,7 @@ class TlsTest {
 
     @Test
     void aNodeWhoseCertificateTheRunsCaDidNotSignJoinsNeitherTheClusterNorTheRing() throws Exception {
-        Config config = LocalRuns.small("tls", 3, 6000, Map.of("tenax.checkpoint.every", 50, "tenax.ring.tls", "on"));
+        Config config = LocalRuns.small("tls", 3, 3000, Map.of("tenax.checkpoint.every", 50, "tenax.ring.tls", "on"));
         Path runDir = Path.of(config.getString("tenax.run-dir"));
         CompletableFuture<LocalRuns.Finished> run = CompletableFuture.supplyAsync(() -> {
             try {

@@ -243,6 +243,16 @@ public final class LocalLauncher {
             }
             if (ended) {
                 endedAt = endedAt == 0 ? System.nanoTime() : endedAt;
+                Process control = processes.get(CONTROL);
+                if (control != null && !control.isAlive()) {
+                    // A node still starting (restarted late) cannot join a run that is over.
+                    for (Map.Entry<String, Process> p : processes.entrySet()) {
+                        if (!p.getKey().equals(CONTROL) && !registered.contains(p.getKey()) && p.getValue().isAlive()) {
+                            display.note(p.getKey() + " was still starting when the run ended: stopping it");
+                            p.getValue().destroyForcibly();
+                        }
+                    }
+                }
                 if (System.nanoTime() - endedAt > TimeUnit.MILLISECONDS.toNanos(EXIT_GRACE_MILLIS)) {
                     display.note("processes did not exit within " + EXIT_GRACE_MILLIS / 1000 + " s of the end;"
                             + " stopping them");
