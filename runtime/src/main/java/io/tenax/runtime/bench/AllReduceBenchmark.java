@@ -56,8 +56,9 @@ public final class AllReduceBenchmark implements Benchmark {
                 100 * tlsShare.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN)));
         report.note("bus bandwidth = size x 2(n-1)/n / time, the bytes each link carries per second (as NCCL"
                 + " reports it); raw TCP = one ring link's throughput with every rank sending to its successor while"
-                + " receiving from its predecessor, the pattern the ring uses. Medians of 5-20 rounds after one"
-                + " warm-up.");
+                + " receiving from its predecessor, the pattern the ring uses. Medians of 5-20 rounds, after 40"
+                + " warm-up all-reduces of 4 MB on both rings (the JIT compiles the cipher's intrinsics) and one"
+                + " warm-up round of each size.");
         report.note("Both share two cores with the other ranks: on loopback the copy into and out of the kernel is"
                 + " the limit, and the all-reduce adds a float sum and a float<->byte conversion per element.");
         return report;

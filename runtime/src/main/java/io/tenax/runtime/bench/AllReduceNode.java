@@ -31,6 +31,8 @@ import java.util.concurrent.Future;
  * {@code ringPorts;tlsRingPorts;rawPorts}.
  */
 public final class AllReduceNode {
+    private static final int WARM_UP_ROUNDS = 40;
+
     private AllReduceNode() {
     }
 
@@ -74,6 +76,14 @@ public final class AllReduceNode {
                     Duration.ofSeconds(120));
                     TcpRingCollective secure = TcpRingCollective.connect(secured, 1, rank, tlsRing,
                             Duration.ofSeconds(120))) {
+                // Warm-up before any size is timed: enough rounds that the JIT has compiled the
+                // ring's loops and the TLS cipher (AES-GCM's intrinsics come with C2), the same
+                // count on every rank.
+                float[] warm = new float[1 << 20];
+                for (int r = 0; r < WARM_UP_ROUNDS; r++) {
+                    collective.allReduceSum(warm);
+                    secure.allReduceSum(warm);
+                }
                 for (int s = 0; s < sizesMb.length; s++) {
                     int bytes = sizesMb[s] << 20;
                     int rounds = sizesMb[s] >= 64 ? 5 : sizesMb[s] >= 16 ? 8 : 20;

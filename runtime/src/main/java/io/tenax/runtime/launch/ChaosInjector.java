@@ -212,7 +212,8 @@ final class ChaosInjector implements AutoCloseable {
             case "random" -> alive.size() < 2 ? null : alive.get(random.nextInt(alive.size()));
             case "worker" -> {
                 List<String> workers = alive.stream().filter(n -> !n.equals(coordinator) && world.contains(n)).toList();
-                yield alive.size() < 2 || workers.isEmpty() ? null : workers.get(random.nextInt(workers.size()));
+                // Never the last rank: a worker kill leaves a ranked peer, whose ring notices it.
+                yield workers.size() < 2 ? null : workers.get(random.nextInt(workers.size()));
             }
             case "coordinator", "control" -> coordinator != null && nodes.processes().containsKey(coordinator)
                     && nodes.processes().get(coordinator).isAlive() && !resumeAt.containsKey(coordinator)
