@@ -82,6 +82,8 @@ public final class AllReduceNode {
                 float[] warm = new float[1 << 20];
                 for (int r = 0; r < WARM_UP_ROUNDS; r++) {
                     collective.allReduceSum(warm);
+                }
+                for (int r = 0; r < WARM_UP_ROUNDS; r++) {
                     secure.allReduceSum(warm);
                 }
                 for (int s = 0; s < sizesMb.length; s++) {
