@@ -151,6 +151,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private GenerationRun current;
     private long generation;
     private int rank = -1;
+    private Coordinator.WorkerFinished ended;
 
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
             Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
@@ -206,6 +207,11 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Behavior<Command> onRegisterTick() {
         coordinator.tell(new Coordinator.Register(ctx.getSelf(), settings.node(), settings.incarnation(),
                 settings.ring().getHostString(), settings.ring().getPort(), settings.configDigest()));
+        if (ended != null) {
+            // Until told to stop: a coordinator that was down (its control member restarting)
+            // when the generation ended would otherwise never learn that the run is done.
+            coordinator.tell(ended);
+        }
         return this;
     }
 
@@ -223,6 +229,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         leaveGeneration(start.generation());
         generation = start.generation();
         rank = start.rank();
+        ended = null;
         ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}, from {}", start.generation(), start.rank(),
                 start.world().size(), start.startStep(), start.endStep(),
                 start.resumeFrom() == null ? "the initial state" : start.resumeFrom());
@@ -323,8 +330,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private Behavior<Command> onEnded(LoopEnded e) {
         ctx.getLog().info("generation {} finished at step {} (loss {})", e.generation(), e.steps(), e.finalLoss());
-        coordinator.tell(new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
-                e.evalScore(), e.digest()));
+        ended = new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
+                e.evalScore(), e.digest());
+        coordinator.tell(ended);
         return this;
     }
 
