@@ -154,7 +154,7 @@ class FailureRecoveryTest {
         // A 40 s storm of kills of ranked nodes (never the last), faster than a restarted node starts
         // on two cores (several seconds): the world shrinks and fills again from the restarts. No
         // cool-down, so that the nodes lost many times may rejoin as soon as the storm is over.
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 2500,
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 4000,
                 Map.of("tenax.checkpoint.every", 10, "tenax.failure.cooldown", "0s")), false,
                 ChaosPlan.parse("kill worker every 4s until 40s; restart after 1s"));
         Invariants.check(run);
