@@ -68,6 +68,7 @@ public final class LocalLauncher {
     private final Map<String, Long> restartAt = new LinkedHashMap<>();
     /** Nodes whose current process registered with the coordinator. */
     private final Set<String> registered = new HashSet<>();
+    private final Set<String> stoppedLate = new HashSet<>();
     private final Map<String, Integer> failedStarts = new HashMap<>();
     private final ChaosInjector injector;
     private final io.tenax.runtime.management.RunStatus status;
@@ -247,7 +248,8 @@ public final class LocalLauncher {
                 if (control != null && !control.isAlive()) {
                     // A node still starting (restarted late) cannot join a run that is over.
                     for (Map.Entry<String, Process> p : processes.entrySet()) {
-                        if (!p.getKey().equals(CONTROL) && !registered.contains(p.getKey()) && p.getValue().isAlive()) {
+                        if (!p.getKey().equals(CONTROL) && !registered.contains(p.getKey()) && p.getValue().isAlive()
+                                && stoppedLate.add(p.getKey())) {
                             display.note(p.getKey() + " was still starting when the run ended: stopping it");
                             p.getValue().destroyForcibly();
                         }
