@@ -25,8 +25,44 @@ public final class CertsCommand implements Callable<Integer> {
             + " passes as tenax node --name), e.g. --names gpu-a,gpu-b")
     List<String> names;
 
+    @Option(names = "--enrolment", description = "instead of a certificate per node: a CA that keeps its key, the"
+            + " control member's identity and an enrolment secret, so that nodes enrol with the token it prints"
+            + " (DIR/token); for a control member whose TLS material comes from a Secret (Kubernetes)")
+    boolean enrolment;
+
+    @Option(names = "--control-address", split = ",", paramLabel = "HOST", description = "with --enrolment: the"
+            + " names or addresses nodes join the control member at (its certificate must name them), e.g."
+            + " tenax-control-0.tenax-control")
+    List<String> controlAddresses;
+
     @Override
     public Integer call() throws Exception {
+        if (controlAddresses != null && !enrolment) {
+            throw new ConfigError("--control-address goes with --enrolment");
+        }
+        if (enrolment) {
+            if (controlAddresses == null || controlAddresses.isEmpty()) {
+                throw new ConfigError("--enrolment needs --control-address HOST[,HOST...]: the name or address"
+                        + " nodes give --join (in Kubernetes: tenax-control-0.tenax-control)");
+            }
+            for (String a : controlAddresses) {
+                if (!a.matches("[A-Za-z0-9][A-Za-z0-9.:-]{0,252}")) {
+                    throw new ConfigError("--control-address: '" + a + "' is not a host name or address");
+                }
+            }
+            if (names != null && !names.isEmpty()) {
+                throw new ConfigError("--enrolment makes no node certificates (nodes enrol for theirs); drop --names");
+            }
+            if (Files.exists(dir.resolve(Certificates.TRUST_STORE))) {
+                throw new ConfigError(dir + " already holds certificates; choose an empty directory");
+            }
+            String token = io.tenax.runtime.control.ControlMember.prepareEnrolment(dir, controlAddresses);
+            System.out.println("wrote a CA that can issue, the control member's key store, the enrolment secret and"
+                    + " the token to " + dir.toAbsolutePath() + "; use --set tenax.tls.dir=" + dir + " on the"
+                    + " control member, and give nodes the token (" + dir.resolve("token") + "):");
+            System.out.println(token);
+            return 0;
+        }
         if (nodes < 1 || nodes > 1000) {
             throw new ConfigError("--nodes must be between 1 and 1000 (got " + nodes + ")");
         }

@@ -104,6 +104,11 @@ public final class ControlCommand implements Callable<Integer> {
             if (port < -1 || port > 65534) {
                 throw new ConfigError("--bind: the port must be between 0 and 65534 (got " + port + ")");
             }
+            if (NodeCommand.wildcard(host) && (advertise == null || advertise.isBlank())) {
+                throw new ConfigError("--bind " + host + " listens on every interface; give --advertise the address"
+                        + " the nodes reach the control member at (in Kubernetes: its stable name,"
+                        + " $(POD_NAME).SERVICE)");
+            }
             if (port == -1) {
                 port = io.tenax.runtime.tls.CertificateAuthority.isLoopback(host) ? 0 : DEFAULT_JOIN_PORT;
             }

@@ -25,7 +25,8 @@ public final class NodeCommand implements Callable<Integer> {
             description = "the control member's join endpoint (control.json, 'join')")
     String join;
 
-    @Option(names = "--token", required = true, description = "the run's token (control.json, 'token')")
+    @Option(names = "--token", defaultValue = "${env:TENAX_TOKEN}", description = "the run's token (control.json,"
+            + " 'token'; default: the environment's TENAX_TOKEN, which keeps it out of the process list)")
     String token;
 
     @Option(names = "--name", description = "this node's name (default: the host name)")
@@ -55,10 +56,23 @@ public final class NodeCommand implements Callable<Integer> {
     @Option(names = "--incarnation", hidden = true, description = "names this process (the launcher sets it)")
     String incarnation;
 
+    /** Whether {@code host} names every interface rather than one address. */
+    static boolean wildcard(String host) {
+        return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
+    }
+
     @Override
     public Integer call() throws Exception {
         if (!join.matches("[^:\\s]+:\\d{1,5}")) {
             throw new ConfigError("--join takes HOST:PORT, the 'join' of the run's control.json (got '" + join + "')");
+        }
+        if (token == null || token.isBlank()) {
+            throw new ConfigError("a node needs the run's token: --token T or TENAX_TOKEN (the 'token' of the run's"
+                    + " control.json, or the token 'tenax certs --enrolment' printed)");
+        }
+        if (wildcard(bind) && (advertise == null || advertise.isBlank())) {
+            throw new ConfigError("--bind " + bind + " listens on every interface; give --advertise the address the"
+                    + " other members reach this node at (in Kubernetes: $(POD_IP))");
         }
         String node = name != null ? name : InetAddress.getLocalHost().getHostName();
         boolean loopback = io.tenax.runtime.tls.CertificateAuthority.isLoopback(bind);

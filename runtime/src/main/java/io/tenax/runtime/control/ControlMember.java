@@ -62,6 +62,8 @@ public final class ControlMember implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String MEMBERS_FILE = "members";
     private static final String SECRET_FILE = "enrolment-secret";
+    /** The token file of {@link #prepareEnrolment}. */
+    public static final String TOKEN_FILE = "token";
 
     /**
      * Where the control member listens.
@@ -258,24 +260,63 @@ public final class ControlMember implements AutoCloseable {
             throw new ConfigError("tenax.tls.dir " + certs + " has no key store for the control member (control.p12);"
                     + " make the directory with 'bin/tenax certs', which names it");
         }
+        List<String> names = CertificateAuthority.names(certs, NAME);
+        if (names.stream().noneMatch(n -> n.equalsIgnoreCase(listen.advertise()))) {
+            throw new ConfigError("the control member's certificate in " + certs + " is for " + names + ", not for "
+                    + listen.advertise() + ", the address nodes join at (they check it); make the directory again"
+                    + " with 'bin/tenax certs --enrolment --control-address " + listen.advertise() + "'");
+        }
         return CertificateAuthority.canIssue(certs) ? CertificateAuthority.load(certs)
                 : CertificateAuthority.trustOnly(certs);
     }
 
-    /** The enrolment secret, kept in the run directory so that a restarted control member keeps its token. */
+    /**
+     * Makes, in the new directory {@code dir}, what a control member needs to enrol nodes with a
+     * token known before it starts: a CA that keeps its key, the control member's key store, an
+     * enrolment secret and the token ({@code dir/token}). The control member's certificate is
+     * valid for {@code addresses} (what nodes give {@code --join}) and loopback. Returns the token.
+     */
+    public static String prepareEnrolment(Path dir, List<String> addresses) throws Exception {
+        CertificateAuthority ca = CertificateAuthority.create(dir, true);
+        ca.issue(NAME, addresses);
+        String secret = Enrolment.newSecret();
+        writePrivate(dir.resolve(SECRET_FILE), secret);
+        String token = secret + "." + ca.fingerprint();
+        writePrivate(dir.resolve(TOKEN_FILE), token);
+        return token;
+    }
+
+    /**
+     * The enrolment secret: the TLS directory's when it has one ({@code tenax certs --enrolment},
+     * say from a Kubernetes Secret), else the run directory's, made on the first start and kept
+     * so that a restarted control member keeps its token.
+     */
     private static String secret(RunConfig run) throws IOException {
+        Path given = run.tls().dir().resolve(SECRET_FILE);
+        if (Files.exists(given)) {
+            String secret = Files.readString(given, StandardCharsets.UTF_8).strip();
+            if (!secret.matches("[0-9a-f]{32,}")) {
+                throw new ConfigError(given + " is not an enrolment secret (32 or more hex digits); make the"
+                        + " directory with 'bin/tenax certs --enrolment'");
+            }
+            return secret;
+        }
         Path file = run.runDir().resolve(SECRET_FILE);
         if (Files.exists(file)) {
             return Files.readString(file, StandardCharsets.UTF_8).strip();
         }
         String secret = Enrolment.newSecret();
-        Files.writeString(file, secret + "\n", StandardCharsets.UTF_8);
+        writePrivate(file, secret);
+        return secret;
+    }
+
+    private static void writePrivate(Path file, String text) throws IOException {
+        Files.writeString(file, text + "\n", StandardCharsets.UTF_8);
         try {
             Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         } catch (UnsupportedOperationException notPosix) {
             // not a POSIX file system
         }
-        return secret;
     }
 
     /**

@@ -101,6 +101,9 @@ public final class NodeMain {
                 .withFallback(ConfigFactory.load()).resolve();
         RunConfig run = RunConfig.from(base);
         requireCheckpointDir(run, o.name());
+        if (System.getProperty("ai.djl.pytorch.num_threads") == null) { // the launcher sets it for its children
+            System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(run.threadsPerNode()));
+        }
         int clusterPort = o.clusterPort(); // 0: Artery takes a free one
         Config config = run.tlsOverrides(o.name())
                 .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of(TenaxNode.WORKER_ROLE)))

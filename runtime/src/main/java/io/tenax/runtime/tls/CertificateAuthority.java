@@ -258,6 +258,23 @@ public final class CertificateAuthority {
         }
     }
 
+    /** The names and addresses {@code member}'s certificate in {@code dir} is valid for (its SANs). */
+    public static List<String> names(Path dir, String member) throws IOException, GeneralSecurityException {
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(keyStore(dir, member))) {
+            keys.load(in, password(dir).toCharArray());
+        }
+        List<String> out = new ArrayList<>();
+        for (String alias : java.util.Collections.list(keys.aliases())) {
+            if (keys.getCertificate(alias) instanceof X509Certificate c && c.getSubjectAlternativeNames() != null) {
+                for (List<?> san : c.getSubjectAlternativeNames()) {
+                    out.add(String.valueOf(san.get(1)));
+                }
+            }
+        }
+        return out;
+    }
+
     private static boolean isIp(String name) {
         return name.matches("[0-9.]+") || name.contains(":");
     }
