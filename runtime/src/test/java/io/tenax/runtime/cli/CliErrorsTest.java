@@ -169,4 +169,44 @@ class CliErrorsTest {
                 tmp.resolve("j").toString());
         assertThat(unmarked.stderr()).singleElement().asString().contains("already holds checkpoints of another run");
     }
+
+    @Test
+    void aWildcardBindWithoutAnAdvertisedAddressIsRefused() throws Exception {
+        Result node = tenax("node", "--join", "control:7355", "--token", "s.f", "--bind", "0.0.0.0");
+        assertThat(node.exit()).isEqualTo(2);
+        assertThat(node.stderr()).singleElement().asString().contains("--bind 0.0.0.0 listens on every interface")
+                .contains("--advertise");
+        Result control = tenax("control", "--bind", "0.0.0.0:7355", "--run-dir", tmp.resolve("c").toString());
+        assertThat(control.exit()).isEqualTo(2);
+        assertThat(control.stderr()).singleElement().asString().contains("--advertise");
+    }
+
+    @Test
+    void aNodeWithoutATokenSaysWhereToGetOne() throws Exception {
+        Result r = tenax("node", "--join", "control:7355");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).singleElement().asString().contains("--token T or TENAX_TOKEN");
+    }
+
+    @Test
+    void enrolmentMaterialNeedsTheAddressNodesJoinAt() throws Exception {
+        Result r = tenax("certs", "--dir", tmp.resolve("tls").toString(), "--enrolment");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).singleElement().asString().contains("--enrolment needs --control-address");
+        assertThat(tmp.resolve("tls")).doesNotExist();
+    }
+
+    /** A control member whose certificate does not name the address the nodes join at says so before it starts. */
+    @Test
+    void aControlCertificateForAnotherAddressIsRefusedAtStart() throws Exception {
+        Path tls = tmp.resolve("tls");
+        Result made = tenax("certs", "--dir", tls.toString(), "--enrolment", "--control-address", "control-a.example");
+        assertThat(made.exit()).as("%s", made.stderr()).isZero();
+        assertThat(tls.resolve("token")).exists();
+        Result r = tenax("control", "--bind", "0.0.0.0:0", "--advertise", "control-b.example", "--run-dir",
+                tmp.resolve("run").toString(), "--set", "tenax.tls.dir=" + tls);
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).singleElement().asString().contains("is for [control-a.example, 127.0.0.1, localhost]")
+                .contains("not for control-b.example").contains("--control-address control-b.example");
+    }
 }
