@@ -98,7 +98,7 @@ final class ContainerRun implements AutoCloseable {
             try {
                 DockerClientFactory.instance().client().inspectImageCmd(image).exec();
             } catch (RuntimeException e) {
-                return Optional.of("the image " + image + " is not built (mvn package -Dtenax.image=true)");
+                return Optional.of("the image " + image + " is not built (mvn package -Dimage.build=true)");
             }
             return Optional.empty();
         } catch (RuntimeException e) {
