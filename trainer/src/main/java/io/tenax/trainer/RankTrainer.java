@@ -65,6 +65,7 @@ public final class RankTrainer implements AutoCloseable {
     private final ParameterStore parameterStore;
     private final DataPlan plan;
     private final List<Parameter> trainables = new ArrayList<>();
+    private final boolean[] decayed;
     private final List<FloatBuffer> trainableViews = new ArrayList<>();
     private final List<FloatBuffer> bufferViews = new ArrayList<>();
     private final List<NDArray> trainableArrays = new ArrayList<>();
@@ -137,6 +138,13 @@ public final class RankTrainer implements AutoCloseable {
         read(bufferViews, flatBuffers);
         checkViewsWriteThrough();
         this.optimizer = new Adam(trainable, spec.learningRate());
+        this.decayed = new boolean[trainable];
+        int at = 0;
+        for (Parameter parameter : trainables) { // weights decay; biases and normalisation's gamma and beta do not
+            int n = (int) parameter.getArray().size();
+            java.util.Arrays.fill(decayed, at, at + n, parameter.getType() == Parameter.Type.WEIGHT);
+            at += n;
+        }
     }
 
     private static FloatBuffer view(NDArray array) {
@@ -195,7 +203,8 @@ public final class RankTrainer implements AutoCloseable {
             lastCollectiveNanos = System.nanoTime() - began;
         }
         pauseAgreed = reduced[pauseSlot] > 0;
-        optimizer.step(flatParameters, reduced);
+        optimizer.step(flatParameters, reduced, spec.schedule().rate(spec.learningRate(), optimizer.stepCount()),
+                spec.weightDecay(), decayed);
         writeParameters();
         for (int i = 0; i < flatBuffers.length; i++) {
             flatBuffers[i] += reduced[flatParameters.length + i];
@@ -304,6 +313,23 @@ public final class RankTrainer implements AutoCloseable {
 
     /** A held-out metric: its name ({@code accuracy}, {@code mAP@0.5}) and value. */
     public record Evaluation(String metric, double value) {
+    }
+
+    /**
+     * Writes the model's parameters in DJL's own format ({@code Model.save}) as
+     * {@code dir/NAME-0000.params}; {@code dir} must not hold a model yet.
+     */
+    public void saveParameters(java.nio.file.Path dir, String name) throws java.io.IOException {
+        if (staged) {
+            push(trainableViews, trainableArrays);
+            push(bufferViews, bufferArrays);
+        }
+        model.save(dir, name);
+    }
+
+    /** What the run trains on: the task builds the block and reads the held-out split. */
+    public TrainingTask task() {
+        return task;
     }
 
     /** A copy of the flat trainable-parameter vector. */

@@ -1,6 +1,7 @@
 package io.tenax.trainer;
 
 import io.tenax.trainer.model.ModelKind;
+import io.tenax.trainer.optim.LearningRateSchedule;
 import java.util.Objects;
 
 /**
@@ -18,9 +19,12 @@ import java.util.Objects;
  * @param deterministic sum the micro-shards' gradients in canonical order, so that the parameters
  *                      after every step are bitwise independent of the world size and membership
  * @param imageSize     side in pixels to which images loaded from disk are scaled
+ * @param schedule      the learning rate of every step: warm-up and decay of {@code learningRate}
+ * @param weightDecay   decoupled weight decay (AdamW) of the weights, not of biases and normalisation
  */
 public record TrainingSpec(ModelKind model, String dataset, long seed, int trainSize, int evalSize,
-        int globalBatch, int microShards, float learningRate, boolean deterministic, int imageSize) {
+        int globalBatch, int microShards, float learningRate, boolean deterministic, int imageSize,
+        LearningRateSchedule schedule, float weightDecay) {
 
     public static final String DIGITS = "digits";
     public static final String SHAPES = "shapes";
@@ -48,6 +52,17 @@ public record TrainingSpec(ModelKind model, String dataset, long seed, int train
         if (!(learningRate > 0) || !Float.isFinite(learningRate)) {
             throw new IllegalArgumentException("learning-rate must be a positive number (got " + learningRate + ")");
         }
+        Objects.requireNonNull(schedule, "schedule");
+        if (!(weightDecay >= 0) || weightDecay >= 1) {
+            throw new IllegalArgumentException("weight-decay must be in [0, 1) (got " + weightDecay + ")");
+        }
+    }
+
+    /** A constant learning rate and no weight decay. */
+    public TrainingSpec(ModelKind model, String dataset, long seed, int trainSize, int evalSize, int globalBatch,
+            int microShards, float learningRate, boolean deterministic, int imageSize) {
+        this(model, dataset, seed, trainSize, evalSize, globalBatch, microShards, learningRate, deterministic,
+                imageSize, LearningRateSchedule.CONSTANT, 0f);
     }
 
     /** Plain mode on 32-pixel images: the common case of the tests. */
@@ -63,6 +78,6 @@ public record TrainingSpec(ModelKind model, String dataset, long seed, int train
 
     public TrainingSpec withDeterministic(boolean on) {
         return new TrainingSpec(model, dataset, seed, trainSize, evalSize, globalBatch, microShards, learningRate,
-                on, imageSize);
+                on, imageSize, schedule, weightDecay);
     }
 }

@@ -97,6 +97,13 @@ final class GenerationRun implements AutoCloseable {
                 checkpoint(next); // every rank stopped after the same step: checkpoint it
                 worker.tell(new Worker.LoopPaused(generation, next));
             } else if (next == start.endStep()) {
+                // The run's last state is a checkpoint too: the run's model is exported from it, and a
+                // longer run resumed from it continues there. Its shard is written before the rank reports
+                // the end, so that the coordinator commits it with the finish.
+                java.util.concurrent.CompletableFuture<?> last = checkpoint(next);
+                if (last != null) {
+                    last.handle((done, error) -> null).join();
+                }
                 float score = start.rank() == 0 ? (float) r.trainer().evaluate().value() : Float.NaN;
                 worker.tell(new Worker.LoopEnded(generation, next, progress.recentLoss(), score,
                         r.trainer().parameterDigest()));
@@ -161,15 +168,18 @@ final class GenerationRun implements AutoCloseable {
         }
     }
 
-    /** Commits the state to memory and writes it in the background, unless it was just taken. */
-    private void checkpoint(long nextStep) {
+    /**
+     * Commits the state to memory and writes it in the background, unless it was just taken.
+     * Returns what completes once the write is reported to the worker (null: nothing to write).
+     */
+    private java.util.concurrent.CompletableFuture<?> checkpoint(long nextStep) {
         CheckpointId id = new CheckpointId(nextStep, start.generation());
         if (r.state().newestIs(id)) {
-            return;
+            return null;
         }
         StateSnapshot snapshot = r.state().commit(id);
         long generation = start.generation();
-        r.writer().offer(id, start.rank(), start.world().size(), snapshot).whenComplete((receipt, error) ->
+        return r.writer().offer(id, start.rank(), start.world().size(), snapshot).whenComplete((receipt, error) ->
                 worker.tell(error == null ? new Worker.ShardWritten(generation, receipt)
                         : new Worker.ShardFailed(generation, id, error)));
     }

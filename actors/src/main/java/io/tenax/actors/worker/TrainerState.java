@@ -23,14 +23,14 @@ import java.util.Objects;
  * <p>The two newest commits stay in memory, so that a generation that resumes from one of
  * them needs no load. Used on the training thread only.
  */
-final class TrainerState {
-    static final String PARAMETERS = "parameters";
-    static final String BUFFERS = "buffers";
-    static final String ADAM_M = "adam.m";
-    static final String ADAM_V = "adam.v";
-    static final String NEXT_STEP = "next-step";
-    static final String OPTIMIZER_STEP = "optimizer-step";
-    static final String SEED = "seed";
+public final class TrainerState {
+    public static final String PARAMETERS = "parameters";
+    public static final String BUFFERS = "buffers";
+    public static final String ADAM_M = "adam.m";
+    public static final String ADAM_V = "adam.v";
+    public static final String NEXT_STEP = "next-step";
+    public static final String OPTIMIZER_STEP = "optimizer-step";
+    public static final String SEED = "seed";
     private static final int KEPT = 2;
 
     /** Where {@link #restore} found the state, as the {@code resumed} event reports it. */

@@ -84,6 +84,9 @@ public final class ControlCommand implements Callable<Integer> {
         } catch (Exception e) {
             System.out.println("the run report could not be written: " + e.getMessage());
         }
+        if (summary.finished()) {
+            io.tenax.runtime.model.ModelExport.write(run, System.out);
+        }
         return TrainCommand.report(summary, run);
     }
 

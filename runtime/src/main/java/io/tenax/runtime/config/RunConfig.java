@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.actors.coordinator.Formation;
 import io.tenax.trainer.TrainingSpec;
+import io.tenax.trainer.optim.LearningRateSchedule;
 import io.tenax.trainer.data.DatasetException;
 import io.tenax.trainer.data.DatasetLoader;
 import io.tenax.trainer.device.DeviceChoice;
@@ -193,8 +194,6 @@ public record RunConfig(
         if (!(lr > 0) || lr > 10) {
             throw error("tenax.training.learning-rate", "must be in (0, 10]", lr);
         }
-        TrainingSpec spec = new TrainingSpec(model, dataset, seed, trainSize, evalSize,
-                globalBatch, microShards, (float) lr, c.getBoolean("tenax.training.deterministic"), imageSize);
         long steps = c.getLong("tenax.steps");
         int epochs = c.getInt("tenax.epochs");
         if (steps < 0) {
@@ -206,6 +205,28 @@ public record RunConfig(
             }
             steps = (long) epochs * (trainSize / globalBatch);
         }
+        LearningRateSchedule.Decay decay;
+        try {
+            decay = LearningRateSchedule.Decay.fromConfig(c.getString("tenax.training.lr-schedule"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("tenax.training.lr-schedule " + e.getMessage());
+        }
+        double warmupEpochs = c.getDouble("tenax.training.warmup-epochs");
+        if (!(warmupEpochs >= 0)) {
+            throw error("tenax.training.warmup-epochs", "must be at least 0", warmupEpochs);
+        }
+        long warmup = Math.min(steps, Math.round(warmupEpochs * (trainSize / globalBatch)));
+        double lrf = c.getDouble("tenax.training.lrf");
+        if (!(lrf > 0) || lrf > 1) {
+            throw error("tenax.training.lrf", "must be in (0, 1]", lrf);
+        }
+        double weightDecay = c.getDouble("tenax.training.weight-decay");
+        if (!(weightDecay >= 0) || weightDecay >= 1) {
+            throw error("tenax.training.weight-decay", "must be in [0, 1)", weightDecay);
+        }
+        TrainingSpec spec = new TrainingSpec(model, dataset, seed, trainSize, evalSize, globalBatch, microShards,
+                (float) lr, c.getBoolean("tenax.training.deterministic"), imageSize,
+                new LearningRateSchedule(decay, warmup, lrf, steps), (float) weightDecay);
         String journalKind = c.getString("tenax.journal.kind");
         if (!journalKind.equals("h2") && !journalKind.equals("postgres")) {
             throw error("tenax.journal.kind", "must be h2 or postgres", journalKind);

@@ -179,6 +179,9 @@ public final class LocalLauncher {
         } catch (IOException | RuntimeException e) {
             out.println("the run report could not be written: " + e.getMessage());
         }
+        if (summary.finished()) {
+            io.tenax.runtime.model.ModelExport.write(run, out);
+        }
         return summary;
     }
 

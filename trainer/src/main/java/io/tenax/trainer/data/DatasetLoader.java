@@ -432,6 +432,18 @@ public final class DatasetLoader {
 
     // ---- shared ---------------------------------------------------------------------------
 
+    /**
+     * An image file as a model's input: scaled to {@code size x size}, RGB in [0, 1], channels
+     * first, as data sets on disk are read.
+     *
+     * @throws DatasetException when the file is not an image
+     */
+    public static float[] readImage(Path file, int size) {
+        float[] out = new float[3 * size * size];
+        readImage(file, size, out, 0);
+        return out;
+    }
+
     /** Decodes an image and scales it to {@code size x size} RGB in [0, 1], channel-first. */
     private static void readImage(Path file, int size, float[] out, int offset) {
         BufferedImage image;

@@ -35,6 +35,14 @@ public final class Adam {
 
     /** Applies one update to {@code params} in place from {@code grads} (same length). */
     public void step(float[] params, float[] grads) {
+        step(params, grads, learningRate, 0f, null);
+    }
+
+    /**
+     * One update at rate {@code rate}, with decoupled weight decay ({@code params -= rate ×
+     * weightDecay × params}, AdamW) of the entries {@code decayed} marks (null: none).
+     */
+    public void step(float[] params, float[] grads, float rate, float weightDecay, boolean[] decayed) {
         if (params.length != m.length || grads.length < m.length) {
             throw new IllegalArgumentException("expected " + m.length + " parameters and gradients, got "
                     + params.length + " and " + grads.length);
@@ -42,7 +50,15 @@ public final class Adam {
         step++;
         float correction1 = (float) (1 - StrictMath.pow(beta1, step));
         float correction2 = (float) (1 - StrictMath.pow(beta2, step));
-        float stepSize = learningRate / correction1;
+        float stepSize = rate / correction1;
+        float shrink = 1 - rate * weightDecay;
+        if (weightDecay > 0 && decayed != null) {
+            for (int i = 0; i < params.length; i++) {
+                if (decayed[i]) {
+                    params[i] *= shrink;
+                }
+            }
+        }
         for (int i = 0; i < params.length; i++) {
             float g = grads[i];
             float mi = beta1 * m[i] + (1 - beta1) * g;

@@ -29,6 +29,12 @@ public final class ClassificationTask implements TrainingTask {
         return model.build(train.numClasses());
     }
 
+    /** Classes are numbered (the digits' classes are their digits). */
+    @Override
+    public java.util.List<String> classNames() {
+        return java.util.stream.IntStream.range(0, train.numClasses()).mapToObj(Integer::toString).toList();
+    }
+
     @Override
     public Shape sampleShape() {
         return new Shape(train.channels(), train.height(), train.width());

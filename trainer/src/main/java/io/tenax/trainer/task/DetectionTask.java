@@ -34,6 +34,11 @@ public final class DetectionTask implements TrainingTask {
     }
 
     @Override
+    public java.util.List<String> classNames() {
+        return train.classNames();
+    }
+
+    @Override
     public Shape sampleShape() {
         return new Shape(train.channels(), train.height(), train.width());
     }

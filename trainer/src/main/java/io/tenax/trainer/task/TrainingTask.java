@@ -26,6 +26,9 @@ public interface TrainingTask {
     /** The loss of training samples {@code ids}, summed over them: a scalar. */
     NDArray lossSum(NDManager manager, NDArray prediction, int[] ids);
 
+    /** The classes' names, in the order of the model's outputs. */
+    java.util.List<String> classNames();
+
     /** A fresh accumulator of the held-out metric. */
     Metric newMetric();
 

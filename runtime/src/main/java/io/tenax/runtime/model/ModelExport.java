@@ -1,0 +1,70 @@
+package io.tenax.runtime.model;
+
+import ai.djl.Device;
+import io.tenax.actors.worker.TrainerState;
+import io.tenax.checkpoint.CheckpointException;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.StateSnapshot;
+import io.tenax.runtime.config.RunConfig;
+import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.model.SavedModel;
+import io.tenax.trainer.optim.Adam;
+import io.tenax.trainer.task.Tasks;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The run's model, {@code RUN_DIR/model}: made from the run's newest committed checkpoint
+ * (every rank checkpoints the last step, so that of a finished run holds its final
+ * parameters), evaluated on the run's held-out split, and written by {@link SavedModel}.
+ */
+public final class ModelExport {
+    public static final String DIR = "model";
+
+    private ModelExport() {
+    }
+
+    /** {@link #export(RunConfig)}, saying on {@code out} what it wrote, or why it could not. */
+    public static void write(RunConfig run, java.io.PrintStream out) {
+        try {
+            Optional<SavedModel.Info> info = export(run);
+            if (info.isEmpty()) {
+                out.println("no model: the run has no committed checkpoint");
+            } else {
+                out.printf(java.util.Locale.ROOT, "model: %s (%s %.4f at step %d)%n", run.runDir().resolve(DIR),
+                        info.get().metric(), info.get().value(), info.get().step());
+            }
+        } catch (IOException | CheckpointException | RuntimeException e) {
+            out.println("the model could not be written: " + e.getMessage());
+        }
+    }
+
+    /** Writes {@code RUN_DIR/model}; empty when the run has no committed checkpoint. */
+    public static Optional<SavedModel.Info> export(RunConfig run) throws IOException, CheckpointException {
+        DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir());
+        List<CheckpointId> all = store.list();
+        for (int i = all.size() - 1; i >= 0; i--) {
+            CheckpointId id = all.get(i);
+            if (Files.exists(store.directory(id).resolve(DirectoryCheckpointStore.MANIFEST))) {
+                return Optional.of(export(run, store.load(id), run.runDir().resolve(DIR)));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Writes the model of checkpoint state {@code state} to {@code dir}. */
+    static SavedModel.Info export(RunConfig run, StateSnapshot state, Path dir) throws IOException {
+        try (RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()), Device.cpu(),
+                false)) {
+            trainer.restore(state.section(TrainerState.PARAMETERS), state.section(TrainerState.BUFFERS),
+                    new Adam.State(state.scalar(TrainerState.OPTIMIZER_STEP), state.section(TrainerState.ADAM_M),
+                            state.section(TrainerState.ADAM_V)));
+            return SavedModel.write(dir, trainer, run.runId(), state.scalar(TrainerState.NEXT_STEP),
+                    trainer.evaluate());
+        }
+    }
+}
