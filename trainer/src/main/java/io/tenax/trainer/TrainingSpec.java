@@ -21,10 +21,11 @@ import java.util.Objects;
  * @param imageSize     side in pixels to which images loaded from disk are scaled
  * @param schedule      the learning rate of every step: warm-up and decay of {@code learningRate}
  * @param weightDecay   decoupled weight decay (AdamW) of the weights, not of biases and normalisation
+ * @param initFrom      a saved model whose parameters are the initial ones (fine-tuning), or null
  */
 public record TrainingSpec(ModelKind model, String dataset, long seed, int trainSize, int evalSize,
         int globalBatch, int microShards, float learningRate, boolean deterministic, int imageSize,
-        LearningRateSchedule schedule, float weightDecay) {
+        LearningRateSchedule schedule, float weightDecay, java.nio.file.Path initFrom) {
 
     public static final String DIGITS = "digits";
     public static final String SHAPES = "shapes";
@@ -62,7 +63,7 @@ public record TrainingSpec(ModelKind model, String dataset, long seed, int train
     public TrainingSpec(ModelKind model, String dataset, long seed, int trainSize, int evalSize, int globalBatch,
             int microShards, float learningRate, boolean deterministic, int imageSize) {
         this(model, dataset, seed, trainSize, evalSize, globalBatch, microShards, learningRate, deterministic,
-                imageSize, LearningRateSchedule.CONSTANT, 0f);
+                imageSize, LearningRateSchedule.CONSTANT, 0f, null);
     }
 
     /** Plain mode on 32-pixel images: the common case of the tests. */
@@ -78,6 +79,6 @@ public record TrainingSpec(ModelKind model, String dataset, long seed, int train
 
     public TrainingSpec withDeterministic(boolean on) {
         return new TrainingSpec(model, dataset, seed, trainSize, evalSize, globalBatch, microShards, learningRate,
-                on, imageSize, schedule, weightDecay);
+                on, imageSize, schedule, weightDecay, initFrom);
     }
 }

@@ -39,6 +39,10 @@ final class RunOptions {
     @Option(names = "--run-id", description = "the run's id (default: generated from the time)")
     String runId;
 
+    @Option(names = "--init-from", paramLabel = "MODEL_DIR", description = "start from a saved model (a run's"
+            + " model/ directory) instead of fresh parameters, to fine-tune it")
+    Path initFrom;
+
     @Option(names = "--config", description = "HOCON file (default: ./application.conf if present)")
     Path config;
 
@@ -70,6 +74,7 @@ final class RunOptions {
         c = set(c, "tenax.run-dir", runDir == null ? null : runDir.toString());
         c = set(c, "tenax.run-id", runId);
         c = set(c, "tenax.device", device);
+        c = set(c, "tenax.training.init-from", initFrom == null ? null : initFrom.toAbsolutePath().toString());
         return c;
     }
 

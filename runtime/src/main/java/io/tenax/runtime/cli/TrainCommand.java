@@ -29,9 +29,31 @@ public final class TrainCommand implements Callable<Integer> {
             + " (with --nodes 1)")
     boolean inProcess;
 
+    @Option(names = "--resume", paramLabel = "RUN_DIR", description = "continue the run in RUN_DIR (its launcher or"
+            + " every process died) from its journal and its newest committed checkpoint; --steps/--epochs may"
+            + " make it longer, --nodes and --chaos may change, what it trains may not")
+    java.nio.file.Path resume;
+
     @Override
     public Integer call() throws Exception {
         ChaosPlan plan = ChaosPlan.parse(chaos);
+        if (resume != null) {
+            if (options.config != null) {
+                throw new ConfigError("--resume continues the run with its own configuration (RUN_DIR/run.conf);"
+                        + " drop --config, and give changes with --set");
+            }
+            RunConfig run = RunSetup.resume(resume, options.overrides());
+            java.util.List<io.tenax.actors.event.RunEvent> events = io.tenax.runtime.launch.EventLog.readAll(
+                    run.eventsFile());
+            if (!events.isEmpty() && io.tenax.actors.event.RunEvent.endsRun(events.get(events.size() - 1))) {
+                throw new ConfigError("run " + run.runId() + " in " + run.runDir() + " has already ended ("
+                        + events.get(events.size() - 1).type() + "); a finished run cannot be extended yet:"
+                        + " start a new run");
+            }
+            System.out.println("resuming run " + run.runId() + " in " + run.runDir() + ": " + run.totalSteps()
+                    + " steps");
+            return report(new LocalLauncher(run, System.out, false, plan).resuming().run(), run);
+        }
         RunConfig run = RunSetup.prepare(options.overrides(), options.config);
         if (inProcess && run.nodes() != 1) {
             throw new ConfigError("--in-process runs exactly one node (got --nodes " + run.nodes() + ")");

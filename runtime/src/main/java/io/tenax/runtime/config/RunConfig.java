@@ -224,9 +224,10 @@ public record RunConfig(
         if (!(weightDecay >= 0) || weightDecay >= 1) {
             throw error("tenax.training.weight-decay", "must be in [0, 1)", weightDecay);
         }
+        java.nio.file.Path initFrom = initFrom(c, model);
         TrainingSpec spec = new TrainingSpec(model, dataset, seed, trainSize, evalSize, globalBatch, microShards,
                 (float) lr, c.getBoolean("tenax.training.deterministic"), imageSize,
-                new LearningRateSchedule(decay, warmup, lrf, steps), (float) weightDecay);
+                new LearningRateSchedule(decay, warmup, lrf, steps), (float) weightDecay, initFrom);
         String journalKind = c.getString("tenax.journal.kind");
         if (!journalKind.equals("h2") && !journalKind.equals("postgres")) {
             throw error("tenax.journal.kind", "must be h2 or postgres", journalKind);
@@ -470,6 +471,26 @@ public record RunConfig(
     public static String render(Config config) {
         return config.getConfig("tenax").atPath("tenax").root()
                 .render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false));
+    }
+
+    /** {@code tenax.training.init-from}: a saved model of the run's architecture, or null. */
+    private static java.nio.file.Path initFrom(Config c, ModelKind model) {
+        String given = c.getString("tenax.training.init-from");
+        if (given.isEmpty()) {
+            return null;
+        }
+        java.nio.file.Path dir = java.nio.file.Path.of(given).toAbsolutePath().normalize();
+        io.tenax.trainer.model.SavedModel.Info info;
+        try {
+            info = io.tenax.trainer.model.SavedModel.read(dir);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("tenax.training.init-from (--init-from): " + e.getMessage());
+        }
+        if (info.kind() != model) {
+            throw new ConfigError("tenax.training.init-from (--init-from): " + dir + " is a " + info.architecture()
+                    + ", and this run trains a " + model.configName() + ": choose --model " + info.architecture());
+        }
+        return dir;
     }
 
     private static int positive(Config c, String key) {

@@ -14,6 +14,7 @@ import java.security.SecureRandom;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.HexFormat;
+import java.util.List;
 
 /**
  * Turns the user's inputs (flags, a config file, the modules' defaults) into a validated
@@ -102,10 +103,74 @@ public final class RunSetup {
         }
     }
 
+    /** The settings a resumed run must keep: with another value it would train another model. */
+    static final List<String> RESULT_KEYS = List.of("tenax.training.model", "tenax.training.dataset",
+            "tenax.training.seed", "tenax.training.train-size", "tenax.training.eval-size",
+            "tenax.training.global-batch", "tenax.training.micro-shards", "tenax.training.learning-rate",
+            "tenax.training.deterministic", "tenax.training.image-size", "tenax.training.lr-schedule",
+            "tenax.training.warmup-epochs", "tenax.training.lrf", "tenax.training.weight-decay",
+            "tenax.training.init-from", "tenax.run-id",
+            "tenax.checkpoint.dir", "tenax.journal.kind", "tenax.journal.url");
+
+    /**
+     * The configuration of the run in {@code runDir}, to be continued from its journal and its
+     * newest committed checkpoint: {@code overrides} may change how it runs (nodes, checkpoint
+     * cadence, more steps), never what it trains ({@link #RESULT_KEYS}); the changes are
+     * appended to its run.conf.
+     */
+    public static RunConfig resume(Path runDir, Config overrides) {
+        Path dir = runDir.toAbsolutePath().normalize();
+        Path conf = dir.resolve("run.conf");
+        if (!Files.exists(conf)) {
+            throw new ConfigError(dir + " holds no run to resume (no run.conf); start one with tenax train");
+        }
+        RunConfig before = reopen(dir);
+        Config old = ConfigFactory.parseFile(conf.toFile()).withFallback(ConfigFactory.defaultReference()).resolve();
+        Config given;
+        try {
+            given = overrides.resolve();
+        } catch (ConfigException e) {
+            throw new ConfigError(e.getMessage().replace('\n', ' '));
+        }
+        if (given.hasPath("tenax.run-dir")
+                && !Path.of(given.getString("tenax.run-dir")).toAbsolutePath().normalize().equals(dir)) {
+            throw new ConfigError("--run-dir and --resume name different directories: drop --run-dir");
+        }
+        for (String key : RESULT_KEYS) {
+            if (given.hasPath(key) && !given.getValue(key).unwrapped().toString()
+                    .equals(old.getValue(key).unwrapped().toString())) {
+                throw new ConfigError(key + " is " + old.getValue(key).render() + " in run " + before.runId()
+                        + "; a resumed run keeps it (got " + given.getValue(key).render() + "); start a new run"
+                        + " to change it");
+            }
+        }
+        Config kept = given.withoutPath("tenax.run-dir");
+        RunConfig after;
+        try {
+            after = RunConfig.from(kept.withFallback(old).resolve());
+        } catch (ConfigException e) {
+            throw new ConfigError(e.getMessage().replace('\n', ' '));
+        }
+        if (after.totalSteps() < before.totalSteps()) {
+            throw new ConfigError("run " + before.runId() + " has " + before.totalSteps() + " steps; a resumed run"
+                    + " may train more, not fewer (got " + after.totalSteps() + ")");
+        }
+        if (!kept.isEmpty()) {
+            try {
+                Files.writeString(conf, "\n# tenax train --resume\n" + RunConfig.render(kept) + "\n",
+                        StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                throw new ConfigError("cannot write " + conf + " (" + describe(e) + ")");
+            }
+        }
+        return after;
+    }
+
     private static void createRunDir(RunConfig run, String runConf) {
         Path dir = run.runDir();
         if (Files.exists(dir.resolve("run.conf"))) {
-            throw new ConfigError("run directory " + dir + " already holds a run; choose another --run-dir");
+            throw new ConfigError("run directory " + dir + " already holds a run; choose another --run-dir, or"
+                    + " continue it with 'tenax train --resume " + dir + "'");
         }
         try {
             Files.createDirectories(dir);

@@ -82,6 +82,7 @@ public final class LocalLauncher {
     private int joinPort;
     private String token;
     private volatile String managementUrl;
+    private boolean resuming;
 
     public LocalLauncher(RunConfig run, PrintStream out, boolean inProcess) {
         this(run, out, inProcess, ChaosPlan.NONE);
@@ -127,14 +128,33 @@ public final class LocalLauncher {
         }, run.checkpoints().dir(), run.training().seed(), note -> display.note(note), faults);
     }
 
+    /**
+     * This run continues one whose processes all died ({@code tenax train --resume}): its journal
+     * is its own, and the events it already logged are history, not news to act on.
+     */
+    public LocalLauncher resuming() {
+        this.resuming = true;
+        return this;
+    }
+
     /** Starts the run, waits for it to end, and returns its summary (also written to disk). */
     public RunSummary run() throws Exception {
         long started = System.nanoTime();
-        ControlMember.refuseForeignJournal(run);
+        if (!resuming) {
+            ControlMember.refuseForeignJournal(run);
+        }
         DeviceChoice device = chooseDevice();
         Files.writeString(run.runDir().resolve("run.conf"), "\n# resolved by the launcher\ntenax.device = "
                 + (device.gpu() ? "gpu" : "cpu") + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
         EventLog events = new EventLog(run.eventsFile());
+        if (resuming) {
+            List<RunEvent> before = events.poll(); // kept for the summary, not followed
+            for (RunEvent e : before) {
+                if (e instanceof RunEvent.CheckpointCommitted c) {
+                    newestCommitted = new CheckpointId(c.step(), c.generation());
+                }
+            }
+        }
         Thread killer = new Thread(this::stopOnExit, "tenax-launcher-shutdown");
         boolean finished = false;
         try (ProgressDisplay shown = ProgressDisplay.forConsole(out, run.totalSteps())) {

@@ -126,6 +126,10 @@ public final class NodeMain {
         }
         RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()),
                 gpu ? cudaDevice(binding.device()) : Device.cpu(), false);
+        if (run.training().initFrom() != null) { // fine-tuning: every rank starts from the same saved model
+            io.tenax.trainer.model.SavedModel.initialise(trainer, run.training().initFrom());
+            log.info("node {}: initial parameters from {}", o.name(), run.training().initFrom());
+        }
         boolean ringTls = run.ringSecurity().securesRingOn(o.bind());
         if (ringTls && !run.tls().enabled()) {
             throw new ConfigError("tenax.ring.tls = " + run.ringSecurity().name().toLowerCase(java.util.Locale.ROOT)

@@ -225,6 +225,38 @@ public final class SavedModel {
         return new Loaded(info, model);
     }
 
+    /**
+     * Makes the saved model in {@code dir} {@code trainer}'s parameters (and BatchNorm
+     * statistics), keeping its optimizer as it is: the start of a fine-tuning run.
+     */
+    public static void initialise(RankTrainer trainer, Path dir) throws IOException {
+        Info info = read(dir);
+        int classes = trainer.task().classNames().size();
+        if (info.kind() != trainer.spec().model() || info.classes().size() != classes) {
+            throw new IllegalArgumentException(dir + " is a " + info.architecture() + " with " + info.classes().size()
+                    + " classes; this run trains a " + trainer.spec().model().configName() + " with " + classes);
+        }
+        try (Loaded loaded = load(dir)) {
+            List<float[]> trainable = new ArrayList<>();
+            List<float[]> buffers = new ArrayList<>();
+            for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : loaded.model.getBlock().getParameters()) {
+                (p.getValue().requiresGradient() ? trainable : buffers).add(p.getValue().getArray().toFloatArray());
+            }
+            trainer.restore(concat(trainable), concat(buffers), trainer.optimizerState());
+        }
+    }
+
+    private static float[] concat(List<float[]> parts) {
+        int n = parts.stream().mapToInt(a -> a.length).sum();
+        float[] out = new float[n];
+        int at = 0;
+        for (float[] a : parts) {
+            System.arraycopy(a, 0, out, at, a.length);
+            at += a.length;
+        }
+        return out;
+    }
+
     /** The held-out metric of the model in {@code dir} on {@code task}'s held-out split. */
     public static RankTrainer.Evaluation evaluate(Path dir, TrainingTask task) throws IOException {
         try (Loaded loaded = load(dir)) {

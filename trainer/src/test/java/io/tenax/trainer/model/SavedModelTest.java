@@ -63,6 +63,19 @@ class SavedModelTest {
         }
         assertThat(SavedModel.evaluate(dir, task)).isEqualTo(tenax);
         assertThat(tenax.value()).as("trained").isGreaterThan(0.3);
+
+        // --init-from: a fresh trainer made the saved model's, its optimizer untouched.
+        try (RankTrainer tuned = new RankTrainer(spec)) {
+            assertThat(tuned.evaluate()).isNotEqualTo(tenax);
+            SavedModel.initialise(tuned, dir);
+            assertThat(tuned.evaluate()).as("the saved parameters").isEqualTo(tenax);
+            assertThat(tuned.optimizerState().step()).isZero();
+        }
+        try (RankTrainer cnn = new RankTrainer(new TrainingSpec(ModelKind.CNN, "digits", 42, 600, 100, 96, 12,
+                0.002f))) {
+            assertThatThrownBy(() -> SavedModel.initialise(cnn, dir)).hasMessageContaining("is a mlp with 10 classes")
+                    .hasMessageContaining("trains a cnn");
+        }
     }
 
     @Test
