@@ -159,7 +159,8 @@ class MultiHostTest {
         assertThat(starts).as("the restarted control member recovered the coordinator from the journal").hasSize(2);
         long killedAt = s.failures().get(0).step();
         long firstStepSeenAgain = EventLog.only(events, RunEvent.Progress.class).stream()
-                .filter(p -> p.time() > starts.get(1).time()).mapToLong(RunEvent.Progress::step).min().orElseThrow();
+                .filter(p -> p.time() > starts.get(1).time()).mapToLong(RunEvent.Progress::step).min()
+                .orElse(s.steps()); // the nodes reached the last step before it was back, and waited
         assertThat(firstStepSeenAgain).as("steps trained without a control member; %s", timeline)
                 .isGreaterThan(killedAt + 20);
         System.out.printf("control member lost at step %d; its restart saw step %d first%n", killedAt,
