@@ -164,25 +164,30 @@ public final class PredictCommand implements Callable<Integer> {
         BufferedImage image = ImageIO.read(input.toFile());
         int w = image.getWidth();
         int h = image.getHeight();
-        BufferedImage drawn = out == null ? null : new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        // Small images are drawn enlarged (nearest neighbour), so that boxes and labels stay legible.
+        int scale = Math.max(1, 256 / Math.max(1, Math.min(w, h)));
+        BufferedImage drawn = out == null ? null : new BufferedImage(w * scale, h * scale, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = drawn == null ? null : drawn.createGraphics();
         if (g != null) {
-            g.drawImage(image, 0, 0, null);
-            g.setStroke(new BasicStroke(Math.max(1f, Math.min(w, h) / 150f)));
+            g.drawImage(image, 0, 0, w * scale, h * scale, null);
+            g.setStroke(new BasicStroke(Math.max(1f, Math.min(w, h) * scale / 150f)));
+            g.setFont(g.getFont().deriveFont(Math.max(10f, Math.min(w, h) * scale / 24f)));
         }
         for (Decoder.Detection d : found) {
             float[] b = d.box();
             int cls = (int) b[0];
-            int x = Math.round((b[1] - b[3] / 2) * w);
-            int y = Math.round((b[2] - b[4] / 2) * h);
-            int bw = Math.round(b[3] * w);
-            int bh = Math.round(b[4] * h);
+            // Clipped to the image, as YOLOv5 clips its boxes.
+            int x = Math.max(0, Math.round((b[1] - b[3] / 2) * w));
+            int y = Math.max(0, Math.round((b[2] - b[4] / 2) * h));
+            int bw = Math.min(w, Math.round((b[1] + b[3] / 2) * w)) - x;
+            int bh = Math.min(h, Math.round((b[2] + b[4] / 2) * h)) - y;
             String label = info.classes().get(cls);
             System.out.printf(Locale.ROOT, "%s\t%s\t%.4f\t%d,%d,%d,%d%n", input, label, d.score(), x, y, bw, bh);
             if (g != null) {
                 g.setColor(COLOURS[cls % COLOURS.length]);
-                g.drawRect(x, y, bw, bh);
-                g.drawString(String.format(Locale.ROOT, "%s %.2f", label, d.score()), x + 2, Math.max(10, y - 2));
+                g.drawRect(x * scale, y * scale, bw * scale, bh * scale);
+                g.drawString(String.format(Locale.ROOT, "%s %.2f", label, d.score()), x * scale + 2,
+                        Math.max(g.getFont().getSize(), y * scale - 2));
             }
         }
         if (g != null) {
