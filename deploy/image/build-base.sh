@@ -7,12 +7,14 @@
 #   deploy/image/build-base.sh [--force]      (needs docker; run as root or a docker user)
 set -euo pipefail
 
-image=tenax-base:local
+image=${TENAX_BASE_IMAGE:-tenax-base:local}
 if [ "${1:-}" != --force ] && docker image inspect "$image" >/dev/null 2>&1; then
   echo "$image is already built (--force builds it again)"
   exit 0
 fi
-command -v jlink >/dev/null || { echo "build-base: jlink not found; install a Java 17 JDK" >&2; exit 2; }
+for tool in jlink ldd; do
+  command -v "$tool" >/dev/null || { echo "build-base: $tool not found; install a Java 17 JDK (and libc-bin)" >&2; exit 2; }
+done
 java_home=$(dirname "$(dirname "$(readlink -f "$(command -v jlink)")")")
 [ -d "$java_home/jmods" ] || { echo "build-base: $java_home has no jmods (needs a full JDK)" >&2; exit 2; }
 # busybox for a shell; fontconfig and one font for the run report's charts.
@@ -20,6 +22,7 @@ fontconfig=/usr/lib/x86_64-linux-gnu/libfontconfig.so.1
 font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 if ! command -v busybox >/dev/null || [ ! -e "$fontconfig" ] || [ ! -e "$font" ]; then
   if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static libfontconfig1 fonts-dejavu-core >/dev/null
   else
     echo "build-base: needs busybox, fontconfig and a font (apt-get install busybox-static libfontconfig1" \
@@ -39,17 +42,19 @@ jdk.management.jfr,jdk.jcmd,jdk.attach
 jlink --module-path "$java_home/jmods" --add-modules "$modules" --strip-debug --no-man-pages \
   --no-header-files --compress=2 --output "$root/opt/java"
 
-# Every shared library the runtime and libtorch need, from this host (Debian bookworm's glibc).
-libtorch=$(ls -d "${DJL_LIBTORCH:-$HOME/.m2/repository/ai/djl/pytorch/pytorch-native-cpu/2.7.1}" 2>/dev/null || true)
-scratch=$(mktemp -d)
-if [ -n "$libtorch" ] && ls "$libtorch"/*.jar >/dev/null 2>&1; then
-  (cd "$scratch" && unzip -q -o "$(ls "$libtorch"/*linux-x86_64.jar | head -n 1)" 'pytorch/cpu/linux-x86_64/*')
-fi
+# Every shared library the runtime, fontconfig and libtorch need, from this host (Debian
+# bookworm's glibc). libtorch 2.7.1 and DJL's JNI library from the Maven jars link against
+# exactly these (ldd), beside the ones they bring themselves.
+libtorch_needs="libstdc++.so.6 libgcc_s.so.1 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libc.so.6"
+system_lib=/lib/x86_64-linux-gnu
 # (The X11 parts of java.desktop are left out: the image is headless.)
 rm -f "$root"/opt/java/lib/libawt_xawt.so "$root"/opt/java/lib/libsplashscreen.so "$root"/opt/java/lib/libjawt.so
-needed=$( { find "$root/opt/java" "$scratch" -name '*.so*' -type f; echo "$root/opt/java/bin/java"; echo "$fontconfig"; } \
+needed=$( { find "$root/opt/java" -name '*.so*' -type f; echo "$root/opt/java/bin/java"; echo "$fontconfig"; } \
   | xargs -r ldd 2>/dev/null | awk '/=> \//{print $3} /^\s*\/lib/{print $1}' | grep -E '^/(usr/)?lib' | sort -u)
-rm -rf "$scratch"
+for lib in $libtorch_needs; do
+  [ -e "$system_lib/$lib" ] || { echo "build-base: $system_lib/$lib is missing" >&2; exit 2; }
+  needed="$needed $system_lib/$lib"
+done
 # Debian's merged /usr: /lib and /lib64 are links into /usr.
 mkdir -p "$root/usr/lib" "$root/usr/lib64"
 ln -s usr/lib "$root/lib"
