@@ -333,7 +333,8 @@ class NcclLifecycleTest {
         c.abort("reconfigure");
         c.close();
         assertThat(nccl.count("abort")).isZero(); // parked: a shrink may want it
-        waitUntil(() -> nccl.count("abort") == 1); // its 300 ms are up
+        // its 300 ms are up: the reaper aborts it, then marks it closed
+        waitUntil(() -> nccl.count("abort") == 1 && c.state() == NcclCollective.State.CLOSED);
         assertThat(nccl.count("abort")).isEqualTo(1);
         assertThat(c.state()).isEqualTo(NcclCollective.State.CLOSED);
     }
