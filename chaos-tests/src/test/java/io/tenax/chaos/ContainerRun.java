@@ -149,7 +149,8 @@ final class ContainerRun implements AutoCloseable {
         }
         Files.writeString(base.resolve("config").resolve("run.conf"), conf, StandardCharsets.UTF_8);
         String token = Files.readString(tls.resolve(ControlMember.TOKEN_FILE), StandardCharsets.UTF_8).strip();
-        String subnet = "169.254." + ThreadLocalRandom.current().nextInt(150, 200) + ".";
+        // 150-168: link-local, and never 169.254.169.0/24, where clouds serve their metadata
+        String subnet = "169.254." + ThreadLocalRandom.current().nextInt(150, 169) + ".";
         ContainerRun r = new ContainerRun(manifests, base, subnet, token);
         try {
             r.network = org.testcontainers.containers.Network.builder()

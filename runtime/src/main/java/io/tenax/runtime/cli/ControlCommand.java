@@ -43,6 +43,9 @@ public final class ControlCommand implements Callable<Integer> {
     @Option(names = "--cluster-port", description = "the cluster's port (default: the join port + 1, or any free one)")
     Integer clusterPort;
 
+    @Option(names = "--no-model", hidden = true, description = "leave the model's export to the launcher")
+    boolean noModel;
+
     @Override
     public Integer call() throws Exception {
         Listen listen = Listen.parse(bind, advertise, clusterPort);
@@ -84,8 +87,8 @@ public final class ControlCommand implements Callable<Integer> {
         } catch (Exception e) {
             System.out.println("the run report could not be written: " + e.getMessage());
         }
-        if (summary.finished()) {
-            io.tenax.runtime.model.ModelExport.write(run, System.out);
+        if (summary.finished() && !noModel) {
+            io.tenax.runtime.model.ModelExport.write(run, summary.steps(), System.out);
         }
         return TrainCommand.report(summary, run);
     }

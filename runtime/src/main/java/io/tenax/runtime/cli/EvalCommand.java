@@ -43,7 +43,8 @@ public final class EvalCommand implements Callable<Integer> {
             throw new ConfigError(e.getMessage());
         }
         if (task.classNames().size() != info.classes().size()) {
-            throw new ConfigError(model + " has " + info.classes().size() + " classes, and " + dataset + " has "
+            throw new ConfigError(model + " has " + info.classes().size() + " classes, and "
+                    + (dataset != null ? dataset : info.data().dataset()) + " has "
                     + task.classNames().size() + ": evaluate it on data with its classes " + info.classes());
         }
         System.out.printf(Locale.ROOT, "model %s: %s, %d classes, %d steps of run %s%n", model, info.architecture(),

@@ -42,14 +42,20 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new ConfigError("--resume continues the run with its own configuration (RUN_DIR/run.conf);"
                         + " drop --config, and give changes with --set");
             }
-            RunConfig run = RunSetup.resume(resume, options.overrides());
+            java.nio.file.Path dir = resume.toAbsolutePath().normalize();
             java.util.List<io.tenax.actors.event.RunEvent> events = io.tenax.runtime.launch.EventLog.readAll(
-                    run.eventsFile());
+                    dir.resolve("events.jsonl"));
             if (!events.isEmpty() && io.tenax.actors.event.RunEvent.endsRun(events.get(events.size() - 1))) {
-                throw new ConfigError("run " + run.runId() + " in " + run.runDir() + " has already ended ("
-                        + events.get(events.size() - 1).type() + "); a finished run cannot be extended yet:"
-                        + " start a new run");
+                throw new ConfigError("the run in " + dir + " has already ended ("
+                        + events.get(events.size() - 1).type() + "); a finished or stopped run cannot be resumed"
+                        + " yet: start a new run (--init-from " + dir.resolve("model") + " starts from its model)");
             }
+            String alive = stillRunning(dir);
+            if (alive != null) {
+                throw new ConfigError("the run in " + dir + " is still running (" + alive + "); --resume is for a"
+                        + " run whose processes all died: follow this one with tenax status --run-dir " + dir);
+            }
+            RunConfig run = RunSetup.resume(dir, options.overrides());
             System.out.println("resuming run " + run.runId() + " in " + run.runDir() + ": " + run.totalSteps()
                     + " steps");
             return report(new LocalLauncher(run, System.out, false, plan).resuming().run(), run);
@@ -62,6 +68,42 @@ public final class TrainCommand implements Callable<Integer> {
             throw new ConfigError("--chaos needs node processes; drop --in-process");
         }
         return report(new LocalLauncher(run, System.out, inProcess, plan).run(), run);
+    }
+
+    /** What of the run in {@code dir} still runs: a node process, or a control member that answers; null if none. */
+    static String stillRunning(java.nio.file.Path dir) {
+        java.nio.file.Path nodes = dir.resolve("nodes");
+        if (java.nio.file.Files.isDirectory(nodes)) {
+            try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(nodes)) {
+                for (java.nio.file.Path f : files.filter(p -> p.toString().endsWith(".pid")).toList()) {
+                    long pid = Long.parseLong(java.nio.file.Files.readString(f).strip());
+                    if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                        return f.getFileName().toString().replace(".pid", "") + " is process " + pid;
+                    }
+                }
+            } catch (java.io.IOException | NumberFormatException e) {
+                // an unreadable pid file tells nothing
+            }
+        }
+        java.nio.file.Path management = dir.resolve("management.json");
+        if (java.nio.file.Files.exists(management)) {
+            try {
+                String url = new com.fasterxml.jackson.databind.ObjectMapper().readTree(management.toFile())
+                        .path("url").asText();
+                if (url.startsWith("http://")) { // the local run's loopback endpoint
+                    java.net.HttpURLConnection c = (java.net.HttpURLConnection) java.net.URI.create(url + "/status")
+                            .toURL().openConnection();
+                    c.setConnectTimeout(1000);
+                    c.setReadTimeout(2000);
+                    if (c.getResponseCode() == 200) {
+                        return "its control member answers at " + url;
+                    }
+                }
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                // nothing answers
+            }
+        }
+        return null;
     }
 
     /** Prints how the run went; returns the exit code: 0 finished, 1 not. */

@@ -155,6 +155,17 @@ public final class RunSetup {
             throw new ConfigError("run " + before.runId() + " has " + before.totalSteps() + " steps; a resumed run"
                     + " may train more, not fewer (got " + after.totalSteps() + ")");
         }
+        if (after.totalSteps() != before.totalSteps()
+                && before.training().schedule().decay() != io.tenax.trainer.optim.LearningRateSchedule.Decay.CONSTANT) {
+            throw new ConfigError("run " + before.runId() + "'s learning rate decays ("
+                    + before.training().schedule().decay().name().toLowerCase(java.util.Locale.ROOT) + ") over its "
+                    + before.totalSteps() + " steps; another length would change every rate after this point:"
+                    + " resume it without --steps/--epochs");
+        }
+        if (!before.runDir().equals(dir)) {
+            throw new ConfigError(dir + " holds run " + before.runId() + " of " + before.runDir() + " (it was moved"
+                    + " or copied); resume it where it was made");
+        }
         if (!kept.isEmpty()) {
             try {
                 Files.writeString(conf, "\n# tenax train --resume\n" + RunConfig.render(kept) + "\n",

@@ -200,7 +200,7 @@ public final class LocalLauncher {
             out.println("the run report could not be written: " + e.getMessage());
         }
         if (summary.finished()) {
-            io.tenax.runtime.model.ModelExport.write(run, out);
+            io.tenax.runtime.model.ModelExport.write(run, summary.steps(), out);
         }
         return summary;
     }
@@ -428,7 +428,7 @@ public final class LocalLauncher {
         }
         token = ControlMember.prepare(run, new ControlMember.Listen("127.0.0.1", joinPort, 0, ""));
         join = "127.0.0.1:" + joinPort;
-        start(CONTROL, List.of("control", "--run-dir", run.runDir().toString(), "--bind", join));
+        start(CONTROL, List.of("control", "--run-dir", run.runDir().toString(), "--bind", join, "--no-model"));
         return since;
     }
 

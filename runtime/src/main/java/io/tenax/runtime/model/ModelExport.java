@@ -28,8 +28,11 @@ public final class ModelExport {
     private ModelExport() {
     }
 
-    /** {@link #export(RunConfig)}, saying on {@code out} what it wrote, or why it could not. */
-    public static void write(RunConfig run, java.io.PrintStream out) {
+    /**
+     * {@link #export(RunConfig)}, saying on {@code out} what it wrote, or why it could not; and
+     * when the model is not from the run's last step ({@code lastStep}), that it is not.
+     */
+    public static void write(RunConfig run, long lastStep, java.io.PrintStream out) {
         try {
             Optional<SavedModel.Info> info = export(run);
             if (info.isEmpty()) {
@@ -37,6 +40,11 @@ public final class ModelExport {
             } else {
                 out.printf(java.util.Locale.ROOT, "model: %s (%s %.4f at step %d)%n", run.runDir().resolve(DIR),
                         info.get().metric(), info.get().value(), info.get().step());
+                if (info.get().step() != lastStep) {
+                    out.printf(java.util.Locale.ROOT, "warning: the model is from step %d, not from the run's last"
+                            + " step %d: the last step's checkpoint was not committed (was the control member down"
+                            + " when the run ended?)%n", info.get().step(), lastStep);
+                }
             }
         } catch (IOException | CheckpointException | RuntimeException e) {
             out.println("the model could not be written: " + e.getMessage());
