@@ -285,20 +285,16 @@ final class ContainerRun implements AutoCloseable {
 
     /** Waits until an event matches, reading the control member's event log. */
     RunEvent awaitEvent(Predicate<RunEvent> match, long timeoutSeconds, String what) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-        while (System.nanoTime() < deadline) {
-            for (RunEvent e : events.poll()) {
-                if (e instanceof RunEvent.Progress p) {
-                    lastStep = Math.max(lastStep, p.step());
-                }
-                if (match.test(e)) {
-                    return e;
-                }
+        RunEvent found = events.await(match, timeoutSeconds, e -> {
+            if (e instanceof RunEvent.Progress p) {
+                lastStep = Math.max(lastStep, p.step());
             }
-            Thread.sleep(50);
+        });
+        if (found == null) {
+            throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:"
+                    + timeline());
         }
-        throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:"
-                + timeline());
+        return found;
     }
 
     void awaitStep(long step) throws Exception {
@@ -443,17 +439,7 @@ final class ContainerRun implements AutoCloseable {
 
     /** The run's events so far, one line each, for a failure's message. */
     String timeline() {
-        StringBuilder out = new StringBuilder();
-        try {
-            for (RunEvent e : EventLog.readAll(runDir.resolve("events.jsonl"))) {
-                if (!(e instanceof RunEvent.Progress || e instanceof RunEvent.CheckpointCommitted)) {
-                    out.append("\n  ").append(e);
-                }
-            }
-        } catch (IOException e) {
-            out.append(" (unreadable: ").append(e).append(')');
-        }
-        return out.toString();
+        return EventLog.outline(runDir.resolve("events.jsonl"));
     }
 
     /** Removes the containers and networks an earlier run left (a crashed JVM does not clean up). */

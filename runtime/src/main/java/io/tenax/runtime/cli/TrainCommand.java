@@ -43,11 +43,11 @@ public final class TrainCommand implements Callable<Integer> {
                         + " drop --config, and give changes with --set");
             }
             java.nio.file.Path dir = resume.toAbsolutePath().normalize();
-            java.util.List<io.tenax.actors.event.RunEvent> events = io.tenax.runtime.launch.EventLog.readAll(
+            java.util.Optional<io.tenax.actors.event.RunEvent> ended = io.tenax.runtime.launch.EventLog.ending(
                     dir.resolve("events.jsonl"));
-            if (!events.isEmpty() && io.tenax.actors.event.RunEvent.endsRun(events.get(events.size() - 1))) {
+            if (ended.isPresent()) {
                 throw new ConfigError("the run in " + dir + " has already ended ("
-                        + events.get(events.size() - 1).type() + "); a finished or stopped run cannot be resumed"
+                        + ended.get().type() + "); a finished or stopped run cannot be resumed"
                         + " yet: start a new run (--init-from " + dir.resolve("model") + " starts from its model)");
             }
             String alive = stillRunning(dir);

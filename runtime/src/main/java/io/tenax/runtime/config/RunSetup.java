@@ -94,10 +94,19 @@ public final class RunSetup {
         if (!Files.exists(conf)) {
             throw new ConfigError(runDir + " holds no run (no run.conf): start one with tenax train or tenax control");
         }
+        Config c = readRunConf(conf);
         try {
-            Config c = ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
-                    .withFallback(ConfigFactory.defaultReference()).resolve();
             return RunConfig.from(c);
+        } catch (ConfigException e) {
+            throw new ConfigError("cannot read " + conf + ": " + e.getMessage().replace('\n', ' '));
+        }
+    }
+
+    /** A run.conf over the modules' defaults, resolved. */
+    private static Config readRunConf(Path conf) {
+        try {
+            return ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
+                    .withFallback(ConfigFactory.defaultReference()).resolve();
         } catch (ConfigException e) {
             throw new ConfigError("cannot read " + conf + ": " + e.getMessage().replace('\n', ' '));
         }
@@ -124,13 +133,14 @@ public final class RunSetup {
         if (!Files.exists(conf)) {
             throw new ConfigError(dir + " holds no run to resume (no run.conf); start one with tenax train");
         }
-        RunConfig before = reopen(dir);
-        Config old = ConfigFactory.parseFile(conf.toFile()).withFallback(ConfigFactory.defaultReference()).resolve();
+        Config old = readRunConf(conf);
+        RunConfig before;
         Config given;
         try {
+            before = RunConfig.from(old);
             given = overrides.resolve();
         } catch (ConfigException e) {
-            throw new ConfigError(e.getMessage().replace('\n', ' '));
+            throw new ConfigError("cannot read " + conf + ": " + e.getMessage().replace('\n', ' '));
         }
         if (given.hasPath("tenax.run-dir")
                 && !Path.of(given.getString("tenax.run-dir")).toAbsolutePath().normalize().equals(dir)) {

@@ -175,20 +175,16 @@ public final class MultiHostRun implements AutoCloseable {
 
     /** Waits until an event matches, reading the control member's event log. */
     public RunEvent awaitEvent(Predicate<RunEvent> match, long timeoutSeconds, String what) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-        while (System.nanoTime() < deadline) {
-            for (RunEvent e : events.poll()) {
-                if (e instanceof RunEvent.Progress p) {
-                    lastStep = Math.max(lastStep, p.step());
-                }
-                if (match.test(e)) {
-                    return e;
-                }
+        RunEvent found = events.await(match, timeoutSeconds, e -> {
+            if (e instanceof RunEvent.Progress p) {
+                lastStep = Math.max(lastStep, p.step());
             }
-            Thread.sleep(50);
+        });
+        if (found == null) {
+            throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:"
+                    + timeline());
         }
-        throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:\n"
-                + timeline());
+        return found;
     }
 
     /** Waits until the run has reported training past {@code step}. */
@@ -269,17 +265,7 @@ public final class MultiHostRun implements AutoCloseable {
 
     /** The run's events so far, one line each, for a failure's message. */
     private String timeline() {
-        StringBuilder out = new StringBuilder();
-        try {
-            for (RunEvent e : EventLog.readAll(run.eventsFile())) {
-                if (!(e instanceof RunEvent.Progress || e instanceof RunEvent.CheckpointCommitted)) {
-                    out.append("\n  ").append(e);
-                }
-            }
-        } catch (IOException e) {
-            out.append(" (unreadable: ").append(e).append(')');
-        }
-        return out.toString();
+        return EventLog.outline(run.eventsFile());
     }
 
     @Override

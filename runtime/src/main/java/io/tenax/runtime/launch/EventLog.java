@@ -70,6 +70,47 @@ public final class EventLog {
         return unreadable;
     }
 
+    /**
+     * Polls until an event matches, and returns it; null when none did within
+     * {@code timeoutSeconds}. Every event read is given to {@code seen} first.
+     */
+    public RunEvent await(java.util.function.Predicate<RunEvent> match, long timeoutSeconds,
+            java.util.function.Consumer<RunEvent> seen) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        while (System.nanoTime() < deadline) {
+            for (RunEvent e : poll()) {
+                seen.accept(e);
+                if (match.test(e)) {
+                    return e;
+                }
+            }
+            Thread.sleep(50);
+        }
+        return null;
+    }
+
+    /** The log's events but progress and commits, one line each: a run's timeline for a message. */
+    public static String outline(Path file) {
+        StringBuilder out = new StringBuilder();
+        try {
+            for (RunEvent e : readAll(file)) {
+                if (!(e instanceof RunEvent.Progress || e instanceof RunEvent.CheckpointCommitted)) {
+                    out.append("\n  ").append(e);
+                }
+            }
+        } catch (IOException e) {
+            out.append(" (unreadable: ").append(e).append(')');
+        }
+        return out.toString();
+    }
+
+    /** The event that ended the run logged in {@code file}, if its last event is one. */
+    public static java.util.Optional<RunEvent> ending(Path file) throws IOException {
+        List<RunEvent> events = readAll(file);
+        return events.isEmpty() || !RunEvent.endsRun(events.get(events.size() - 1)) ? java.util.Optional.empty()
+                : java.util.Optional.of(events.get(events.size() - 1));
+    }
+
     /** Reads a whole finished log at once. */
     public static List<RunEvent> readAll(Path file) throws IOException {
         EventLog log = new EventLog(file);
