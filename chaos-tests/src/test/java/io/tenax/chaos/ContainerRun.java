@@ -79,7 +79,6 @@ final class ContainerRun implements AutoCloseable {
     private final long started = System.nanoTime();
     private org.testcontainers.containers.Network network;
     private EventLog events;
-    private volatile long lastStep = -1;
 
     /** One member's container. */
     private record Member(String name, String ip, GenericContainer<?> container) {
@@ -285,11 +284,7 @@ final class ContainerRun implements AutoCloseable {
 
     /** Waits until an event matches, reading the control member's event log. */
     RunEvent awaitEvent(Predicate<RunEvent> match, long timeoutSeconds, String what) throws Exception {
-        RunEvent found = events.await(match, timeoutSeconds, e -> {
-            if (e instanceof RunEvent.Progress p) {
-                lastStep = Math.max(lastStep, p.step());
-            }
-        });
+        RunEvent found = events.await(match, timeoutSeconds);
         if (found == null) {
             throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:"
                     + timeline());
@@ -314,7 +309,7 @@ final class ContainerRun implements AutoCloseable {
 
     private void fault(String member, String kind) throws IOException {
         faults.add(new Failure(member, member.equals(CONTROL) ? null : incarnation(member), kind,
-                System.currentTimeMillis(), lastStep));
+                System.currentTimeMillis(), events.lastStep()));
     }
 
     /** {@code docker kill}; the container is started again after two seconds, as the kubelet would. */

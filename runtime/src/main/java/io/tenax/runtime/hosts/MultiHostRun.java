@@ -45,7 +45,6 @@ public final class MultiHostRun implements AutoCloseable {
     private final List<Failure> faults = Collections.synchronizedList(new ArrayList<>());
     private final List<RunSummary.Restart> restarts = Collections.synchronizedList(new ArrayList<>());
     private final long started = System.nanoTime();
-    private volatile long lastStep = -1;
     private volatile String join;
     private volatile String token;
 
@@ -175,11 +174,7 @@ public final class MultiHostRun implements AutoCloseable {
 
     /** Waits until an event matches, reading the control member's event log. */
     public RunEvent awaitEvent(Predicate<RunEvent> match, long timeoutSeconds, String what) throws Exception {
-        RunEvent found = events.await(match, timeoutSeconds, e -> {
-            if (e instanceof RunEvent.Progress p) {
-                lastStep = Math.max(lastStep, p.step());
-            }
-        });
+        RunEvent found = events.await(match, timeoutSeconds);
         if (found == null) {
             throw new IllegalStateException("within " + timeoutSeconds + " s, no event: " + what + "; timeline:"
                     + timeline());
@@ -195,7 +190,7 @@ public final class MultiHostRun implements AutoCloseable {
     /** Every process on the member's host is SIGKILLed; its supervisor then starts it again. */
     public void killHost(String member) throws IOException {
         Supervised m = members.get(member);
-        faults.add(new Failure(member, m.incarnation, "host-killed", System.currentTimeMillis(), lastStep));
+        faults.add(new Failure(member, m.incarnation, "host-killed", System.currentTimeMillis(), events.lastStep()));
         hosts.killAll(m.host);
     }
 
@@ -203,14 +198,14 @@ public final class MultiHostRun implements AutoCloseable {
     public void vanish(String member) throws IOException {
         Supervised m = members.get(member);
         m.supervising = false;
-        faults.add(new Failure(member, m.incarnation, "host-silent", System.currentTimeMillis(), lastStep));
+        faults.add(new Failure(member, m.incarnation, "host-silent", System.currentTimeMillis(), events.lastStep()));
         hosts.drop(m.host);
     }
 
     /** The member's host is cut off for {@code millis}, then its network heals; its supervisor stays. */
     public void partition(String member, long millis) throws Exception {
         Supervised m = members.get(member);
-        faults.add(new Failure(member, m.incarnation, "partition", System.currentTimeMillis(), lastStep));
+        faults.add(new Failure(member, m.incarnation, "partition", System.currentTimeMillis(), events.lastStep()));
         hosts.drop(m.host);
         Thread.sleep(millis);
         hosts.heal(m.host);

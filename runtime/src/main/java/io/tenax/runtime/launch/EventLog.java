@@ -21,6 +21,7 @@ public final class EventLog {
     private long offset;
     private byte[] partial = new byte[0];
     private long unreadable;
+    private volatile long lastStep = -1;
 
     public EventLog(Path file) {
         this.file = file;
@@ -57,6 +58,11 @@ public final class EventLog {
             partial = java.util.Arrays.copyOfRange(bytes, start, bytes.length);
         }
         all.addAll(fresh);
+        for (RunEvent e : fresh) {
+            if (e instanceof RunEvent.Progress p) {
+                lastStep = Math.max(lastStep, p.step());
+            }
+        }
         return fresh;
     }
 
@@ -70,16 +76,17 @@ public final class EventLog {
         return unreadable;
     }
 
-    /**
-     * Polls until an event matches, and returns it; null when none did within
-     * {@code timeoutSeconds}. Every event read is given to {@code seen} first.
-     */
-    public RunEvent await(java.util.function.Predicate<RunEvent> match, long timeoutSeconds,
-            java.util.function.Consumer<RunEvent> seen) throws IOException, InterruptedException {
+    /** The highest step a progress event read so far reported (-1: none). */
+    public long lastStep() {
+        return lastStep;
+    }
+
+    /** Polls until an event matches, and returns it; null when none did within {@code timeoutSeconds}. */
+    public RunEvent await(java.util.function.Predicate<RunEvent> match, long timeoutSeconds)
+            throws IOException, InterruptedException {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(timeoutSeconds);
         while (System.nanoTime() < deadline) {
             for (RunEvent e : poll()) {
-                seen.accept(e);
                 if (match.test(e)) {
                     return e;
                 }
