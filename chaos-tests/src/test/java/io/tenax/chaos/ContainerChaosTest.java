@@ -26,6 +26,12 @@ import org.junit.jupiter.api.Test;
 class ContainerChaosTest {
     /** Longer than the failure detector and the split-brain resolver take to down a member (about 5 s). */
     private static final long OUTAGE_MILLIS = 10_000;
+    /**
+     * A run long enough to see a fenced node back: the outage, the fence, Docker's restart and a
+     * cold JVM's enrolment and join take 30-40 s on two busy cores, and the two survivors train
+     * about 150 steps a second meanwhile.
+     */
+    private static final long REJOIN_STEPS = 10_000;
 
     @BeforeAll
     static void dockerIsAvailable() {
@@ -85,7 +91,7 @@ class ContainerChaosTest {
         LocalRuns.Finished run;
         String log;
         int restarts;
-        try (ContainerRun containers = start("ct-pause", 6000)) {
+        try (ContainerRun containers = start("ct-pause", REJOIN_STEPS)) {
             containers.awaitStep(200);
             containers.pause("tenax-node-2", OUTAGE_MILLIS);
             run = finish(containers);
@@ -111,7 +117,7 @@ class ContainerChaosTest {
     @Test
     void aNodeCutOffTheNetworkIsLostSilentlyAndRejoinsWhenReconnected() throws Exception {
         LocalRuns.Finished run;
-        try (ContainerRun containers = start("ct-disconnect", 6000)) {
+        try (ContainerRun containers = start("ct-disconnect", REJOIN_STEPS)) {
             containers.awaitStep(200);
             containers.disconnect("tenax-node-0", OUTAGE_MILLIS);
             run = finish(containers);

@@ -71,7 +71,9 @@ public interface ClusterControl {
 
     /** A member's status, as far as the coordinator cares. */
     enum MemberStatus {
-        /** Joining, weakly up or up: a member a worker can live on. */
+        /** Joining: admitted to the cluster, but not yet up (its watches are not the cluster's yet). */
+        JOINING,
+        /** Weakly up or up: a member a worker can live on. */
         ACTIVE,
         /** Leaving, exiting or downed: on its way out. */
         LEAVING,
@@ -79,8 +81,10 @@ public interface ClusterControl {
         REMOVED;
 
         public static MemberStatus of(org.apache.pekko.cluster.MemberStatus s) {
-            if (s == org.apache.pekko.cluster.MemberStatus.joining() || s == org.apache.pekko.cluster.MemberStatus.up()
-                    || s == org.apache.pekko.cluster.MemberStatus.weaklyUp()) {
+            if (s == org.apache.pekko.cluster.MemberStatus.joining()) {
+                return JOINING;
+            }
+            if (s == org.apache.pekko.cluster.MemberStatus.up() || s == org.apache.pekko.cluster.MemberStatus.weaklyUp()) {
                 return ACTIVE;
             }
             return s == org.apache.pekko.cluster.MemberStatus.removed() ? REMOVED : LEAVING;

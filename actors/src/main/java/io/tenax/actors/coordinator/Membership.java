@@ -42,7 +42,9 @@ final class Membership {
         /** This incarnation is registered already: its periodic re-registration. */
         KNOWN,
         /** This incarnation was lost or drained; a late Register must not bring it back. */
-        RETIRED
+        RETIRED,
+        /** Its cluster member is not up yet (see {@link #up}); it registers again. */
+        EARLY
     }
 
     private final Map<String, Registration> registry = new LinkedHashMap<>();
@@ -74,6 +76,9 @@ final class Membership {
         }
         if (current(node, incarnation) != null) {
             return Admission.KNOWN;
+        }
+        if (!up(address)) {
+            return Admission.EARLY;
         }
         registry.put(node, new Registration(worker,
                 new Formation.Candidate(node, incarnation, address, host, port, nowMillis)));
@@ -165,6 +170,17 @@ final class Membership {
     /** Whether the member at {@code address} is in the cluster and not on its way out. */
     boolean active(String address) {
         ClusterControl.MemberStatus s = members.get(address);
+        return s == null ? !clusterKnown : s == ClusterControl.MemberStatus.ACTIVE
+                || s == ClusterControl.MemberStatus.JOINING;
+    }
+
+    /**
+     * Whether the member at {@code address} is up. A restarted node has its old incarnation's
+     * host and port, and Pekko ends every watch of an address when a member at it is removed:
+     * a worker watched before its own member is up could be reported gone for its predecessor.
+     */
+    boolean up(String address) {
+        ClusterControl.MemberStatus s = members.get(address);
         return s == null ? !clusterKnown : s == ClusterControl.MemberStatus.ACTIVE;
     }
 
@@ -177,7 +193,7 @@ final class Membership {
     /** Whether the member this coordinator runs on is itself leaving the cluster. */
     boolean selfLeaving() {
         ClusterControl.MemberStatus s = members.get(self);
-        return s != null && s != ClusterControl.MemberStatus.ACTIVE;
+        return s == ClusterControl.MemberStatus.LEAVING || s == ClusterControl.MemberStatus.REMOVED;
     }
 
     /** Members of {@code world} that neither registered nor are cluster members: no need to wait for them. */

@@ -269,6 +269,24 @@ class CoordinatorTest {
     }
 
     @Test
+    void aWorkerIsAdmittedOnlyOnceItsOwnMemberIsUp() {
+        // A restarted node has its predecessor's address: watched while its member still joins, the
+        // predecessor's removal would end the watch. The coordinator waits for it to be up.
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(1), sink, store(), view));
+        TestProbe<Worker.Command> w = testKit.createTestProbe();
+        coordinator.tell(new Coordinator.MemberChanged(address(w), ClusterControl.MemberStatus.JOINING));
+        Coordinator.Register register = new Coordinator.Register(w.ref(), "node-1", "inc-1", "127.0.0.1", 5001,
+                "digest");
+        coordinator.tell(register);
+        barrier(coordinator);
+        nothingFor(w);
+        coordinator.tell(new Coordinator.MemberChanged(address(w), ClusterControl.MemberStatus.ACTIVE));
+        coordinator.tell(register); // its next periodic registration
+        w.expectMessageClass(Worker.Registered.class);
+        assertThat(w.expectMessageClass(Worker.Start.class).generation()).isEqualTo(1);
+    }
+
+    @Test
     void aRespawnedCoordinatorRecoversItsStateFromTheJournal() {
         ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store(), view));
         List<TestProbe<Worker.Command>> workers = register(first, 2);
