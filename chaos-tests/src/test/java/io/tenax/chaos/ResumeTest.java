@@ -30,7 +30,7 @@ class ResumeTest {
 
     private static Config settings(String runId) {
         return LocalRuns.small(runId, 3, STEPS, Map.of("tenax.training.deterministic", true,
-                "tenax.checkpoint.every", 20));
+                "tenax.checkpoint.every", 20, "tenax.eval.every", 50));
     }
 
     /** The tenax command in a JVM of its own, as a user runs it. */
@@ -99,6 +99,56 @@ class ResumeTest {
         digests.forEach(d -> assertThat(d.asText()).as("bitwise equal to the run without the kill")
                 .isEqualTo(expected));
         assertThat(runDir.resolve("model").resolve("model.json")).exists();
+
+        // Rank 0 evaluated every 50 steps, before the kill and after it, and those evaluations are the
+        // reference run's: evaluating does not disturb training. The best of them, or the final
+        // model where that is better, is model-best.
+        Map<Long, Double> evaluated = evaluations(events);
+        assertThat(evaluated.keySet()).as("every 50 steps, the last step's being the final evaluation")
+                .containsExactlyInAnyOrderElementsOf(java.util.stream.LongStream.range(1, STEPS / 50)
+                        .map(i -> i * 50).boxed().toList());
+        assertThat(evaluated).isEqualTo(evaluations(EventLog.readAll(reference.config().eventsFile())));
+        JsonNode last = JSON.readTree(runDir.resolve("model").resolve("model.json").toFile());
+        JsonNode best = JSON.readTree(runDir.resolve("model-best").resolve("model.json").toFile());
+        double bestValue = Math.max(last.path("value").asDouble(), java.util.Collections.max(evaluated.values()));
+        assertThat(best.path("value").asDouble()).isEqualTo(bestValue);
+        assertThat(best.path("step").asLong()).isEqualTo(bestValue == last.path("value").asDouble() ? STEPS
+                : evaluated.entrySet().stream().filter(e -> e.getValue() == bestValue).findFirst().orElseThrow()
+                        .getKey());
+
+        // Finished, it may be extended, not resumed at its own length.
+        Path same = runDir.getParent().resolve("resume-same.log");
+        Process again = tenax(same, "train", "--resume", runDir.toString()).start();
+        assertThat(again.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(again.exitValue()).isEqualTo(2);
+        assertThat(Files.readAllLines(same, StandardCharsets.UTF_8)).filteredOn(l -> l.startsWith("tenax:"))
+                .singleElement().asString().contains("finished its " + STEPS + " steps")
+                .contains("give --steps or --epochs beyond that");
+        Path extendedLog = runDir.getParent().resolve("resume-extended.log");
+        Process extended = tenax(extendedLog, "train", "--resume", runDir.toString(), "--steps",
+                String.valueOf(STEPS + 100)).start();
+        assertThat(extended.waitFor(300, TimeUnit.SECONDS)).as("the extended run ended").isTrue();
+        String extendedOutput = Files.readString(extendedLog, StandardCharsets.UTF_8);
+        assertThat(extended.exitValue()).as(extendedOutput).isZero();
+        assertThat(extendedOutput).contains("extending run resume-killed from " + STEPS + " steps");
+        List<RunEvent> all = EventLog.readAll(runDir.resolve("events.jsonl"));
+        assertThat(EventLog.only(all, RunEvent.RunExtended.class)).singleElement()
+                .satisfies(x -> assertThat(x.toSteps()).isEqualTo(STEPS + 100));
+        List<RunEvent.GenerationStarted> later = EventLog.only(all, RunEvent.GenerationStarted.class);
+        assertThat(later.get(later.size() - 1).startStep()).as("from the finished run's last checkpoint")
+                .isEqualTo(STEPS);
+        assertThat(EventLog.only(all, RunEvent.RunFinished.class)).extracting(RunEvent.RunFinished::steps)
+                .containsExactly(STEPS, STEPS + 100);
+        assertThat(JSON.readTree(runDir.resolve("model").resolve("model.json").toFile()).path("step").asLong())
+                .isEqualTo(STEPS + 100);
+        assertThat(evaluations(all)).containsKey(STEPS + 50);
+    }
+
+    /** The run's evaluations by step; a step evaluated again after a resume keeps its latest value. */
+    private static Map<Long, Double> evaluations(List<RunEvent> events) {
+        Map<Long, Double> byStep = new java.util.TreeMap<>();
+        EventLog.only(events, RunEvent.Evaluated.class).forEach(e -> byStep.put(e.step(), e.value()));
+        return byStep;
     }
 
     private static long awaitCommit(Path runDir, long step, Process launcher) throws Exception {

@@ -308,11 +308,21 @@ public final class RankTrainer implements AutoCloseable {
                 metric.add(block.forward(parameterStore, new NDList(x), false).singletonOrThrow(), ids);
             }
         }
-        return new Evaluation(metric.name(), metric.value());
+        return new Evaluation(metric.name(), metric.value(), metric.others());
     }
 
-    /** A held-out metric: its name ({@code accuracy}, {@code mAP@0.5}) and value. */
-    public record Evaluation(String metric, double value) {
+    /**
+     * A held-out metric: its name ({@code accuracy}, {@code mAP@0.5}) and value, and the
+     * task's further metrics of the same predictions ({@link TrainingTask.Metric#others}).
+     */
+    public record Evaluation(String metric, double value, java.util.Map<String, Double> others) {
+        public Evaluation {
+            others = java.util.Map.copyOf(others);
+        }
+
+        public Evaluation(String metric, double value) {
+            this(metric, value, java.util.Map.of());
+        }
     }
 
     /**

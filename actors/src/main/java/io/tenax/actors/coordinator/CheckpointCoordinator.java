@@ -70,6 +70,9 @@ final class CheckpointCoordinator {
             return c.stale(w);
         }
         CheckpointId id = new CheckpointId(w.step(), w.generation());
+        if (state.checkpoints().contains(id)) {
+            return c.none(); // committed already: a worker repeats its last shard's receipt after the end
+        }
         Outcome outcome = acknowledge(state, id, new ShardReceipt(id, w.rank(), w.worldSize(), w.file(), w.bytes(),
                 w.sha256()));
         c.log().debug("checkpoint {} acknowledged by {}: {}", id, w.node(), outcome);

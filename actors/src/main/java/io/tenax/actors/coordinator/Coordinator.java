@@ -67,6 +67,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     /** A rank restored the state of its generation's start: from memory, the store, or the initial state. */
+    /** Rank 0 evaluated the model after {@code step} steps; {@code best}: it is the run's best model now. */
+    public record Evaluated(long generation, String node, long step, String metric, double value, boolean best)
+            implements Command, TenaxMessage {
+    }
+
     public record Resumed(long generation, String node, String source, long millis) implements Command, TenaxMessage {
     }
 
@@ -255,6 +260,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(WorkerTerminated.class, (s, t) -> reconfiguration.onTerminated(s, t.node(), t.incarnation()))
                 .onCommand(Progress.class, this::onProgress)
                 .onCommand(Resumed.class, this::onResumed)
+                .onCommand(Evaluated.class, this::onEvaluated)
                 .onCommand(ResumeFailed.class, this::onResumeFailed)
                 .onCommand(WorkerFailed.class, probe::onWorkerFailed)
                 .onCommand(PeerSilent.class, probe::onPeerSilent)
@@ -269,6 +275,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(Paused.class, drain::onPaused)
                 .onCommand(WorkerFinished.class, shutdown::onWorkerFinished)
                 .onCommand(Tick.class, (state, tick) -> {
+                    if (state.extendableTo(settings.totalSteps())) {
+                        return extend(state);
+                    }
                     shutdown.tick();
                     return reconfiguration.decideAndAct(state, List.of(), false);
                 })
@@ -291,7 +300,25 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         state.generation()));
             }
             timers.startTimerWithFixedDelay(Tick.INSTANCE, settings.tickInterval());
+            if (state.extendableTo(settings.totalSteps())) {
+                ctx.getSelf().tell(Tick.INSTANCE); // extend it now
+            }
         }).build();
+    }
+
+    /**
+     * The run finished, and its configuration now has more steps ({@code tenax train --resume
+     * --steps}): it trains on from its last checkpoint, as a run whose processes all died does.
+     */
+    private Effect<Event, CoordinatorState> extend(CoordinatorState state) {
+        long from = state.finishedAt();
+        ctx.getLog().info("run {} finished at step {}; it trains on to step {}", settings.runId(), from,
+                settings.totalSteps());
+        return Effect().persist(new CoordinatorState.RunExtended(from, settings.totalSteps())).thenRun(s -> {
+            c.emit(new RunEvent.RunExtended(CoordinatorContext.now(), from, settings.totalSteps()));
+            c.emit(new RunEvent.CoordinatorStarted(CoordinatorContext.now(), c.cluster().selfAddress(),
+                    s.generation()));
+        });
     }
 
     private Effect<Event, CoordinatorState> onRegister(CoordinatorState state, Register r) {
@@ -301,6 +328,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             ctx.getLog().error(why);
             r.worker().tell(new Worker.Rejected(why));
             return Effect().none();
+        }
+        if (state.extendableTo(settings.totalSteps())) {
+            return Effect().none(); // it trains on once the extension is journalled; the worker registers again
         }
         if (state.finished()) {
             shutdown.stopLate(r.worker(), "run finished");
@@ -337,6 +367,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         c.emit(new RunEvent.Progress(t, p.generation(), p.step(), p.epoch(), p.loss(), p.samplesPerSecond(),
                 state.world().size(), p.collectiveBytesPerSecond()));
         reconfiguration.progressed(p.generation(), t);
+        return Effect().none();
+    }
+
+    private Effect<Event, CoordinatorState> onEvaluated(CoordinatorState state, Evaluated e) {
+        if (e.generation() == state.generation() && !state.finished()) {
+            c.emit(new RunEvent.Evaluated(CoordinatorContext.now(), e.generation(), e.step(), e.metric(), e.value(),
+                    e.best()));
+        }
         return Effect().none();
     }
 

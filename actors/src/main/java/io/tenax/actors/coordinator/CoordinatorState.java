@@ -18,9 +18,11 @@ import java.util.Objects;
  * @param checkpoints  the committed checkpoints it can resume from
  * @param failures     members lost so far
  * @param finished     whether the run has ended (finished, stopped or failed)
+ * @param finishedAt   the steps it had when it finished; -1 while it runs, or when it stopped or failed
  */
 public record CoordinatorState(long generation, List<RingMember> world, long startStep, CheckpointId resumeFrom,
-        CompletedCheckpointStore checkpoints, int failures, boolean finished) implements TenaxMessage {
+        CompletedCheckpointStore checkpoints, int failures, boolean finished, long finishedAt)
+        implements TenaxMessage {
 
     public static final CoordinatorState EMPTY = new CoordinatorState(0, List.of(), 0, null,
             CompletedCheckpointStore.EMPTY, 0, false);
@@ -28,6 +30,12 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
     public CoordinatorState {
         world = List.copyOf(world);
         Objects.requireNonNull(checkpoints, "checkpoints");
+    }
+
+    /** A state that did not finish by reaching its last step. */
+    public CoordinatorState(long generation, List<RingMember> world, long startStep, CheckpointId resumeFrom,
+            CompletedCheckpointStore checkpoints, int failures, boolean finished) {
+        this(generation, world, startStep, resumeFrom, checkpoints, failures, finished, -1);
     }
 
     /** Something that happened to the run, persisted in the journal. */
@@ -65,6 +73,15 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
     public record RunAborted(long generation, String reason) implements Event {
     }
 
+    /** A finished run of {@code fromSteps} steps trains on to {@code toSteps} ({@code tenax train --resume}). */
+    public record RunExtended(long fromSteps, long toSteps) implements Event {
+    }
+
+    /** Whether this is a run that reached its last step, and {@code totalSteps} is more: it may train on. */
+    public boolean extendableTo(long totalSteps) {
+        return finished && finishedAt >= 0 && totalSteps > finishedAt;
+    }
+
     /** The newest committed checkpoint, or null. */
     public CheckpointId latestCommitted() {
         return checkpoints.latest();
@@ -79,7 +96,7 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
         if (event instanceof GenerationStarted g) {
             CheckpointId from = g.resumeGeneration() < 0 ? null : new CheckpointId(g.startStep(), g.resumeGeneration());
             return new CoordinatorState(g.generation(), g.world(), g.startStep(), from, checkpoints, failures,
-                    finished);
+                    finished, finishedAt);
         }
         if (event instanceof CheckpointCommitted c) {
             return withCheckpoints(checkpoints.add(new CheckpointId(c.step(), c.generation()), c.keep()));
@@ -88,15 +105,23 @@ public record CoordinatorState(long generation, List<RingMember> world, long sta
             return withCheckpoints(checkpoints.remove(new CheckpointId(c.step(), c.generation())));
         }
         if (event instanceof MemberLost) {
-            return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures + 1, finished);
+            return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures + 1, finished,
+                    finishedAt);
         }
-        if (event instanceof RunFinished || event instanceof RunAborted) {
+        if (event instanceof RunFinished f) {
+            return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures, true,
+                    f.steps());
+        }
+        if (event instanceof RunAborted) {
             return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures, true);
+        }
+        if (event instanceof RunExtended) {
+            return new CoordinatorState(generation, world, startStep, resumeFrom, checkpoints, failures, false);
         }
         throw new IllegalArgumentException("unknown event " + event);
     }
 
     private CoordinatorState withCheckpoints(CompletedCheckpointStore next) {
-        return new CoordinatorState(generation, world, startStep, resumeFrom, next, failures, finished);
+        return new CoordinatorState(generation, world, startStep, resumeFrom, next, failures, finished, finishedAt);
     }
 }

@@ -27,6 +27,8 @@ import java.util.Objects;
     @JsonSubTypes.Type(value = RunEvent.Cooldown.class, name = "cooldown"),
     @JsonSubTypes.Type(value = RunEvent.GenerationStarted.class, name = "generation-started"),
     @JsonSubTypes.Type(value = RunEvent.Resumed.class, name = "resumed"),
+    @JsonSubTypes.Type(value = RunEvent.Evaluated.class, name = "evaluated"),
+    @JsonSubTypes.Type(value = RunEvent.RunExtended.class, name = "run-extended"),
     @JsonSubTypes.Type(value = RunEvent.Progress.class, name = "progress"),
     @JsonSubTypes.Type(value = RunEvent.Recovered.class, name = "recovered"),
     @JsonSubTypes.Type(value = RunEvent.CheckpointCommitted.class, name = "checkpoint-committed"),
@@ -109,6 +111,18 @@ public sealed interface RunEvent {
 
     /** A rank restored its generation's start state from {@code source} (memory, store, initial state). */
     record Resumed(long time, long generation, String node, String source, long millis) implements RunEvent {
+    }
+
+    /**
+     * Rank 0 evaluated the model on the held-out split after {@code step} steps
+     * ({@code tenax.eval.every}); {@code best}: the best model of the run so far, kept.
+     */
+    record Evaluated(long time, long generation, long step, String metric, double value, boolean best)
+            implements RunEvent {
+    }
+
+    /** A finished run trains on, from its last checkpoint, to a larger number of steps. */
+    record RunExtended(long time, long fromSteps, long toSteps) implements RunEvent {
     }
 
     /** Periodic progress from rank 0: {@code step} is the step just completed. */

@@ -51,7 +51,9 @@ public final class MessageRegistry {
             CompletedCheckpointStore.class,
             CoordinatorState.class,
             Coordinator.PeerSilent.class,
-            Coordinator.PeerUnreachable.class);
+            Coordinator.PeerUnreachable.class,
+            Coordinator.Evaluated.class,
+            CoordinatorState.RunExtended.class);
 
     private MessageRegistry() {
     }

@@ -83,6 +83,9 @@ final class GenerationRun implements AutoCloseable {
         if (audit != null) {
             listeners.add(audit); // before the checkpoint: a committed step is always in the audit log
         }
+        if (start.rank() == 0 && r.settings().evalEvery() > 0) {
+            listeners.add(result -> maybeEvaluate(result.step() + 1));
+        }
         listeners.add(result -> maybeCheckpoint(result.step() + 1));
         try (Collective c = open()) {
             collective.set(c);
@@ -159,6 +162,30 @@ final class GenerationRun implements AutoCloseable {
             }
         };
         return r.collectives().open(generation, start.rank(), peers, id, observer);
+    }
+
+    /**
+     * Rank 0 evaluates between two steps (the other ranks wait for it in the next all-reduce),
+     * and keeps the model when it is the best so far. The last step's evaluation is the run's
+     * final one, made at the end.
+     */
+    private void maybeEvaluate(long nextStep) {
+        if (nextStep % r.settings().evalEvery() != 0 || nextStep >= start.endStep() || stop.get()) {
+            return;
+        }
+        long began = System.nanoTime();
+        RankTrainer.Evaluation e = r.trainer().evaluate();
+        boolean best = false;
+        String error = null;
+        if (r.settings().bestModel() != null) {
+            try {
+                best = r.settings().bestModel().offer(r.trainer(), nextStep, e);
+            } catch (java.io.IOException | RuntimeException ex) {
+                error = r.settings().bestModel().dir() + ": " + ex;
+            }
+        }
+        worker.tell(new Worker.LoopEvaluated(start.generation(), nextStep, e.metric(), e.value(), best,
+                (System.nanoTime() - began) / 1_000_000, error));
     }
 
     private void maybeCheckpoint(long nextStep) {

@@ -116,6 +116,11 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     record LoopPaused(long generation, long step) implements Command, LocalOnly {
     }
 
+    /** Rank 0 evaluated after {@code step} steps; {@code best}: it is the best model now; {@code error}: not kept. */
+    record LoopEvaluated(long generation, long step, String metric, double value, boolean best, long millis,
+            String error) implements Command, LocalOnly {
+    }
+
     record LoopEnded(long generation, long steps, float finalLoss, float evalScore, String digest)
             implements Command, LocalOnly {
     }
@@ -152,6 +157,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private long generation;
     private int rank = -1;
     private Coordinator.WorkerFinished ended;
+    /** The receipt of the newest shard this worker wrote, and (once ended) that of its last step's. */
+    private Coordinator.CheckpointWritten lastShard;
+    private Coordinator.CheckpointWritten finalShard;
 
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
             Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
@@ -190,6 +198,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(DrainSelf.class, this::onDrainSelf)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(LoopResumed.class, this::onResumed)
+                .onMessage(LoopEvaluated.class, this::onEvaluated)
                 .onMessage(LoopResumeFailed.class, this::onResumeFailed)
                 .onMessage(LoopProgress.class, this::onProgress)
                 .onMessage(LoopPaused.class, this::onPaused)
@@ -209,7 +218,11 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 settings.ring().getHostString(), settings.ring().getPort(), settings.configDigest()));
         if (ended != null) {
             // Until told to stop: a coordinator that was down (its control member restarting)
-            // when the generation ended would otherwise never learn that the run is done.
+            // when the generation ended would otherwise never learn that the run is done, nor
+            // commit the last step's checkpoint, which the run's model is made from.
+            if (finalShard != null) {
+                coordinator.tell(finalShard);
+            }
             coordinator.tell(ended);
         }
         return this;
@@ -307,6 +320,18 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         return this;
     }
 
+    private Behavior<Command> onEvaluated(LoopEvaluated e) {
+        ctx.getLog().info("generation {}: {} {} after step {} ({} ms){}", e.generation(), e.metric(),
+                String.format(java.util.Locale.ROOT, "%.4f", e.value()), e.step(), e.millis(),
+                e.best() ? ", the best so far" : "");
+        if (e.error() != null) {
+            ctx.getLog().warn("the best model could not be kept: {}", e.error());
+        }
+        coordinator.tell(new Coordinator.Evaluated(e.generation(), settings.node(), e.step(), e.metric(), e.value(),
+                e.best()));
+        return this;
+    }
+
     private Behavior<Command> onResumeFailed(LoopResumeFailed f) {
         ctx.getLog().warn("generation {}: cannot resume from {}: {}", f.generation(), f.from(), f.error().getMessage());
         coordinator.tell(new Coordinator.ResumeFailed(f.generation(), settings.node(), f.from().step(),
@@ -332,6 +357,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         ctx.getLog().info("generation {} finished at step {} (loss {})", e.generation(), e.steps(), e.finalLoss());
         ended = new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
                 e.evalScore(), e.digest());
+        // The last step's shard was reported before the end (the loop waits for its write).
+        finalShard = lastShard != null && lastShard.generation() == e.generation() && lastShard.step() == e.steps()
+                ? lastShard : null;
         coordinator.tell(ended);
         return this;
     }
@@ -372,8 +400,9 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private Behavior<Command> onShardWritten(ShardWritten w) {
         ShardReceipt r = w.receipt();
-        coordinator.tell(new Coordinator.CheckpointWritten(w.generation(), settings.node(), r.id().step(), r.rank(),
-                r.worldSize(), r.file(), r.bytes(), r.sha256()));
+        lastShard = new Coordinator.CheckpointWritten(w.generation(), settings.node(), r.id().step(), r.rank(),
+                r.worldSize(), r.file(), r.bytes(), r.sha256());
+        coordinator.tell(lastShard);
         return this;
     }
 

@@ -18,9 +18,12 @@ import java.util.Objects;
  * @param stepLog          file for a {@code generation,step,epoch,loss} line per step, or null
  * @param checkpointEvery  take a checkpoint every this many steps; 0 for never
  * @param auditLog         file for the samples consumed per step, or null
+ * @param evalEvery        rank 0 evaluates on the held-out split every this many steps; 0 for only at the end
+ * @param bestModel        where rank 0 keeps the best model of those evaluations, or null
  */
 public record WorkerSettings(String node, String incarnation, String configDigest, InetSocketAddress ring,
-        Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog) {
+        Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog,
+        int evalEvery, io.tenax.trainer.model.BestModel bestModel) {
     public WorkerSettings {
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(incarnation, "incarnation");

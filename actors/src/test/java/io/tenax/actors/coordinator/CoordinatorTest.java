@@ -357,6 +357,59 @@ class CoordinatorTest {
     }
 
     @Test
+    void aFinishedRunGivenMoreStepsTrainsOnFromItsLastCheckpointAndARestartWithoutThemDoesNot() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store, view));
+        List<TestProbe<Worker.Command>> workers = register(first, 2);
+        workers.forEach(w -> next(w, Worker.Start.class));
+        CheckpointId last = new CheckpointId(100, 1);
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 100L));
+        for (int rank = 0; rank < 2; rank++) {
+            ShardReceipt r = store.writeShard(last, rank, 2, state);
+            first.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), 100, rank, 2, r.file(), r.bytes(),
+                    r.sha256()));
+            first.tell(new Coordinator.WorkerFinished(1, "node-" + (rank + 1), 100, 0.1f, rank == 0 ? 0.9f
+                    : Float.NaN, "d"));
+        }
+        workers.forEach(w -> next(w, Worker.Shutdown.class));
+        testKit.stop(first);
+
+        // Restarted with the same length, it stays finished: a late worker is sent away.
+        ActorRef<Coordinator.Command> same = testKit.spawn(Coordinator.create(settings(2), sink, store, view));
+        TestProbe<Worker.Command> late = testKit.createTestProbe();
+        same.tell(new Coordinator.Register(late.ref(), "node-1", "inc-9", "127.0.0.1", 5001, "digest"));
+        late.expectMessageClass(Worker.Shutdown.class);
+        testKit.stop(same);
+
+        // With 150 steps, it journals the extension and trains on from step 100.
+        Coordinator.Settings s = settings(2);
+        Coordinator.Settings longer = new Coordinator.Settings(s.runId(), s.limits(), 150, s.configDigest(),
+                s.tickInterval(), s.checkpointKeep(), s.confirmTimeout(), s.maxFailures(), s.cooldown());
+        ActorRef<Coordinator.Command> extended = testKit.spawn(Coordinator.create(longer, sink, store, view));
+        String pid = "tenax-coordinator-" + runId;
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (journal.persistedInStorage(pid).stream().noneMatch(CoordinatorState.RunExtended.class::isInstance)) {
+            assertThat(System.nanoTime()).as("the extension journalled within 10 s").isLessThan(deadline);
+            Thread.sleep(20);
+        }
+        List<TestProbe<Worker.Command>> again = new ArrayList<>();
+        for (int i = 1; i <= 2; i++) {
+            TestProbe<Worker.Command> w = testKit.createTestProbe();
+            extended.tell(new Coordinator.Register(w.ref(), "node-" + i, "inc-x" + i, "127.0.0.1", 5000 + i,
+                    "digest"));
+            again.add(w);
+        }
+        Worker.Start start = next(again.get(0), Worker.Start.class);
+        assertThat(start).as("a Start for the extension").isNotNull();
+        assertThat(start.generation()).isEqualTo(2);
+        assertThat(start.startStep()).isEqualTo(100);
+        assertThat(start.resumeGeneration()).isEqualTo(1);
+        assertThat(start.endStep()).isEqualTo(150);
+        assertThat(sinkEvents).contains("run-extended");
+    }
+
+    @Test
     void aCheckpointWaitingItsCommitWhenTheRunFinishesIsCommittedBeforeTheFinishNotAfter() throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(2), sink, store,

@@ -13,7 +13,9 @@ import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.TrainingSpec;
 import io.tenax.trainer.collective.RingEndpoint;
 import io.tenax.trainer.collective.TcpRingCollective;
+import io.tenax.trainer.model.BestModel;
 import io.tenax.trainer.model.ModelKind;
+import io.tenax.trainer.model.SavedModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,7 +81,8 @@ class WorkerTest {
 
     private ActorRef<Worker.Command> worker(Duration registerInterval, RankTrainer trainer) {
         WorkerSettings settings = new WorkerSettings("node-1", incarnation, "digest", endpoint.address(),
-                Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null);
+                Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null, 5,
+                new BestModel(checkpoints.resolve("model-best"), "run"));
         return testKit.spawn(Worker.create(coordinator, trainer,
                 new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10), Duration.ofSeconds(1)), new DirectoryCheckpointStore(checkpoints),
                 settings));
@@ -135,6 +138,44 @@ class WorkerTest {
         assertThat(done.steps()).isEqualTo(20);
         assertThat(done.evalScore()).isBetween(0f, 1f);
         assertThat(Files.readAllLines(checkpoints.resolve("node-1.steps.csv"))).hasSize(20);
+    }
+
+    @Test
+    void afterTheEndItRepeatsItsLastShardAndItsFinishUntilToldToStop() throws Exception {
+        // A coordinator that was down when the run ended learns both from the repeats.
+        worker(Duration.ofMillis(50), trainer).tell(start(1, 0, -1, 20));
+        Coordinator.CheckpointWritten last;
+        do {
+            last = next(Coordinator.CheckpointWritten.class);
+        } while (last.step() != 20);
+        Coordinator.WorkerFinished done = next(Coordinator.WorkerFinished.class);
+        assertThat(next(Coordinator.CheckpointWritten.class)).as("repeated").isEqualTo(last);
+        assertThat(next(Coordinator.WorkerFinished.class)).isEqualTo(done);
+    }
+
+    @Test
+    void rankZeroEvaluatesEveryEvalEveryStepsAndKeepsTheBestModel() throws Exception {
+        ActorRef<Worker.Command> w = worker(); // eval every 5 steps
+        w.tell(start(1, 0, -1, 20));
+        List<Coordinator.Evaluated> evaluations = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) { // after steps 5, 10 and 15; the last step's is the run's final evaluation
+            evaluations.add(next(Coordinator.Evaluated.class));
+        }
+        assertThat(evaluations).extracting(Coordinator.Evaluated::step).containsExactly(5L, 10L, 15L);
+        assertThat(evaluations.get(0).best()).as("the first is the best so far").isTrue();
+        assertThat(evaluations).allSatisfy(e -> assertThat(e.metric()).isEqualTo("accuracy"));
+        Coordinator.Evaluated best = evaluations.stream().filter(Coordinator.Evaluated::best)
+                .reduce((a, b) -> b).orElseThrow();
+        assertThat(best.value()).isEqualTo(evaluations.stream().mapToDouble(Coordinator.Evaluated::value).max()
+                .orElseThrow());
+        next(Coordinator.WorkerFinished.class);
+        SavedModel.Info kept = SavedModel.read(checkpoints.resolve("model-best"));
+        assertThat(kept.step()).isEqualTo(best.step());
+        assertThat(kept.value()).isEqualTo(best.value());
+        assertThat(kept.runId()).isEqualTo("run");
+        // what was kept is that model: evaluated again, it scores the same
+        assertThat(SavedModel.evaluate(checkpoints.resolve("model-best"), trainer.task()).value())
+                .isEqualTo(best.value());
     }
 
     @Test

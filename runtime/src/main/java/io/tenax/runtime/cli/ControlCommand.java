@@ -53,7 +53,9 @@ public final class ControlCommand implements Callable<Integer> {
         if (options.runDir != null && Files.exists(options.runDir.resolve("run.conf"))) {
             run = RunSetup.reopen(options.runDir);
             List<RunEvent> events = EventLog.readAll(run.eventsFile());
-            if (!events.isEmpty() && RunEvent.endsRun(events.get(events.size() - 1))) {
+            RunEvent last = events.isEmpty() ? null : events.get(events.size() - 1);
+            boolean extended = last instanceof RunEvent.RunFinished f && f.steps() < run.totalSteps();
+            if (last != null && RunEvent.endsRun(last) && !extended) {
                 System.out.println("run " + run.runId() + " in " + run.runDir() + " has already ended: "
                         + events.get(events.size() - 1).type());
                 return events.get(events.size() - 1) instanceof RunEvent.RunFinished ? 0 : TenaxCli.EXIT_FAILED;

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a saved model (RUN_DIR/model) on a data set's held-out split; the last line is"
-                + " 'METRIC VALUE'.")
+                + " 'METRIC VALUE' (accuracy, or mAP@0.5 after a line of mAP@0.5:0.95 for a detector).")
 public final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "a model directory (RUN_DIR/model)")
@@ -57,7 +57,9 @@ public final class EvalCommand implements Callable<Integer> {
         } catch (IllegalArgumentException bad) {
             throw new ConfigError(bad.getMessage());
         }
-        System.out.printf(Locale.ROOT, "%s %.4f%n", e.metric(), e.value());
+        e.others().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+                .forEach(o -> System.out.printf(Locale.ROOT, "%s %.4f%n", o.getKey(), o.getValue()));
+        System.out.printf(Locale.ROOT, "%s %.4f%n", e.metric(), e.value()); // last: the run's own metric
         return 0;
     }
 }

@@ -30,8 +30,8 @@ public final class TrainCommand implements Callable<Integer> {
     boolean inProcess;
 
     @Option(names = "--resume", paramLabel = "RUN_DIR", description = "continue the run in RUN_DIR (its launcher or"
-            + " every process died) from its journal and its newest committed checkpoint; --steps/--epochs may"
-            + " make it longer, --nodes and --chaos may change, what it trains may not")
+            + " every process died) from its journal and its newest committed checkpoint, or extend a finished one"
+            + " with more --steps/--epochs; --nodes and --chaos may change, what it trains may not")
     java.nio.file.Path resume;
 
     @Override
@@ -45,18 +45,22 @@ public final class TrainCommand implements Callable<Integer> {
             java.nio.file.Path dir = resume.toAbsolutePath().normalize();
             java.util.Optional<io.tenax.actors.event.RunEvent> ended = io.tenax.runtime.launch.EventLog.ending(
                     dir.resolve("events.jsonl"));
-            if (ended.isPresent()) {
-                throw new ConfigError("the run in " + dir + " has already ended ("
-                        + ended.get().type() + "); a finished or stopped run cannot be resumed"
-                        + " yet: start a new run (--init-from " + dir.resolve("model") + " starts from its model)");
+            long finishedSteps = -1;
+            if (ended.isPresent() && ended.get() instanceof io.tenax.actors.event.RunEvent.RunFinished f) {
+                finishedSteps = f.steps(); // a finished run may be extended
+            } else if (ended.isPresent()) {
+                throw new ConfigError("the run in " + dir + " has already ended (" + ended.get().type() + "); only a"
+                        + " run that died or finished can be resumed: start a new run (--init-from "
+                        + dir.resolve("model") + " starts from its model)");
             }
             String alive = stillRunning(dir);
             if (alive != null) {
                 throw new ConfigError("the run in " + dir + " is still running (" + alive + "); --resume is for a"
                         + " run whose processes all died: follow this one with tenax status --run-dir " + dir);
             }
-            RunConfig run = RunSetup.resume(dir, options.overrides());
-            System.out.println("resuming run " + run.runId() + " in " + run.runDir() + ": " + run.totalSteps()
+            RunConfig run = RunSetup.resume(dir, options.overrides(), finishedSteps);
+            System.out.println((finishedSteps >= 0 ? "extending run " + run.runId() + " from " + finishedSteps
+                    + " steps" : "resuming run " + run.runId()) + " in " + run.runDir() + ": " + run.totalSteps()
                     + " steps");
             return report(new LocalLauncher(run, System.out, false, plan).resuming().run(), run);
         }

@@ -46,6 +46,7 @@ public record RunConfig(
         int maxFailures,
         Duration cooldown,
         Checkpoints checkpoints,
+        int evalEvery,
         Journal journal,
         List<String> nodeJvmOptions,
         int threadsPerNode,
@@ -261,6 +262,7 @@ public record RunConfig(
             throw error("tenax.checkpoint.write-delay", "must not be negative", writeDelay);
         }
         Checkpoints checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay);
+        int evalEvery = evalEvery(c.getString("tenax.eval.every"), trainSize / globalBatch);
         return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
                 duration(c, "tenax.worker.progress-interval"), duration(c, "tenax.worker.register-interval"),
@@ -268,12 +270,33 @@ public record RunConfig(
                 duration(c, "tenax.node.control-timeout"), duration(c, "tenax.collective.stall-floor"),
                 ringSecurity(c),
                 duration(c, "tenax.failure.confirm-timeout"), nonNegative(c, "tenax.failure.max"),
-                c.getDuration("tenax.failure.cooldown"), checkpoints,
+                c.getDuration("tenax.failure.cooldown"), checkpoints, evalEvery,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
                 List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"),
                 management(c), new Tls(c.getBoolean("tenax.tls.enabled"), c.getString("tenax.tls.dir").isEmpty()
                         ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()),
                 device);
+    }
+
+    /** {@code tenax.eval.every}: {@code epoch}, {@code 0} or {@code off} (only at the end), or a number of steps. */
+    private static int evalEvery(String value, int stepsPerEpoch) {
+        String v = value.trim().toLowerCase(java.util.Locale.ROOT);
+        if (v.equals("epoch")) {
+            return stepsPerEpoch;
+        }
+        if (v.equals("off")) {
+            return 0;
+        }
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // the error below says what is allowed
+        }
+        throw error("tenax.eval.every", "must be epoch, a number of steps, or 0 (off: only the final model is"
+                + " evaluated)", value);
     }
 
     /**

@@ -125,9 +125,10 @@ public final class RunSetup {
      * The configuration of the run in {@code runDir}, to be continued from its journal and its
      * newest committed checkpoint: {@code overrides} may change how it runs (nodes, checkpoint
      * cadence, more steps), never what it trains ({@link #RESULT_KEYS}); the changes are
-     * appended to its run.conf.
+     * appended to its run.conf. A run that finished ({@code finishedSteps} at least 0) is
+     * extended: it must be given more steps than it trained.
      */
-    public static RunConfig resume(Path runDir, Config overrides) {
+    public static RunConfig resume(Path runDir, Config overrides, long finishedSteps) {
         Path dir = runDir.toAbsolutePath().normalize();
         Path conf = dir.resolve("run.conf");
         if (!Files.exists(conf)) {
@@ -164,6 +165,11 @@ public final class RunSetup {
         if (after.totalSteps() < before.totalSteps()) {
             throw new ConfigError("run " + before.runId() + " has " + before.totalSteps() + " steps; a resumed run"
                     + " may train more, not fewer (got " + after.totalSteps() + ")");
+        }
+        if (finishedSteps >= 0 && after.totalSteps() <= finishedSteps) {
+            throw new ConfigError("run " + before.runId() + " finished its " + finishedSteps + " steps; to train it"
+                    + " longer, give --steps or --epochs beyond that (got " + after.totalSteps() + " steps), or start"
+                    + " a new run from its model with --init-from " + dir.resolve("model"));
         }
         if (after.totalSteps() != before.totalSteps()
                 && before.training().schedule().decay() != io.tenax.trainer.optim.LearningRateSchedule.Decay.CONSTANT) {

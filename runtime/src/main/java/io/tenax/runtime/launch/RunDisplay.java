@@ -30,6 +30,11 @@ public final class RunDisplay implements Consumer<RunEvent> {
             training = true;
             display.note(String.format(Locale.ROOT, "generation %d: world of %d (%s) from step %d", g.generation(),
                     g.worldSize(), String.join(", ", g.world()), g.startStep()));
+        } else if (e instanceof RunEvent.Evaluated ev) {
+            display.note(String.format(Locale.ROOT, "eval at step %d: %s %.4f%s", ev.step(), ev.metric(),
+                    ev.value(), ev.best() ? " (best so far)" : ""));
+        } else if (e instanceof RunEvent.RunExtended x) {
+            display.note("run finished at step " + x.fromSteps() + ": training on to step " + x.toSteps());
         } else if (e instanceof RunEvent.DrainStarted d) {
             display.note("draining " + d.node() + ": " + d.reason());
         } else if (e instanceof RunEvent.MemberDrained d) {

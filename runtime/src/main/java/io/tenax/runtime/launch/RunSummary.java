@@ -38,6 +38,7 @@ public record RunSummary(
         double finalLoss,
         String evalMetric,
         double evalScore,
+        List<Evaluation> evaluations,
         double wallSeconds,
         double samplesPerSecond,
         List<Generation> generations,
@@ -53,6 +54,10 @@ public record RunSummary(
 
     /** How many of the newest committed checkpoints the summary lists. */
     static final int NEWEST_CHECKPOINTS = 5;
+
+    /** An evaluation on the held-out split during the run ({@code tenax.eval.every}). */
+    public record Evaluation(long step, double value, boolean best) {
+    }
 
     /** One membership epoch. */
     public record Generation(long generation, long startStep, int worldSize, List<String> world, String reason) {
@@ -111,6 +116,7 @@ public record RunSummary(
         List<Generation> generations = new ArrayList<>();
         List<Checkpoint> checkpoints = new ArrayList<>();
         List<Rejoin> rejoins = new ArrayList<>();
+        List<Evaluation> evaluations = new ArrayList<>();
         Set<String> everInWorld = new LinkedHashSet<>();
         List<String> previousWorld = List.of();
         double initialLoss = Double.NaN;
@@ -136,6 +142,8 @@ public record RunSummary(
                 if (checkpoints.size() > NEWEST_CHECKPOINTS) {
                     checkpoints.remove(0);
                 }
+            } else if (e instanceof RunEvent.Evaluated ev) {
+                evaluations.add(new Evaluation(ev.step(), ev.value(), ev.best()));
             } else if (e instanceof RunEvent.RunFinished f) {
                 finish = f;
             }
@@ -194,7 +202,7 @@ public record RunSummary(
                 run.training().globalBatch(), finish != null, initialLoss,
                 finish == null ? Double.NaN : finish.finalLoss(),
                 run.training().model().isDetector() ? "mAP@0.5" : "accuracy",
-                finish == null ? Double.NaN : finish.evalScore(),
+                finish == null ? Double.NaN : finish.evalScore(), List.copyOf(evaluations),
                 wallSeconds, samplesPerSecond, List.copyOf(generations), List.copyOf(failures), List.copyOf(pauses),
                 committed, List.copyOf(checkpoints), List.copyOf(rejoins), List.copyOf(restarts), List.copyOf(drains),
                 digests, audit);

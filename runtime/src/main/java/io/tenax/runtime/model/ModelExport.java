@@ -8,6 +8,7 @@ import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.model.BestModel;
 import io.tenax.trainer.model.SavedModel;
 import io.tenax.trainer.optim.Adam;
 import io.tenax.trainer.task.Tasks;
@@ -18,12 +19,19 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The run's model, {@code RUN_DIR/model}: made from the run's newest committed checkpoint
+ * The run's models. {@code RUN_DIR/model} is made from the run's newest committed checkpoint
  * (every rank checkpoints the last step, so that of a finished run holds its final
  * parameters), evaluated on the run's held-out split, and written by {@link SavedModel}.
+ * {@code RUN_DIR/model-best} is the better of that and the best one rank 0 kept while it
+ * evaluated during the run ({@code tenax.eval.every}, kept in {@link #bestDir}).
  */
 public final class ModelExport {
     public static final String DIR = "model";
+    public static final String BEST = "model-best";
+
+    /** The models a run ended with: its final one, and its best (which may be the same). */
+    public record Exported(SavedModel.Info last, SavedModel.Info best) {
+    }
 
     private ModelExport() {
     }
@@ -34,16 +42,21 @@ public final class ModelExport {
      */
     public static void write(RunConfig run, long lastStep, java.io.PrintStream out) {
         try {
-            Optional<SavedModel.Info> info = export(run);
-            if (info.isEmpty()) {
+            Optional<Exported> exported = export(run);
+            if (exported.isEmpty()) {
                 out.println("no model: the run has no committed checkpoint");
             } else {
+                SavedModel.Info info = exported.get().last();
+                SavedModel.Info best = exported.get().best();
                 out.printf(java.util.Locale.ROOT, "model: %s (%s %.4f at step %d)%n", run.runDir().resolve(DIR),
-                        info.get().metric(), info.get().value(), info.get().step());
-                if (info.get().step() != lastStep) {
+                        info.metric(), info.value(), info.step());
+                out.printf(java.util.Locale.ROOT, "best model: %s (%s %.4f at step %d%s)%n",
+                        run.runDir().resolve(BEST), best.metric(), best.value(), best.step(),
+                        best.step() == info.step() ? ", the final one" : "");
+                if (info.step() != lastStep) {
                     out.printf(java.util.Locale.ROOT, "warning: the model is from step %d, not from the run's last"
                             + " step %d: the last step's checkpoint was not committed (was the control member down"
-                            + " when the run ended?)%n", info.get().step(), lastStep);
+                            + " when the run ended?)%n", info.step(), lastStep);
                 }
             }
         } catch (IOException | CheckpointException | RuntimeException e) {
@@ -51,14 +64,24 @@ public final class ModelExport {
         }
     }
 
-    /** Writes {@code RUN_DIR/model}; empty when the run has no committed checkpoint. */
-    public static Optional<SavedModel.Info> export(RunConfig run) throws IOException, CheckpointException {
+    /** Where rank 0 keeps the best model while the run trains. */
+    public static Path bestDir(RunConfig run) {
+        return run.checkpoints().dir().resolve(BEST);
+    }
+
+    /** Writes {@code RUN_DIR/model} and {@code RUN_DIR/model-best}; empty when the run has no committed checkpoint. */
+    public static Optional<Exported> export(RunConfig run) throws IOException, CheckpointException {
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir());
         List<CheckpointId> all = store.list();
         for (int i = all.size() - 1; i >= 0; i--) {
             CheckpointId id = all.get(i);
             if (Files.exists(store.directory(id).resolve(DirectoryCheckpointStore.MANIFEST))) {
-                return Optional.of(export(run, store.load(id), run.runDir().resolve(DIR)));
+                Path last = run.runDir().resolve(DIR);
+                SavedModel.Info info = export(run, store.load(id), last);
+                BestModel kept = new BestModel(bestDir(run), run.runId());
+                boolean keptIsBetter = kept.value() > info.value(); // false when none was kept (NaN)
+                SavedModel.copy(keptIsBetter ? kept.dir() : last, run.runDir().resolve(BEST));
+                return Optional.of(new Exported(info, keptIsBetter ? SavedModel.read(kept.dir()) : info));
             }
         }
         return Optional.empty();

@@ -10,6 +10,7 @@ import io.tenax.actors.worker.WorkerSettings;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
+import io.tenax.runtime.model.ModelExport;
 import io.tenax.runtime.tls.CertificateAuthority;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
@@ -18,6 +19,7 @@ import io.tenax.trainer.collective.TcpRingCollective;
 import io.tenax.trainer.collective.nccl.JavaCppNccl;
 import io.tenax.trainer.collective.nccl.NcclSession;
 import io.tenax.trainer.device.DeviceChoice;
+import io.tenax.trainer.model.BestModel;
 import io.tenax.trainer.task.Tasks;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -145,7 +147,8 @@ public final class NodeMain {
         WorkerSettings worker = new WorkerSettings(o.name(), o.incarnation(), run.trainingDigest(),
                 new InetSocketAddress(o.advertise(), endpoint.address().getPort()), run.progressInterval(),
                 run.registerInterval(), o.workDir().resolve(o.name() + ".steps.csv"), run.checkpoints().every(),
-                run.audit() ? o.workDir().resolve(o.name() + ".audit") : null);
+                run.audit() ? o.workDir().resolve(o.name() + ".audit") : null, run.evalEvery(),
+                new BestModel(ModelExport.bestDir(run), run.runId()));
         DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
                 run.checkpoints().writeDelay());
         ActorSystem<Object> system = ActorSystem.create(TenaxNode.worker(worker, trainer, collectives, store,

@@ -157,6 +157,17 @@ public final class RunReport {
         h.append("</p>\n<p>Dashed lines: failures (red), recoveries (green), rejoins (blue), drains (orange).</p>\n");
         h.append("<img src=\"loss.png\" alt=\"loss over time\"><br>\n<img src=\"throughput.png\" alt=\"throughput\">"
                 + "<br>\n<img src=\"world.png\" alt=\"world size\">\n");
+        JsonNode evaluations = s.path("evaluations");
+        if (!evaluations.isEmpty()) {
+            h.append("<h2>Evaluations</h2>\n<table><tr><th>step</th><th>")
+                    .append(esc(s.path("evalMetric").asText("eval"))).append("</th><th>best so far</th></tr>\n");
+            for (JsonNode ev : evaluations) {
+                h.append("<tr><td>").append(ev.path("step").asLong()).append("</td><td>")
+                        .append(String.format(Locale.ROOT, "%.4f", ev.path("value").asDouble(Double.NaN)))
+                        .append("</td><td>").append(ev.path("best").asBoolean() ? "yes" : "").append("</td></tr>\n");
+            }
+            h.append("</table>\n");
+        }
         h.append("<h2>Failures</h2>\n");
         JsonNode failures = s.path("failures");
         if (failures.isEmpty()) {

@@ -86,14 +86,37 @@ class ModelCommandsTest {
         assertThat(eval.out().get(eval.out().size() - 1)).isEqualTo(String.format(java.util.Locale.ROOT,
                 "accuracy %.4f", saved.value()));
 
-        float[] pixels = io.tenax.trainer.data.SyntheticDigits.generate(42, 3000, 500).eval().gatherFeatures(
-                new int[] {0});
-        Path image = tmp.resolve("digit.png");
-        png(pixels, 1, 16, image);
-        Run predicted = tenax("predict", "--model", model.toString(), image.toString());
+        // Predicted labels are the model's own: the argmax of its forward pass on the same pixels.
+        int n = 8;
+        List<String> images = new java.util.ArrayList<>();
+        float[] all = new float[n * 256];
+        for (int i = 0; i < n; i++) {
+            float[] pixels = io.tenax.trainer.data.SyntheticDigits.generate(42, 3000, 500).eval().gatherFeatures(
+                    new int[] {i});
+            for (int k = 0; k < 256; k++) {
+                all[i * 256 + k] = Math.round(255 * pixels[k]) / 255f; // what the PNG holds
+            }
+            Path image = tmp.resolve("digit-" + i + ".png");
+            png(pixels, 1, 16, image);
+            images.add(image.toString());
+        }
+        List<String> args = new java.util.ArrayList<>(List.of("predict", "--model", model.toString()));
+        args.addAll(images);
+        Run predicted = tenax(args.toArray(String[]::new));
         assertThat(predicted.exit()).as(predicted.err()).isZero();
-        assertThat(predicted.out()).singleElement().asString().matches(
-                java.util.regex.Pattern.quote(image.toString()) + "\t[0-9]\t[01]\\.[0-9]{4}");
+        assertThat(predicted.out()).hasSize(n);
+        try (SavedModel.Loaded loaded = SavedModel.load(model)) {
+            float[] logits = loaded.forward(loaded.manager().create(all, new ai.djl.ndarray.types.Shape(n, 1, 16, 16)))
+                    .toFloatArray();
+            for (int i = 0; i < n; i++) {
+                int best = 0;
+                for (int c = 1; c < 10; c++) {
+                    best = logits[i * 10 + c] > logits[i * 10 + best] ? c : best;
+                }
+                assertThat(predicted.out().get(i)).matches(java.util.regex.Pattern.quote(images.get(i)) + "\t"
+                        + loaded.info().classes().get(best) + "\t[01]\\.[0-9]{4}");
+            }
+        }
 
         Path rows = tmp.resolve("rows.csv");
         StringBuilder csv = new StringBuilder();
@@ -133,6 +156,13 @@ class ModelCommandsTest {
                 + "[01]\\.[0-9]{4}\t[0-9]+,[0-9]+,[0-9]+,[0-9]+"));
         BufferedImage drawn = ImageIO.read(out.resolve("shapes.png").toFile());
         assertThat(drawn.getWidth()).as("drawn enlarged: small images stay legible").isEqualTo(SyntheticShapes.SIZE * 5);
+        Run eval = tenax("eval", "--model", model.toString());
+        assertThat(eval.exit()).as(eval.err()).isZero();
+        List<String> tail = eval.out().subList(eval.out().size() - 2, eval.out().size());
+        assertThat(tail.get(0)).matches("mAP@0\\.5:0\\.95 [01]\\.[0-9]{4}");
+        assertThat(tail.get(1)).as("the run's own metric last").matches("mAP@0\\.5 [01]\\.[0-9]{4}");
+        assertThat(Double.parseDouble(tail.get(0).split(" ")[1])).as("stricter thresholds score no higher")
+                .isLessThanOrEqualTo(Double.parseDouble(tail.get(1).split(" ")[1]));
     }
 
     @Test

@@ -42,6 +42,17 @@ class RunConfigTest {
     }
 
     @Test
+    void evalEveryIsAnEpochAStepCountOrOff() {
+        RunConfig run = read("tenax.training.train-size = 960, tenax.training.global-batch = 96");
+        assertThat(run.evalEvery()).as("epoch, the default: 960 / 96 steps").isEqualTo(10);
+        assertThat(read("tenax.eval.every = 25").evalEvery()).isEqualTo(25);
+        assertThat(read("tenax.eval.every = off").evalEvery()).isZero();
+        assertThatThrownBy(() -> read("tenax.eval.every = weekly")).isInstanceOf(ConfigError.class)
+                .hasMessage("tenax.eval.every must be epoch, a number of steps, or 0 (off: only the final model is"
+                        + " evaluated) (got weekly)");
+    }
+
+    @Test
     void deterministicModeAndTheAuditAreRead() {
         RunConfig run = read("tenax.training.deterministic = on, tenax.audit = on");
         assertThat(run.training().deterministic()).isTrue();

@@ -67,6 +67,38 @@ public final class MeanAveragePrecision {
         return classes == 0 ? 0 : sum / classes;
     }
 
+    /**
+     * COCO's IoU thresholds, 0.50 to 0.95 in steps of 0.05, accumulated together: mAP@0.5 and
+     * their mean, mAP@0.5:0.95.
+     */
+    public static final class Range {
+        private final MeanAveragePrecision[] byThreshold = new MeanAveragePrecision[10];
+
+        public Range(int numClasses) {
+            for (int t = 0; t < byThreshold.length; t++) {
+                byThreshold[t] = new MeanAveragePrecision(numClasses, (50 + 5 * t) / 100.0);
+            }
+        }
+
+        public void add(List<Decoder.Detection> detections, float[][] truth) {
+            for (MeanAveragePrecision map : byThreshold) {
+                map.add(detections, truth);
+            }
+        }
+
+        public double at50() {
+            return byThreshold[0].value();
+        }
+
+        public double at50to95() {
+            double sum = 0;
+            for (MeanAveragePrecision map : byThreshold) {
+                sum += map.value();
+            }
+            return sum / byThreshold.length;
+        }
+    }
+
     double averagePrecision(int cls) {
         List<double[]> dets = new ArrayList<>(ranked.get(cls));
         dets.sort(Comparator.comparingDouble((double[] d) -> d[0]).reversed());

@@ -97,6 +97,26 @@ public final class SavedModel {
         trainer.saveParameters(tmp, NAME);
         Files.writeString(tmp.resolve(INFO), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(toJson(info))
                 + "\n", StandardCharsets.UTF_8);
+        replace(tmp, dir);
+        return info;
+    }
+
+    /** Copies the model in {@code from} to {@code to}, replacing what was there only once the copy is complete. */
+    public static void copy(Path from, Path to) throws IOException {
+        read(from);
+        Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
+        deleteTree(tmp);
+        Files.createDirectories(tmp);
+        try (Stream<Path> files = Files.list(from)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, tmp.resolve(f.getFileName()));
+            }
+        }
+        replace(tmp, to);
+    }
+
+    /** Moves the complete model {@code tmp} to {@code dir}; a crash between the two moves leaves the old one as DIR.old. */
+    private static void replace(Path tmp, Path dir) throws IOException {
         Path old = dir.resolveSibling(dir.getFileName() + ".old");
         deleteTree(old);
         if (Files.exists(dir)) {
@@ -104,7 +124,6 @@ public final class SavedModel {
         }
         Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
         deleteTree(old);
-        return info;
     }
 
     private static String normalisation(TrainingSpec spec, List<Long> shape) {
@@ -269,7 +288,7 @@ public final class SavedModel {
                     metric.add(loaded.forward(task.inputs(batch, false, ids)), ids);
                 }
             }
-            return new RankTrainer.Evaluation(metric.name(), metric.value());
+            return new RankTrainer.Evaluation(metric.name(), metric.value(), metric.others());
         }
     }
 

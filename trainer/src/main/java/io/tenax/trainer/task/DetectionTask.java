@@ -67,7 +67,7 @@ public final class DetectionTask implements TrainingTask {
     @Override
     public Metric newMetric() {
         Decoder decoder = new Decoder(eval.numClasses(), 0.01f, 0.45f, 50);
-        MeanAveragePrecision map = new MeanAveragePrecision(eval.numClasses(), 0.5);
+        MeanAveragePrecision.Range map = new MeanAveragePrecision.Range(eval.numClasses());
         return new Metric() {
             @Override
             public String name() {
@@ -86,7 +86,12 @@ public final class DetectionTask implements TrainingTask {
 
             @Override
             public double value() {
-                return map.value();
+                return map.at50();
+            }
+
+            @Override
+            public java.util.Map<String, Double> others() {
+                return java.util.Map.of("mAP@0.5:0.95", map.at50to95());
             }
         };
     }

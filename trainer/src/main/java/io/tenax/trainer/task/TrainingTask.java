@@ -41,5 +41,10 @@ public interface TrainingTask {
         void add(NDArray prediction, int[] ids);
 
         double value();
+
+        /** Further metrics of the same predictions, by name (detection: {@code mAP@0.5:0.95}). */
+        default java.util.Map<String, Double> others() {
+            return java.util.Map.of();
+        }
     }
 }

@@ -40,6 +40,18 @@ class MeanAveragePrecisionTest {
     }
 
     @Test
+    void overCocosThresholdsABoxCountsUpToItsIou() {
+        MeanAveragePrecision.Range map = new MeanAveragePrecision.Range(1);
+        // a 0.2 box shifted by 0.02: IoU 0.18*0.2 / (2*0.04 - 0.036) = 0.818, a hit at 0.50 ... 0.80
+        map.add(List.of(det(0, 0.32f, 0.3f, 0.2f, 0.2f, 0.9f)), new float[][] {{0, 0.3f, 0.3f, 0.2f, 0.2f}});
+        assertThat(map.at50()).isEqualTo(1.0);
+        assertThat(map.at50to95()).isCloseTo(0.7, within(1e-9)); // 7 of the 10 thresholds
+        MeanAveragePrecision.Range exact = new MeanAveragePrecision.Range(1);
+        exact.add(List.of(det(0, 0.3f, 0.3f, 0.2f, 0.2f, 0.9f)), new float[][] {{0, 0.3f, 0.3f, 0.2f, 0.2f}});
+        assertThat(exact.at50to95()).isEqualTo(1.0);
+    }
+
+    @Test
     void decodingInvertsTheLossTargets() {
         // One image, 2x2 grid, one class: put a confident object in cell (1, 0) with anchor 1.
         int anchors = YoloMini.ANCHORS.length;

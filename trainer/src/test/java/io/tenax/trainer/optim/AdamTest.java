@@ -27,6 +27,19 @@ class AdamTest {
     }
 
     @Test
+    void weightDecayShrinksOnlyTheMarkedEntriesByRateTimesDecayEachStep() {
+        // No gradient: Adam itself moves nothing, so what changes is the decoupled decay alone.
+        float[] x = {2f, 2f};
+        Adam adam = new Adam(2, 0.01f);
+        for (int i = 0; i < 10; i++) {
+            adam.step(x, new float[] {0f, 0f}, 0.01f, 0.5f, new boolean[] {true, false});
+        }
+        assertThat(x[0]).isCloseTo((float) (2 * Math.pow(1 - 0.01 * 0.5, 10)), org.assertj.core.data.Offset.offset(
+                1e-6f));
+        assertThat(x[1]).as("a bias (unmarked) is not decayed").isEqualTo(2f);
+    }
+
+    @Test
     void restoringASnapshotContinuesBitwiseLikeTheUninterruptedRun() {
         float[] a = {0.5f, -1.5f, 2f};
         Adam straight = new Adam(3, 0.05f);
