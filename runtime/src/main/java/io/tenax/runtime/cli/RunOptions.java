@@ -57,11 +57,7 @@ final class RunOptions {
             if (eq <= 0 || !s.startsWith("tenax.")) {
                 throw new ConfigError("--set takes tenax.KEY=VALUE (got '" + s + "')");
             }
-            try {
-                c = ConfigFactory.parseString(s).withFallback(c);
-            } catch (ConfigException e) {
-                throw new ConfigError("--set " + s + ": " + e.getMessage());
-            }
+            c = setting(s.substring(0, eq).trim(), s.substring(eq + 1).trim()).withFallback(c);
         }
         c = set(c, "tenax.nodes", nodes);
         c = set(c, "tenax.epochs", epochs);
@@ -76,6 +72,40 @@ final class RunOptions {
         c = set(c, "tenax.device", device);
         c = set(c, "tenax.training.init-from", initFrom == null ? null : initFrom.toAbsolutePath().toString());
         return c;
+    }
+
+    /**
+     * {@code --set KEY=VALUE} as a setting: VALUE as HOCON (a number, a duration, a list, a
+     * quoted string, a substitution), unless HOCON would read it as something other than the
+     * text typed (a URL such as {@code s3://bucket/prefix}, whose {@code //} HOCON takes for a
+     * comment): then it is that text, a plain string.
+     */
+    static Config setting(String key, String value) {
+        Config parsed = null;
+        try {
+            parsed = ConfigFactory.parseString(key + " = " + value);
+            if (!value.contains("${")) { // a substitution is resolved later, with the rest
+                com.typesafe.config.ConfigValue v = parsed.getValue(key);
+                boolean altered = v.valueType() == com.typesafe.config.ConfigValueType.STRING
+                        && !value.startsWith("\"") && !v.unwrapped().equals(value);
+                if (altered) {
+                    parsed = null;
+                }
+            }
+        } catch (ConfigException e) {
+            if (value.contains("${")) {
+                throw new ConfigError("--set " + key + "=" + value + ": " + e.getMessage());
+            }
+            parsed = null; // not HOCON at all: the text as typed
+        }
+        if (parsed != null) {
+            return parsed;
+        }
+        try {
+            return ConfigFactory.empty().withValue(key, ConfigValueFactory.fromAnyRef(value));
+        } catch (ConfigException e) {
+            throw new ConfigError("--set " + key + "=" + value + ": " + e.getMessage());
+        }
     }
 
     private static Config set(Config c, String key, Object value) {
