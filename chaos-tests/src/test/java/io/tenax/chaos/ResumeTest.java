@@ -134,9 +134,10 @@ class ResumeTest {
         List<RunEvent> all = EventLog.readAll(runDir.resolve("events.jsonl"));
         assertThat(EventLog.only(all, RunEvent.RunExtended.class)).singleElement()
                 .satisfies(x -> assertThat(x.toSteps()).isEqualTo(STEPS + 100));
-        List<RunEvent.GenerationStarted> later = EventLog.only(all, RunEvent.GenerationStarted.class);
-        assertThat(later.get(later.size() - 1).startStep()).as("from the finished run's last checkpoint")
-                .isEqualTo(STEPS);
+        RunEvent.RunExtended extension = EventLog.only(all, RunEvent.RunExtended.class).get(0);
+        assertThat(EventLog.only(all, RunEvent.GenerationStarted.class).stream()
+                .filter(g -> g.time() >= extension.time()).findFirst().orElseThrow().startStep())
+                .as("from the finished run's last checkpoint").isEqualTo(STEPS);
         assertThat(EventLog.only(all, RunEvent.RunFinished.class)).extracting(RunEvent.RunFinished::steps)
                 .containsExactly(STEPS, STEPS + 100);
         assertThat(JSON.readTree(runDir.resolve("model").resolve("model.json").toFile()).path("step").asLong())
