@@ -157,9 +157,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private long generation;
     private int rank = -1;
     private Coordinator.WorkerFinished ended;
-    /** The receipt of the newest shard this worker wrote, and (once ended) that of its last step's. */
+    /** The receipt of the newest shard this worker wrote. */
     private Coordinator.CheckpointWritten lastShard;
-    private Coordinator.CheckpointWritten finalShard;
 
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
             Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
@@ -220,8 +219,10 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             // Until told to stop: a coordinator that was down (its control member restarting)
             // when the generation ended would otherwise never learn that the run is done, nor
             // commit the last step's checkpoint, which the run's model is made from.
-            if (finalShard != null) {
-                coordinator.tell(finalShard);
+            // The last step's shard was reported before the end (the loop waits for its write).
+            if (lastShard != null && lastShard.generation() == ended.generation()
+                    && lastShard.step() == ended.steps()) {
+                coordinator.tell(lastShard);
             }
             coordinator.tell(ended);
         }
@@ -357,9 +358,6 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         ctx.getLog().info("generation {} finished at step {} (loss {})", e.generation(), e.steps(), e.finalLoss());
         ended = new Coordinator.WorkerFinished(e.generation(), settings.node(), e.steps(), e.finalLoss(),
                 e.evalScore(), e.digest());
-        // The last step's shard was reported before the end (the loop waits for its write).
-        finalShard = lastShard != null && lastShard.generation() == e.generation() && lastShard.step() == e.steps()
-                ? lastShard : null;
         coordinator.tell(ended);
         return this;
     }

@@ -81,25 +81,23 @@ final class RunOptions {
      * comment): then it is that text, a plain string.
      */
     static Config setting(String key, String value) {
-        Config parsed = null;
-        try {
-            parsed = ConfigFactory.parseString(key + " = " + value);
-            if (!value.contains("${")) { // a substitution is resolved later, with the rest
-                com.typesafe.config.ConfigValue v = parsed.getValue(key);
-                boolean altered = v.valueType() == com.typesafe.config.ConfigValueType.STRING
-                        && !value.startsWith("\"") && !v.unwrapped().equals(value);
-                if (altered) {
-                    parsed = null;
-                }
-            }
-        } catch (ConfigException e) {
-            if (value.contains("${")) {
+        if (value.contains("${")) { // a substitution is resolved later, with the rest
+            try {
+                return ConfigFactory.parseString(key + " = " + value);
+            } catch (ConfigException e) {
                 throw new ConfigError("--set " + key + "=" + value + ": " + e.getMessage());
             }
-            parsed = null; // not HOCON at all: the text as typed
         }
-        if (parsed != null) {
-            return parsed;
+        try {
+            Config parsed = ConfigFactory.parseString(key + " = " + value);
+            com.typesafe.config.ConfigValue v = parsed.getValue(key);
+            boolean altered = v.valueType() == com.typesafe.config.ConfigValueType.STRING && !value.startsWith("\"")
+                    && !v.unwrapped().equals(value);
+            if (!altered) {
+                return parsed;
+            }
+        } catch (ConfigException e) {
+            // not HOCON at all: the text as typed
         }
         try {
             return ConfigFactory.empty().withValue(key, ConfigValueFactory.fromAnyRef(value));

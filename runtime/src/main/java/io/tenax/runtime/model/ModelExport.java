@@ -80,8 +80,8 @@ public final class ModelExport {
                 SavedModel.Info info = export(run, store.load(id), last);
                 BestModel kept = new BestModel(bestDir(run), run.runId());
                 boolean keptIsBetter = kept.value() > info.value(); // false when none was kept (NaN)
-                SavedModel.copy(keptIsBetter ? kept.dir() : last, run.runDir().resolve(BEST));
-                return Optional.of(new Exported(info, keptIsBetter ? SavedModel.read(kept.dir()) : info));
+                SavedModel.Info best = SavedModel.copy(keptIsBetter ? kept.dir() : last, run.runDir().resolve(BEST));
+                return Optional.of(new Exported(info, best));
             }
         }
         return Optional.empty();

@@ -101,9 +101,12 @@ public final class SavedModel {
         return info;
     }
 
-    /** Copies the model in {@code from} to {@code to}, replacing what was there only once the copy is complete. */
-    public static void copy(Path from, Path to) throws IOException {
-        read(from);
+    /**
+     * Copies the model in {@code from} to {@code to}, replacing what was there only once the
+     * copy is complete; returns its description.
+     */
+    public static Info copy(Path from, Path to) throws IOException {
+        Info info = read(from);
         Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
         deleteTree(tmp);
         Files.createDirectories(tmp);
@@ -113,6 +116,7 @@ public final class SavedModel {
             }
         }
         replace(tmp, to);
+        return info;
     }
 
     /** Moves the complete model {@code tmp} to {@code dir}; a crash between the two moves leaves the old one as DIR.old. */
