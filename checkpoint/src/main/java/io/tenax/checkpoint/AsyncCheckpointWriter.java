@@ -15,12 +15,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * the checkpoint cadence shows up as training time, measured by {@link #waitedNanos()}.
  */
 public final class AsyncCheckpointWriter implements AutoCloseable {
-    private final DirectoryCheckpointStore store;
+    private final CheckpointStore store;
     private final ExecutorService thread;
     private final AtomicLong waited = new AtomicLong();
     private CompletableFuture<ShardReceipt> last = CompletableFuture.completedFuture(null);
 
-    public AsyncCheckpointWriter(DirectoryCheckpointStore store) {
+    public AsyncCheckpointWriter(CheckpointStore store) {
         this.store = Objects.requireNonNull(store, "store");
         this.thread = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tenax-checkpoint-writer");

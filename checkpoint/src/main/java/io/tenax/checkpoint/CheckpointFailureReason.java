@@ -8,7 +8,8 @@ public enum CheckpointFailureReason {
     CHECKSUM_MISMATCH("a shard file's SHA-256 differs from the manifest: it is corrupt"),
     MALFORMED("a file is not in Tenax's checkpoint format"),
     INCONSISTENT("the shards do not fit together (world size, sections or scalars differ)"),
-    IO_ERROR("reading or writing the checkpoint directory failed");
+    IO_ERROR("reading or writing the checkpoint store failed"),
+    ACCESS("the checkpoint store cannot be used");
 
     private final String description;
 

@@ -1,8 +1,5 @@
 package io.tenax.checkpoint;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
@@ -14,14 +11,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -31,11 +25,8 @@ import java.util.Objects;
  * old file or the complete new one. The directory can be local, or a mount that every node
  * of a multi-host run shares.
  */
-public final class DirectoryCheckpointStore {
-    public static final String MANIFEST = "manifest.json";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final long MAX_MANIFEST_BYTES = 1 << 20;
-    private static final java.util.regex.Pattern SHARD_NAME = java.util.regex.Pattern.compile("shard-r\\d+-of-\\d+\\.bin");
+public final class DirectoryCheckpointStore implements CheckpointStore {
+    public static final String MANIFEST = StoredShards.MANIFEST;
 
     private final Path root;
     private final Duration writeDelay;
@@ -53,6 +44,11 @@ public final class DirectoryCheckpointStore {
         this.writeDelay = Objects.requireNonNull(writeDelay, "writeDelay");
     }
 
+    @Override
+    public String location() {
+        return root.toString();
+    }
+
     public Path root() {
         return root;
     }
@@ -62,15 +58,16 @@ public final class DirectoryCheckpointStore {
     }
 
     /** Writes and fsyncs this rank's shard of {@code snapshot}; returns its receipt. */
+    @Override
     public ShardReceipt writeShard(CheckpointId id, int rank, int worldSize, StateSnapshot snapshot)
             throws CheckpointException {
         Path dir = directory(id);
-        String name = "shard-r" + rank + "-of-" + worldSize + ".bin";
+        String name = StoredShards.shardName(rank, worldSize);
         Path target = dir.resolve(name);
         Path tmp = dir.resolve(name + ".tmp");
         try {
             Files.createDirectories(dir);
-            MessageDigest sha = sha256();
+            MessageDigest sha = StoredShards.sha256();
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
                 OutputStream out = new DigestOutputStream(java.nio.channels.Channels.newOutputStream(channel), sha);
@@ -94,12 +91,13 @@ public final class DirectoryCheckpointStore {
         }
     }
 
-    /** Makes the checkpoint loadable: writes its manifest atomically and durably. */
+    /** Writes the manifest atomically and durably. */
+    @Override
     public void commit(CheckpointManifest manifest) throws CheckpointException {
         Path dir = directory(manifest.id());
         Path tmp = dir.resolve(MANIFEST + ".tmp");
+        byte[] bytes = StoredShards.encode(manifest);
         try {
-            byte[] bytes = JSON.writeValueAsBytes(manifest);
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
                 channel.write(java.nio.ByteBuffer.wrap(bytes));
@@ -114,45 +112,29 @@ public final class DirectoryCheckpointStore {
         }
     }
 
+    @Override
     public CheckpointManifest manifest(CheckpointId id) throws CheckpointException {
         Path file = directory(id).resolve(MANIFEST);
         try {
-            if (Files.size(file) > MAX_MANIFEST_BYTES) {
+            if (Files.size(file) > StoredShards.MAX_MANIFEST_BYTES) {
                 throw new CheckpointException(CheckpointFailureReason.MALFORMED, file + " is larger than "
-                        + MAX_MANIFEST_BYTES + " bytes");
+                        + StoredShards.MAX_MANIFEST_BYTES + " bytes");
             }
-            CheckpointManifest m = JSON.readValue(file.toFile(), CheckpointManifest.class);
-            if (m.formatVersion() != CheckpointManifest.FORMAT_VERSION || !m.id().equals(id)
-                    || m.shards() == null || m.shards().size() != m.worldSize()) {
-                throw new CheckpointException(CheckpointFailureReason.MALFORMED, file
-                        + " does not describe " + id + " in format " + CheckpointManifest.FORMAT_VERSION);
-            }
-            return m;
+            return StoredShards.decode(Files.readAllBytes(file), id, file.toString());
         } catch (NoSuchFileException e) {
             throw new CheckpointException(CheckpointFailureReason.MISSING_MANIFEST, file.toString(), e);
-        } catch (JsonProcessingException e) {
-            throw new CheckpointException(CheckpointFailureReason.MALFORMED, file + ": "
-                    + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new CheckpointException(CheckpointFailureReason.IO_ERROR, file + ": " + e, e);
         }
     }
 
-    /**
-     * Checks a committed checkpoint without reading its shards: the manifest must describe it,
-     * and every shard must be on disk with the size the manifest gives. Cheap whatever the
-     * model's size; {@link #load} then verifies every byte. Returns the manifest.
-     */
+    @Override
     public CheckpointManifest check(CheckpointId id) throws CheckpointException {
         CheckpointManifest manifest = manifest(id);
         for (CheckpointManifest.Shard entry : manifest.shards()) {
-            Path file = shardFile(id, entry);
+            Path file = directory(id).resolve(StoredShards.shardFile(entry));
             try {
-                long size = Files.size(file);
-                if (size != entry.bytes()) {
-                    throw new CheckpointException(CheckpointFailureReason.SIZE_MISMATCH, file + " has " + size
-                            + " bytes, the manifest says " + entry.bytes());
-                }
+                StoredShards.requireSize(file.toString(), Files.size(file), entry);
             } catch (NoSuchFileException e) {
                 throw new CheckpointException(CheckpointFailureReason.MISSING_SHARD, file.toString(), e);
             } catch (IOException e) {
@@ -162,72 +144,21 @@ public final class DirectoryCheckpointStore {
         return manifest;
     }
 
-    /**
-     * Loads a committed checkpoint, verifying the size and SHA-256 of every shard and that
-     * the shards fit together. Never returns partial or unverified state.
-     */
+    @Override
     public StateSnapshot load(CheckpointId id) throws CheckpointException {
-        CheckpointManifest manifest = manifest(id);
-        Map<String, float[]> sections = new LinkedHashMap<>();
-        Map<String, Integer> covered = new LinkedHashMap<>();
-        Map<String, Long> scalars = null;
-        for (CheckpointManifest.Shard entry : manifest.shards()) {
-            Path file = shardFile(id, entry);
-            byte[] bytes = readVerified(file, entry);
-            ShardFormat.Shard shard = ShardFormat.read(bytes);
-            if (shard.rank() != entry.rank() || shard.worldSize() != manifest.worldSize() || !shard.id().equals(id)) {
-                throw new CheckpointException(CheckpointFailureReason.INCONSISTENT, file + " is rank " + shard.rank()
-                        + " of " + shard.worldSize() + " for " + shard.id() + ", the manifest says rank " + entry.rank()
-                        + " of " + manifest.worldSize() + " for " + id);
-            }
-            if (scalars == null) {
-                scalars = shard.scalars();
-            } else if (!scalars.equals(shard.scalars())) {
-                throw new CheckpointException(CheckpointFailureReason.INCONSISTENT, "scalars of " + file + " differ");
-            }
-            for (Map.Entry<String, ShardFormat.Slice> e : shard.slices().entrySet()) {
-                ShardFormat.Slice slice = e.getValue();
-                float[] section = sections.computeIfAbsent(e.getKey(), k -> new float[slice.total()]);
-                int expectedOffset = ShardFormat.sliceStart(slice.total(), shard.rank(), shard.worldSize());
-                if (section.length != slice.total() || slice.offset() != expectedOffset) {
-                    throw new CheckpointException(CheckpointFailureReason.INCONSISTENT, "section '" + e.getKey()
-                            + "' of " + file + " does not fit");
-                }
-                System.arraycopy(slice.values(), 0, section, slice.offset(), slice.values().length);
-                covered.merge(e.getKey(), slice.values().length, Integer::sum);
-            }
-        }
-        for (Map.Entry<String, float[]> e : sections.entrySet()) {
-            if (covered.get(e.getKey()) != e.getValue().length) {
-                throw new CheckpointException(CheckpointFailureReason.INCONSISTENT, "section '" + e.getKey()
-                        + "' is covered " + covered.get(e.getKey()) + " of " + e.getValue().length);
-            }
-        }
-        return new StateSnapshot(sections, scalars == null ? Map.of() : scalars);
+        return StoredShards.assemble(manifest(id), entry -> readVerified(directory(id)
+                .resolve(StoredShards.shardFile(entry)), entry));
     }
 
-    /** Where a manifest's shard is; its name must be a shard's, so that a manifest cannot point elsewhere. */
-    private Path shardFile(CheckpointId id, CheckpointManifest.Shard entry) throws CheckpointException {
-        if (!SHARD_NAME.matcher(entry.file()).matches()) {
-            throw new CheckpointException(CheckpointFailureReason.MALFORMED, "shard name " + entry.file());
-        }
-        return directory(id).resolve(entry.file());
+    @Override
+    public boolean isCommitted(CheckpointId id) {
+        return Files.exists(directory(id).resolve(MANIFEST));
     }
 
     private static byte[] readVerified(Path file, CheckpointManifest.Shard entry) throws CheckpointException {
         try {
-            long size = Files.size(file);
-            if (size != entry.bytes()) {
-                throw new CheckpointException(CheckpointFailureReason.SIZE_MISMATCH, file + " has " + size
-                        + " bytes, the manifest says " + entry.bytes());
-            }
-            byte[] bytes = Files.readAllBytes(file);
-            String sha = HexFormat.of().formatHex(sha256().digest(bytes));
-            if (!sha.equals(entry.sha256())) {
-                throw new CheckpointException(CheckpointFailureReason.CHECKSUM_MISMATCH, file + " has SHA-256 " + sha
-                        + ", the manifest says " + entry.sha256());
-            }
-            return bytes;
+            StoredShards.requireSize(file.toString(), Files.size(file), entry);
+            return StoredShards.verify(file.toString(), Files.readAllBytes(file), entry);
         } catch (NoSuchFileException e) {
             throw new CheckpointException(CheckpointFailureReason.MISSING_SHARD, file.toString(), e);
         } catch (IOException e) {
@@ -235,7 +166,7 @@ public final class DirectoryCheckpointStore {
         }
     }
 
-    /** Every checkpoint directory, committed or not, oldest first. */
+    @Override
     public List<CheckpointId> list() {
         List<CheckpointId> ids = new ArrayList<>();
         if (!Files.isDirectory(root)) {
@@ -255,7 +186,7 @@ public final class DirectoryCheckpointStore {
         return ids;
     }
 
-    /** Deletes a checkpoint's directory; the manifest goes first, so a half-deleted one is never loadable. */
+    @Override
     public void delete(CheckpointId id) throws IOException {
         Path dir = directory(id);
         deleteQuietly(dir.resolve(MANIFEST));
@@ -268,6 +199,38 @@ public final class DirectoryCheckpointStore {
             }
         }
         Files.deleteIfExists(dir);
+    }
+
+    /** Copies the files of {@code dir} to {@code <root>/<name>}; nothing to do when {@code dir} is that directory. */
+    @Override
+    public void putFiles(String name, Path dir) throws IOException {
+        Path target = root.resolve(name);
+        if (target.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
+            return;
+        }
+        copyFiles(dir, target);
+    }
+
+    @Override
+    public boolean getFiles(String name, Path into) throws IOException {
+        Path source = root.resolve(name);
+        if (!Files.isDirectory(source)) {
+            return false;
+        }
+        copyFiles(source, into);
+        return true;
+    }
+
+    private static void copyFiles(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(from, Files::isRegularFile)) {
+            for (Path f : files) {
+                Path tmp = to.resolve(f.getFileName() + ".tmp");
+                Files.copy(f, tmp, StandardCopyOption.REPLACE_EXISTING);
+                Files.move(tmp, to.resolve(f.getFileName()), StandardCopyOption.ATOMIC_MOVE,
+                        StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
     }
 
     private static void fsyncDirectory(Path dir) throws IOException {
@@ -284,11 +247,4 @@ public final class DirectoryCheckpointStore {
         }
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required by every Java platform", e);
-        }
-    }
 }
