@@ -5,7 +5,7 @@ import io.tenax.actors.coordinator.Coordinator;
 import io.tenax.actors.event.RunEventSink;
 import io.tenax.actors.worker.Worker;
 import io.tenax.actors.worker.WorkerSettings;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
 import java.time.Duration;
@@ -68,7 +68,7 @@ public final class TenaxNode {
      * back-off when it fails. Returns the proxy to it.
      */
     public static ActorRef<Coordinator.Command> startCoordinator(ActorSystem<?> system, Coordinator.Settings settings,
-            RunEventSink sink, DirectoryCheckpointStore store) throws Exception {
+            RunEventSink sink, CheckpointStore store) throws Exception {
         for (int attempt = 1; ; attempt++) {
             try {
                 SchemaUtils.createIfNotExists(system).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -97,7 +97,7 @@ public final class TenaxNode {
      *                   as its worker stops
      */
     public static Behavior<Object> worker(WorkerSettings worker, RankTrainer trainer, Collective.Factory collectives,
-            DirectoryCheckpointStore store, boolean ownProcess, Duration controlTimeout) {
+            CheckpointStore store, boolean ownProcess, Duration controlTimeout) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
                     SingletonActor.of(Behaviors.<Coordinator.Command>empty(), COORDINATOR)

@@ -4,10 +4,12 @@ package io.tenax.checkpoint;
 public final class CheckpointException extends Exception {
     private static final long serialVersionUID = 1L;
     private final CheckpointFailureReason reason;
+    private final String detail;
 
     public CheckpointException(CheckpointFailureReason reason, String detail, Throwable cause) {
         super(reason.description() + ": " + detail, cause);
         this.reason = reason;
+        this.detail = detail;
     }
 
     public CheckpointException(CheckpointFailureReason reason, String detail) {
@@ -16,5 +18,10 @@ public final class CheckpointException extends Exception {
 
     public CheckpointFailureReason reason() {
         return reason;
+    }
+
+    /** What failed, without the reason's general description: a sentence of its own. */
+    public String detail() {
+        return detail;
     }
 }

@@ -11,7 +11,7 @@ import java.util.Optional;
  * written last; only a checkpoint whose manifest exists is committed, and loading one
  * verifies every byte against it. Implementations are safe for use from several threads.
  */
-public interface CheckpointStore {
+public interface CheckpointStore extends AutoCloseable {
 
     /** The store as a user names it: a path, or {@code s3://bucket/prefix}. */
     String location();
@@ -63,4 +63,9 @@ public interface CheckpointStore {
 
     /** Copies what {@link #putFiles} stored under {@code name} into {@code into}; false when there is none. */
     boolean getFiles(String name, Path into) throws IOException;
+
+    /** Releases the store's connections; nothing to do for a directory. */
+    @Override
+    default void close() {
+    }
 }

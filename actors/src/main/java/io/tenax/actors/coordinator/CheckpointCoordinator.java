@@ -7,7 +7,7 @@ import io.tenax.checkpoint.AckResult;
 import io.tenax.checkpoint.CheckpointException;
 import io.tenax.checkpoint.CheckpointId;
 import io.tenax.checkpoint.CheckpointManifest;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.checkpoint.PendingCheckpoint;
 import io.tenax.checkpoint.Retention;
 import io.tenax.checkpoint.ShardReceipt;
@@ -49,8 +49,18 @@ final class CheckpointCoordinator {
         }
     }
 
+    /** Deletes old checkpoints, in order, beside every coordinator of this process. */
+    private static final java.util.concurrent.ExecutorService RETENTION =
+            java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "tenax-checkpoint-retention");
+                t.setDaemon(true);
+                return t;
+            });
+
+    private static final org.slf4j.Logger RETENTION_LOG = org.slf4j.LoggerFactory.getLogger(CheckpointCoordinator.class);
+
     private final CoordinatorContext c;
-    private final DirectoryCheckpointStore store;
+    private final CheckpointStore store;
     private final int keep;
     private final Map<CheckpointId, PendingCheckpoint> pending = new TreeMap<>();
     private boolean committing;
@@ -58,7 +68,7 @@ final class CheckpointCoordinator {
     private PendingCheckpoint waiting;
     private PendingCheckpoint ready;
 
-    CheckpointCoordinator(CoordinatorContext c, DirectoryCheckpointStore store) {
+    CheckpointCoordinator(CoordinatorContext c, CheckpointStore store) {
         this.c = c;
         this.store = store;
         this.keep = c.settings().checkpointKeep();
@@ -112,18 +122,26 @@ final class CheckpointCoordinator {
         }
     }
 
-    /** A commit is journalled: say so, and delete what retention no longer keeps. */
+    /**
+     * A commit is journalled: say so, and delete what retention no longer keeps, off the
+     * coordinator's thread (listing and deleting are requests to an object store). What it
+     * deletes is decided from this moment's committed and pending checkpoints: anything
+     * committed or started later is newer than all of them, and retention never deletes that.
+     */
     void announce(Commit commit, long commitMillis, CoordinatorState state) {
         c.emit(new RunEvent.CheckpointCommitted(CoordinatorContext.now(), commit.manifest().step(),
                 commit.manifest().generation(), commit.bytes(), commitMillis));
-        for (CheckpointId id : Retention.deletable(store.list(), state.checkpoints().retained(), keep,
-                new HashSet<>(pending.keySet()))) {
-            try {
-                store.delete(id);
-            } catch (IOException e) {
-                c.log().warn("cannot delete old checkpoint {}: {}", id, e.toString());
+        java.util.List<CheckpointId> retained = state.checkpoints().retained();
+        java.util.Set<CheckpointId> needed = new HashSet<>(pending.keySet());
+        RETENTION.execute(() -> {
+            for (CheckpointId id : Retention.deletable(store.list(), retained, keep, needed)) {
+                try {
+                    store.delete(id);
+                } catch (IOException | RuntimeException e) {
+                    RETENTION_LOG.warn("cannot delete old checkpoint {}: {}", id, e.toString());
+                }
             }
-        }
+        });
     }
 
     /** A rank could not write its shard (a full disk, say): that checkpoint can never complete. */
@@ -221,6 +239,11 @@ final class CheckpointCoordinator {
             store.check(id);
             return null;
         } catch (CheckpointException e) {
+            if (e.reason() == io.tenax.checkpoint.CheckpointFailureReason.IO_ERROR
+                    || e.reason() == io.tenax.checkpoint.CheckpointFailureReason.ACCESS) {
+                c.log().warn("cannot check checkpoint {} ({}); the workers try to load it", id, e.getMessage());
+                return null; // the store is unreachable, which says nothing of the checkpoint
+            }
             return e.getMessage();
         }
     }

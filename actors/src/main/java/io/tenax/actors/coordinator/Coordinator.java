@@ -15,7 +15,7 @@ import io.tenax.actors.serialization.TenaxMessage;
 import io.tenax.actors.worker.Worker;
 import io.tenax.checkpoint.CheckpointException;
 import io.tenax.checkpoint.CheckpointId;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.checkpoint.PendingCheckpoint;
 import io.tenax.checkpoint.ShardReceipt;
 import java.time.Duration;
@@ -109,7 +109,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     /** A worker could not load the checkpoint it was told to resume from. */
-    public record ResumeFailed(long generation, String node, long step, long checkpointGeneration, String reason)
+    /** {@code storeUnavailable}: the store could not be read (it is down, or denied access), which says nothing of the checkpoint. */
+    public record ResumeFailed(long generation, String node, long step, long checkpointGeneration, String reason,
+            boolean storeUnavailable)
             implements Command, TenaxMessage {
     }
 
@@ -207,14 +209,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Reconfiguration reconfiguration;
     private final SuspectProbe probe;
 
-    public static Behavior<Command> create(Settings settings, RunEventSink sink, DirectoryCheckpointStore store,
+    public static Behavior<Command> create(Settings settings, RunEventSink sink, CheckpointStore store,
             ClusterControl cluster) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
                 new Coordinator(ctx, timers, settings, sink, store, cluster)));
     }
 
     private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings,
-            RunEventSink sink, DirectoryCheckpointStore store, ClusterControl cluster) {
+            RunEventSink sink, CheckpointStore store, ClusterControl cluster) {
         super(PersistenceId.ofUniqueId("tenax-coordinator-" + settings.runId()));
         this.ctx = ctx;
         this.timers = timers;
@@ -393,7 +395,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         CheckpointId id = new CheckpointId(f.step(), f.checkpointGeneration());
         ctx.getLog().warn("{} cannot load {}: {}", f.node(), id, f.reason());
         reconfiguration.resumeFailed(state.generation());
-        if (!state.checkpoints().contains(id)) {
+        if (!state.checkpoints().contains(id) || f.storeUnavailable()) {
+            // An unreachable store says nothing of the checkpoint: it stays the recovery point, and
+            // the next generation tries it again.
             return reconfiguration.decideAndAct(state, List.of(), false);
         }
         CoordinatorState.CheckpointInvalidated invalid = checkpoints.invalidate(id, f.node() + ": " + f.reason());

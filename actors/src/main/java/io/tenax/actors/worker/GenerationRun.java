@@ -84,6 +84,9 @@ final class GenerationRun implements AutoCloseable {
             listeners.add(audit); // before the checkpoint: a committed step is always in the audit log
         }
         if (start.rank() == 0 && r.settings().evalEvery() > 0) {
+            if (r.settings().bestModel() != null) {
+                r.settings().bestModel().refresh();
+            }
             listeners.add(result -> maybeEvaluate(result.step() + 1));
         }
         listeners.add(result -> maybeCheckpoint(result.step() + 1));

@@ -2,7 +2,7 @@ package io.tenax.actors.worker;
 
 import io.tenax.checkpoint.CheckpointException;
 import io.tenax.checkpoint.CheckpointId;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.optim.Adam;
@@ -52,11 +52,11 @@ public final class TrainerState {
     }
 
     private final RankTrainer trainer;
-    private final DirectoryCheckpointStore store;
+    private final CheckpointStore store;
     private final StateSnapshot initial;
     private final Deque<Commit> recent = new ArrayDeque<>();
 
-    TrainerState(RankTrainer trainer, DirectoryCheckpointStore store) {
+    TrainerState(RankTrainer trainer, CheckpointStore store) {
         this.trainer = Objects.requireNonNull(trainer, "trainer");
         this.store = Objects.requireNonNull(store, "store");
         this.initial = capture(0);

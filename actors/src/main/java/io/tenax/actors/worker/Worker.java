@@ -7,7 +7,7 @@ import io.tenax.actors.serialization.TenaxMessage;
 import io.tenax.checkpoint.AsyncCheckpointWriter;
 import io.tenax.checkpoint.CheckpointException;
 import io.tenax.checkpoint.CheckpointId;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.checkpoint.ShardReceipt;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
@@ -161,7 +161,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private Coordinator.CheckpointWritten lastShard;
 
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
+            Collective.Factory collectives, CheckpointStore store, WorkerSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(RegisterTick.INSTANCE, Duration.ZERO, settings.registerInterval());
             return new Worker(ctx, coordinator, trainer, collectives, store, settings);
@@ -169,7 +169,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     }
 
     private Worker(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            Collective.Factory collectives, DirectoryCheckpointStore store, WorkerSettings settings) {
+            Collective.Factory collectives, CheckpointStore store, WorkerSettings settings) {
         super(ctx);
         this.ctx = ctx;
         this.coordinator = coordinator;
@@ -335,8 +335,11 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private Behavior<Command> onResumeFailed(LoopResumeFailed f) {
         ctx.getLog().warn("generation {}: cannot resume from {}: {}", f.generation(), f.from(), f.error().getMessage());
+        io.tenax.checkpoint.CheckpointFailureReason why = f.error().reason();
         coordinator.tell(new Coordinator.ResumeFailed(f.generation(), settings.node(), f.from().step(),
-                f.from().generation(), f.error().getMessage()));
+                f.from().generation(), f.error().getMessage(),
+                why == io.tenax.checkpoint.CheckpointFailureReason.IO_ERROR
+                        || why == io.tenax.checkpoint.CheckpointFailureReason.ACCESS));
         return this;
     }
 

@@ -65,7 +65,7 @@ class KryoSerializerTest {
                 new CoordinatorState.GenerationStarted(2, 40, 1, world, "lost node-3"),
                 new CoordinatorState.RunFinished(2, 375, 0.05f, 0.98f),
                 new Coordinator.CheckpointWritten(2, "node-1", 40, 0, 2, "shard-r0-of-2.bin", 1234, "ab12"),
-                new Coordinator.ResumeFailed(2, "node-1", 40, 1, "CHECKSUM_MISMATCH"),
+                new Coordinator.ResumeFailed(2, "node-1", 40, 1, "CHECKSUM_MISMATCH", false),
                 new Worker.Standby(3, "no rank"),
                 new Worker.Ping(testKit.<Worker.Pong>createTestProbe().ref()),
                 new Worker.Pong("node-1", "a1"),

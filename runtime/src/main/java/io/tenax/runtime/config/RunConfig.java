@@ -97,7 +97,25 @@ public record RunConfig(
     }
 
     /** When and where checkpoints are taken. */
-    public record Checkpoints(int every, int keep, Path dir, Duration writeDelay) {
+    /**
+     * @param dir the checkpoint directory; null when the checkpoints are in an S3 bucket
+     * @param s3  the bucket and how to reach it; null for a directory
+     */
+    public record Checkpoints(int every, int keep, Path dir, Duration writeDelay, S3 s3) {
+        /** Where the checkpoints are, as a user names it. */
+        public String location() {
+            return s3 != null ? s3.location().toString() : dir.toString();
+        }
+
+        /** The store, ready for use; an S3 store connects lazily, so this never fails on the network. */
+        public io.tenax.checkpoint.CheckpointStore open() {
+            return s3 != null ? new io.tenax.checkpoint.S3CheckpointStore(s3.location(), s3.settings())
+                    : new io.tenax.checkpoint.DirectoryCheckpointStore(dir, writeDelay);
+        }
+    }
+
+    /** An S3 checkpoint store: where, and the client's settings (no credentials: the SDK's chain finds them). */
+    public record S3(io.tenax.checkpoint.S3Location location, io.tenax.checkpoint.S3CheckpointStore.Settings settings) {
     }
 
     /**
@@ -256,12 +274,17 @@ public record RunConfig(
         }
         int keep = positive(c, "tenax.checkpoint.keep");
         String ckptDir = c.getString("tenax.checkpoint.dir");
-        Path checkpointDir = ckptDir.isEmpty() ? runDir.resolve("checkpoints") : Path.of(ckptDir).toAbsolutePath();
         Duration writeDelay = c.getDuration("tenax.checkpoint.write-delay");
         if (writeDelay.isNegative()) {
             throw error("tenax.checkpoint.write-delay", "must not be negative", writeDelay);
         }
-        Checkpoints checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay);
+        Checkpoints checkpoints;
+        if (io.tenax.checkpoint.S3Location.isS3(ckptDir)) {
+            checkpoints = new Checkpoints(every, keep, null, writeDelay, s3(c, ckptDir, writeDelay));
+        } else {
+            Path checkpointDir = ckptDir.isEmpty() ? runDir.resolve("checkpoints") : Path.of(ckptDir).toAbsolutePath();
+            checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay, null);
+        }
         int evalEvery = evalEvery(c.getString("tenax.eval.every"), trainSize / globalBatch);
         return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
@@ -279,6 +302,48 @@ public record RunConfig(
     }
 
     /** {@code tenax.eval.every}: {@code epoch}, {@code 0} or {@code off} (only at the end), or a number of steps. */
+    private static S3 s3(Config c, String dir, Duration writeDelay) {
+        io.tenax.checkpoint.S3Location location;
+        try {
+            location = io.tenax.checkpoint.S3Location.parse(dir);
+        } catch (IllegalArgumentException e) {
+            throw error("tenax.checkpoint.dir", e.getMessage(), dir);
+        }
+        String endpoint = c.getString("tenax.checkpoint.s3.endpoint").strip();
+        if (!endpoint.isEmpty()) {
+            java.net.URI uri;
+            try {
+                uri = java.net.URI.create(endpoint);
+            } catch (IllegalArgumentException e) {
+                throw error("tenax.checkpoint.s3.endpoint", "is not a URL (" + e.getMessage() + ")", endpoint);
+            }
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+                throw error("tenax.checkpoint.s3.endpoint", "must be an http:// or https:// URL with a host, e.g."
+                        + " http://127.0.0.1:9000 (empty: AWS itself)", endpoint);
+            }
+        }
+        String region = c.getString("tenax.checkpoint.s3.region").strip();
+        if (!region.matches("[a-z0-9-]+")) {
+            throw error("tenax.checkpoint.s3.region", "must be a region name such as us-east-1", region);
+        }
+        String pathStyle = c.getString("tenax.checkpoint.s3.path-style").strip().toLowerCase(java.util.Locale.ROOT);
+        boolean path = switch (pathStyle) {
+            case "auto" -> !endpoint.isEmpty();
+            case "on", "true", "yes" -> true;
+            case "off", "false", "no" -> false;
+            default -> throw error("tenax.checkpoint.s3.path-style", "must be auto, on or off", pathStyle);
+        };
+        int attempts = positive(c, "tenax.checkpoint.s3.max-attempts");
+        Duration timeout = duration(c, "tenax.checkpoint.s3.request-timeout");
+        long part = c.getBytes("tenax.checkpoint.s3.part-size");
+        if (part < io.tenax.checkpoint.S3CheckpointStore.MIN_PART_BYTES || part > Integer.MAX_VALUE - 8) {
+            throw error("tenax.checkpoint.s3.part-size", "must be at least 5 MiB (S3's smallest part) and below 2 GiB",
+                    c.getValue("tenax.checkpoint.s3.part-size").unwrapped());
+        }
+        return new S3(location, new io.tenax.checkpoint.S3CheckpointStore.Settings(endpoint, region, path, attempts,
+                timeout, (int) part, writeDelay));
+    }
+
     private static int evalEvery(String value, int stepsPerEpoch) {
         String v = value.trim().toLowerCase(java.util.Locale.ROOT);
         if (v.equals("epoch")) {

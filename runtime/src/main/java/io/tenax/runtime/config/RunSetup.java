@@ -190,6 +190,9 @@ public final class RunSetup {
                 throw new ConfigError("cannot write " + conf + " (" + describe(e) + ")");
             }
         }
+        if (after.checkpoints().s3() != null) {
+            claimBucket(after);
+        }
         return after;
     }
 
@@ -226,6 +229,10 @@ public final class RunSetup {
      * refused, never overwritten.
      */
     static void claimCheckpointDir(RunConfig run) {
+        if (run.checkpoints().s3() != null) {
+            claimBucket(run);
+            return;
+        }
         Path dir = run.checkpoints().dir();
         Path owner = dir.resolve(OWNER_FILE);
         try {
@@ -251,6 +258,19 @@ public final class RunSetup {
         } catch (IOException | SecurityException e) {
             throw new ConfigError("cannot use the checkpoint directory " + dir + " (" + describe(e)
                     + "); choose a writable tenax.checkpoint.dir");
+        }
+    }
+
+    /**
+     * The bucket must exist, these credentials must be able to write to it, and the prefix must
+     * be this run's or empty: checked here, before any node trains.
+     */
+    private static void claimBucket(RunConfig run) {
+        try (io.tenax.checkpoint.S3CheckpointStore store = new io.tenax.checkpoint.S3CheckpointStore(
+                run.checkpoints().s3().location(), run.checkpoints().s3().settings())) {
+            store.claim(run.runId());
+        } catch (io.tenax.checkpoint.CheckpointException e) {
+            throw new ConfigError("tenax.checkpoint.dir " + run.checkpoints().location() + ": " + e.detail());
         }
     }
 

@@ -9,7 +9,6 @@ import io.tenax.actors.coordinator.Coordinator;
 import io.tenax.actors.event.JsonLinesEventSink;
 import io.tenax.actors.event.RunEvent;
 import io.tenax.actors.event.RunEventSink;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.management.ManagementServer;
@@ -150,7 +149,7 @@ public final class ControlMember implements AutoCloseable {
         ActorRef<Coordinator.Command> coordinator;
         try {
             coordinator = TenaxNode.startCoordinator(system, settings, sink,
-                    new DirectoryCheckpointStore(run.checkpoints().dir()));
+                    run.checkpoints().open());
         } catch (Exception e) {
             system.terminate();
             if (journal != null) {

@@ -67,6 +67,12 @@ final class ChaosInjector implements AutoCloseable {
 
     /** Refuses a plan that would fill a file system larger than {@link #MAX_FILL_BYTES}; returns why, or null. */
     static String refusal(ChaosPlan plan, Path checkpointDir) {
+        if (checkpointDir == null) {
+            return plan.faults().stream().anyMatch(f -> f.action() == ChaosPlan.Action.FILL_DISK
+                    || f.action() == ChaosPlan.Action.CORRUPT_CHECKPOINT) ? "--chaos 'fill disk' and 'corrupt"
+                    + " checkpoint' act on a checkpoint directory; this run keeps its checkpoints in an S3 bucket"
+                    + " (tenax.checkpoint.dir)" : null;
+        }
         if (!plan.fillsDisk()) {
             return null;
         }

@@ -4,7 +4,7 @@ import ai.djl.Device;
 import io.tenax.actors.worker.TrainerState;
 import io.tenax.checkpoint.CheckpointException;
 import io.tenax.checkpoint.CheckpointId;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.RankTrainer;
@@ -15,7 +15,6 @@ import io.tenax.trainer.task.Tasks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -23,7 +22,7 @@ import java.util.Optional;
  * (every rank checkpoints the last step, so that of a finished run holds its final
  * parameters), evaluated on the run's held-out split, and written by {@link SavedModel}.
  * {@code RUN_DIR/model-best} is the better of that and the best one rank 0 kept while it
- * evaluated during the run ({@code tenax.eval.every}, kept in {@link #bestDir}).
+ * evaluated during the run ({@code tenax.eval.every}, kept by {@link #bestModel}).
  */
 public final class ModelExport {
     public static final String DIR = "model";
@@ -64,27 +63,55 @@ public final class ModelExport {
         }
     }
 
-    /** Where rank 0 keeps the best model while the run trains. */
-    public static Path bestDir(RunConfig run) {
-        return run.checkpoints().dir().resolve(BEST);
+    /**
+     * The best model while the run trains: in {@code <checkpoint dir>/model-best}, or, for
+     * checkpoints in an object store, beside them there, {@code hostDir/model-best} being this
+     * host's copy.
+     */
+    public static BestModel bestModel(RunConfig run, CheckpointStore store, Path hostDir) {
+        if (run.checkpoints().s3() == null) {
+            return new BestModel(run.checkpoints().dir().resolve(BEST), run.runId());
+        }
+        return new BestModel(hostDir.resolve(BEST), run.runId(), new BestModel.Remote() {
+            @Override
+            public boolean fetch(Path dir) throws IOException {
+                return store.getFiles(BEST, dir);
+            }
+
+            @Override
+            public void publish(Path dir) throws IOException {
+                store.putFiles(BEST, dir);
+            }
+        });
     }
 
     /** Writes {@code RUN_DIR/model} and {@code RUN_DIR/model-best}; empty when the run has no committed checkpoint. */
     public static Optional<Exported> export(RunConfig run) throws IOException, CheckpointException {
-        DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir());
-        List<CheckpointId> all = store.list();
-        for (int i = all.size() - 1; i >= 0; i--) {
-            CheckpointId id = all.get(i);
-            if (Files.exists(store.directory(id).resolve(DirectoryCheckpointStore.MANIFEST))) {
-                Path last = run.runDir().resolve(DIR);
-                SavedModel.Info info = export(run, store.load(id), last);
-                BestModel kept = new BestModel(bestDir(run), run.runId());
+        try (CheckpointStore store = run.checkpoints().open()) {
+            Optional<CheckpointId> newest = store.newestCommitted();
+            if (newest.isEmpty()) {
+                return Optional.empty();
+            }
+            Path last = run.runDir().resolve(DIR);
+            SavedModel.Info info = export(run, store.load(newest.get()), last);
+            Path copy = Files.createTempDirectory(run.runDir(), ".model-best-");
+            try {
+                BestModel kept = bestModel(run, store, copy);
                 boolean keptIsBetter = kept.value() > info.value(); // false when none was kept (NaN)
                 SavedModel.Info best = SavedModel.copy(keptIsBetter ? kept.dir() : last, run.runDir().resolve(BEST));
                 return Optional.of(new Exported(info, best));
+            } finally {
+                deleteTree(copy);
             }
         }
-        return Optional.empty();
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+            for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     /** Writes the model of checkpoint state {@code state} to {@code dir}. */

@@ -7,7 +7,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.actors.TenaxNode;
 import io.tenax.actors.worker.WorkerSettings;
-import io.tenax.checkpoint.DirectoryCheckpointStore;
+import io.tenax.checkpoint.CheckpointStore;
 import io.tenax.runtime.config.ConfigError;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.model.ModelExport;
@@ -102,7 +102,7 @@ public final class NodeMain {
         Config base = ConfigFactory.parseFile(conf.toFile()).withFallback(TenaxNode.pekkoDefaults())
                 .withFallback(ConfigFactory.load()).resolve();
         RunConfig run = RunConfig.from(base);
-        requireCheckpointDir(run, o.name());
+        CheckpointStore store = requireCheckpointStore(run, o.name());
         if (System.getProperty("ai.djl.pytorch.num_threads") == null) { // the launcher sets it for its children
             System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(run.threadsPerNode()));
         }
@@ -148,9 +148,7 @@ public final class NodeMain {
                 new InetSocketAddress(o.advertise(), endpoint.address().getPort()), run.progressInterval(),
                 run.registerInterval(), o.workDir().resolve(o.name() + ".steps.csv"), run.checkpoints().every(),
                 run.audit() ? o.workDir().resolve(o.name() + ".audit") : null, run.evalEvery(),
-                new BestModel(ModelExport.bestDir(run), run.runId()));
-        DirectoryCheckpointStore store = new DirectoryCheckpointStore(run.checkpoints().dir(),
-                run.checkpoints().writeDelay());
+                ModelExport.bestModel(run, store, o.workDir()));
         ActorSystem<Object> system = ActorSystem.create(TenaxNode.worker(worker, trainer, collectives, store,
                 ownProcess, run.controlTimeout()), "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
@@ -162,14 +160,29 @@ public final class NodeMain {
         return system;
     }
 
-    /** The checkpoint directory must be where every node can reach it: on a multi-host run, a shared mount. */
-    private static void requireCheckpointDir(RunConfig run, String node) {
+    /**
+     * The checkpoint store must be one every node can reach: on a multi-host run, a shared
+     * mount, or a bucket these credentials may use.
+     */
+    private static CheckpointStore requireCheckpointStore(RunConfig run, String node) {
+        CheckpointStore store = run.checkpoints().open();
+        if (store instanceof io.tenax.checkpoint.S3CheckpointStore s3) {
+            try {
+                s3.requireBucket();
+            } catch (io.tenax.checkpoint.CheckpointException e) {
+                s3.close();
+                throw new ConfigError("node " + node + ": " + e.detail() + " (tenax.checkpoint.dir " + s3.location()
+                        + ")");
+            }
+            return store;
+        }
         Path dir = run.checkpoints().dir();
         if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
             throw new ConfigError("node " + node + ": the run's checkpoint directory " + dir + " is not a writable"
                     + " directory on this host; mount the run's shared checkpoint directory at that path"
                     + " (tenax.checkpoint.dir)");
         }
+        return store;
     }
 
     /**

@@ -15,13 +15,37 @@ import java.util.Objects;
 public final class BestModel {
     private final Path dir;
     private final String runId;
+    private final Remote remote;
     private double best = Double.NaN;
     private boolean read;
 
+    /**
+     * Where the best model is kept when {@code dir} is only this host's copy of it: beside the
+     * checkpoints in an object store, say. The kept one is the truth.
+     */
+    public interface Remote {
+        /** Replaces what {@code dir} holds with the kept model; false when none is kept. */
+        boolean fetch(Path dir) throws IOException;
+
+        /** Keeps the model in {@code dir}, replacing the kept one. */
+        void publish(Path dir) throws IOException;
+    }
+
     /** @param runId a model in {@code dir} from another run is not this run's best, and is replaced */
     public BestModel(Path dir, String runId) {
+        this(dir, runId, null);
+    }
+
+    /** @param remote where the model is kept, {@code dir} being this host's copy; null: {@code dir} is where */
+    public BestModel(Path dir, String runId, Remote remote) {
         this.dir = Objects.requireNonNull(dir, "dir");
         this.runId = Objects.requireNonNull(runId, "runId");
+        this.remote = remote;
+    }
+
+    /** Reads the best so far again at the next comparison: another rank 0 may have replaced it meanwhile. */
+    public void refresh() {
+        read = false;
     }
 
     public Path dir() {
@@ -32,7 +56,15 @@ public final class BestModel {
     public double value() {
         if (!read) {
             best = Double.NaN;
-            if (Files.isRegularFile(dir.resolve(SavedModel.INFO))) {
+            boolean kept = true;
+            if (remote != null) {
+                try {
+                    kept = remote.fetch(dir);
+                } catch (IOException e) {
+                    kept = false; // unreachable: the next evaluation is kept, and says so if that fails too
+                }
+            }
+            if (kept && Files.isRegularFile(dir.resolve(SavedModel.INFO))) {
                 try {
                     SavedModel.Info info = SavedModel.read(dir);
                     best = runId.equals(info.runId()) ? info.value() : Double.NaN;
@@ -55,6 +87,9 @@ public final class BestModel {
             return false;
         }
         SavedModel.write(dir, trainer, runId, step, evaluation);
+        if (remote != null) {
+            remote.publish(dir);
+        }
         best = v;
         return true;
     }
