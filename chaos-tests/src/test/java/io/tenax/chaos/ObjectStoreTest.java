@@ -1,0 +1,225 @@
+package io.tenax.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import io.tenax.actors.event.RunEvent;
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.S3ProxyServer;
+import io.tenax.runtime.cli.TenaxCli;
+import io.tenax.runtime.config.RunConfig;
+import io.tenax.runtime.launch.EventLog;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A 3-node run whose checkpoints are in an S3 bucket, on a real S3-compatible server
+ * (S3Proxy, started by the test): a worker is SIGKILLed and the survivors resume from the
+ * bucket; the server goes away for a while and training goes on, its checkpoints failing
+ * cleanly; then every process of the run is SIGKILLed and {@code tenax train --resume}
+ * finishes it from the bucket. The bucket holds only committed checkpoints and at most one
+ * in flight. A missing bucket and wrong credentials are one line each, before anything trains.
+ */
+class ObjectStoreTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String BUCKET = "tenax-runs";
+    private static final String PREFIX = "team/s3-run";
+    private static final long STEPS = 1500;
+    private static final int KEEP = 3;
+
+    @TempDir
+    Path tmp;
+
+    /** The tenax command in a JVM of its own, with the credentials in its environment, as a user runs it. */
+    private static ProcessBuilder tenax(Path log, String secret, String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-Xmx512m", "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR"),
+                "-cp", System.getProperty("java.class.path"), TenaxCli.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        b.environment().put("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY);
+        b.environment().put("AWS_SECRET_ACCESS_KEY", secret);
+        return b;
+    }
+
+    @Test
+    void aRunCheckpointingToABucketSurvivesAKillAndAnOutageAndIsResumedFromTheBucket() throws Exception {
+        try (S3ProxyServer s3 = S3ProxyServer.start(tmp.resolve("s3"), BUCKET)) {
+            Config settings = LocalRuns.small("s3-run", 3, STEPS, Map.of("tenax.checkpoint.every", 10,
+                    "tenax.checkpoint.keep", KEEP, "tenax.eval.every", 250, "tenax.audit", false));
+            Path runDir = Path.of(settings.getString("tenax.run-dir"));
+            Path conf = Files.createDirectories(runDir.getParent()).resolve("s3-run.conf");
+            Files.writeString(conf, RunConfig.render(settings.withoutPath("tenax.run-dir")), StandardCharsets.UTF_8);
+            String[] store = {"--set", "tenax.checkpoint.dir=s3://" + BUCKET + "/" + PREFIX, "--set",
+                    "tenax.checkpoint.s3.endpoint=" + s3.endpoint()};
+
+            // Refused in one line before anything trains: a bucket that is not there, a secret that is wrong.
+            assertRefused(tenax(tmp.resolve("missing.log"), S3ProxyServer.SECRET_KEY, "train", "--config",
+                    conf.toString(), "--run-dir", tmp.resolve("missing").toString(), "--set",
+                    "tenax.checkpoint.dir=s3://no-such-bucket/x", store[2], store[3]),
+                    "S3 bucket 'no-such-bucket' at " + s3.endpoint() + " does not exist");
+            assertRefused(tenax(tmp.resolve("denied.log"), "not-the-secret", "train", "--config", conf.toString(),
+                    "--run-dir", tmp.resolve("denied").toString(), store[0], store[1], store[2], store[3]),
+                    "access to S3 bucket '" + BUCKET + "'", "check the credentials");
+
+            Path log = runDir.getParent().resolve("s3-run.log");
+            Process launcher = tenax(log, S3ProxyServer.SECRET_KEY, "train", "--config", conf.toString(),
+                    "--run-dir", runDir.toString(), store[0], store[1], store[2], store[3], "--chaos",
+                    "kill worker at step 60; restart after 2s").start();
+            long killedAt;
+            long outageFrom;
+            Progress progress = new Progress(runDir, launcher);
+            try {
+                outageFrom = progress.awaitCommit(200);
+                s3.pause(); // the object store goes away; training goes on
+                progress.awaitStep(outageFrom + 60);
+                s3.resume();
+                killedAt = progress.awaitCommit(outageFrom + 120);
+            } finally {
+                List<ProcessHandle> all = new ArrayList<>(launcher.descendants().toList());
+                all.add(launcher.toHandle());
+                all.forEach(ProcessHandle::destroyForcibly); // SIGKILL: the launcher, the control member, every node
+                for (ProcessHandle p : all) {
+                    p.onExit().get(30, TimeUnit.SECONDS);
+                }
+            }
+            List<RunEvent> events = EventLog.readAll(runDir.resolve("events.jsonl"));
+            assertThat(EventLog.only(events, RunEvent.MemberLost.class)).as("the worker's kill").isNotEmpty();
+            List<RunEvent.GenerationStarted> generations = EventLog.only(events, RunEvent.GenerationStarted.class);
+            assertThat(generations).as("the survivors resumed from a checkpoint in the bucket")
+                    .anySatisfy(g -> assertThat(g.startStep()).isPositive().isLessThanOrEqualTo(60));
+            List<RunEvent.CheckpointFailed> failed = EventLog.only(events, RunEvent.CheckpointFailed.class);
+            assertThat(failed).as("checkpoints during the outage failed, and said so").isNotEmpty()
+                    .allSatisfy(f -> assertThat(f.step()).isGreaterThan(outageFrom))
+                    .anySatisfy(f -> assertThat(f.reason()).contains("s3://" + BUCKET + "/" + PREFIX + "/"));
+            assertThat(EventLog.only(events, RunEvent.CheckpointInvalidated.class)).isEmpty();
+            assertThat(EventLog.only(events, RunEvent.CheckpointCommitted.class)).as("committing again after it")
+                    .anySatisfy(c -> assertThat(c.step()).isGreaterThan(failed.get(failed.size() - 1).step()));
+            assertBucketHoldsCommittedAndAtMostOneInFlight(tmp.resolve("s3"), 1);
+
+            Path resumedLog = runDir.getParent().resolve("s3-run-resumed.log");
+            Process resumed = tenax(resumedLog, S3ProxyServer.SECRET_KEY, "train", "--resume", runDir.toString())
+                    .start();
+            assertThat(resumed.waitFor(300, TimeUnit.SECONDS)).as("the resumed run ended").isTrue();
+            String output = Files.readString(resumedLog, StandardCharsets.UTF_8);
+            assertThat(resumed.exitValue()).as(output).isZero();
+            assertThat(output).contains("resuming run s3-run");
+            JsonNode summary = JSON.readTree(runDir.resolve("summary.json").toFile());
+            assertThat(summary.path("finished").asBoolean()).isTrue();
+            assertThat(summary.path("steps").asLong()).isEqualTo(STEPS);
+            List<RunEvent> all = EventLog.readAll(runDir.resolve("events.jsonl"));
+            long resumedFrom = EventLog.only(all, RunEvent.GenerationStarted.class).stream()
+                    .filter(g -> g.time() > events.get(events.size() - 1).time()).findFirst().orElseThrow()
+                    .startStep();
+            assertThat(resumedFrom).as("from the newest committed checkpoint in the bucket").isEqualTo(killedAt);
+            assertThat(runDir.resolve("model").resolve("model.json")).exists();
+            assertThat(runDir.resolve("model-best").resolve("model.json")).exists();
+            assertThat(tmp.resolve("s3").resolve(BUCKET).resolve(PREFIX).resolve("model-best").resolve("model.json"))
+                    .as("rank 0 kept the best model beside the checkpoints").exists();
+            assertBucketHoldsCommittedAndAtMostOneInFlight(tmp.resolve("s3"), 0);
+            assertThat(Files.readString(runDir.resolve("run.conf"), StandardCharsets.UTF_8))
+                    .doesNotContain(S3ProxyServer.SECRET_KEY);
+        }
+    }
+
+    private static void assertRefused(ProcessBuilder command, String... says) throws Exception {
+        Process p = command.start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        Path log = command.redirectOutput().file().toPath();
+        List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+        assertThat(p.exitValue()).as(String.join("\n", lines)).isEqualTo(2);
+        assertThat(lines).filteredOn(l -> l.startsWith("tenax:")).singleElement().asString().contains(says)
+                .doesNotContain("not-the-secret");
+    }
+
+    /**
+     * What retention leaves: the newest {@link #KEEP} committed checkpoints (one more while a
+     * deletion is under way) and at most {@code inFlight} uncommitted one, newer than them all.
+     */
+    private static void assertBucketHoldsCommittedAndAtMostOneInFlight(Path s3, int inFlight) throws Exception {
+        Path prefix = s3.resolve(BUCKET).resolve(PREFIX);
+        TreeMap<CheckpointId, Boolean> committed = new TreeMap<>();
+        Thread.sleep(1000); // retention runs beside the coordinator; a kill may stop it halfway, not mid-object
+        try (Stream<Path> dirs = Files.list(prefix)) {
+            for (Path d : dirs.toList()) {
+                CheckpointId id = CheckpointId.parse(d.getFileName().toString());
+                if (id != null && hasObjects(d)) {
+                    committed.put(id, Files.exists(d.resolve("manifest.json")));
+                }
+            }
+        }
+        List<CheckpointId> uncommitted = committed.entrySet().stream().filter(e -> !e.getValue())
+                .map(Map.Entry::getKey).toList();
+        assertThat(uncommitted).as("in flight: %s", committed).hasSizeLessThanOrEqualTo(inFlight);
+        uncommitted.forEach(id -> assertThat(id).as("in flight, so newer than every committed one: %s", committed)
+                .isEqualTo(committed.lastKey()));
+        assertThat(committed.values().stream().filter(c -> c).count()).as("%s", committed)
+                .isBetween(1L, (long) KEEP + 1);
+    }
+
+    private static boolean hasObjects(Path dir) throws Exception {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(Files::isRegularFile);
+        }
+    }
+
+    /** Follows the run's events. */
+    private static final class Progress {
+        private final Path runDir;
+        private final Process launcher;
+        private EventLog log;
+        private long step;
+        private long committed = -1;
+
+        Progress(Path runDir, Process launcher) {
+            this.runDir = runDir;
+            this.launcher = launcher;
+        }
+
+        long awaitCommit(long atLeast) throws Exception {
+            await(() -> committed >= atLeast, "a checkpoint at step " + atLeast);
+            return committed;
+        }
+
+        void awaitStep(long atLeast) throws Exception {
+            await(() -> step >= atLeast, "step " + atLeast);
+        }
+
+        private void await(java.util.function.BooleanSupplier done, String what) throws Exception {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            while (System.nanoTime() < deadline) {
+                if (log == null && Files.exists(runDir.resolve("events.jsonl"))) {
+                    log = new EventLog(runDir.resolve("events.jsonl"));
+                }
+                if (log != null) {
+                    for (RunEvent e : log.poll()) {
+                        if (e instanceof RunEvent.CheckpointCommitted c) {
+                            committed = Math.max(committed, c.step());
+                        } else if (e instanceof RunEvent.Progress p) {
+                            step = Math.max(step, p.step());
+                        }
+                    }
+                    if (done.getAsBoolean()) {
+                        return;
+                    }
+                }
+                if (!launcher.isAlive()) {
+                    throw new IllegalStateException("the launcher exited early (" + launcher.exitValue() + ")");
+                }
+                Thread.sleep(50);
+            }
+            throw new IllegalStateException("no " + what + " within 180 s");
+        }
+    }
+}
