@@ -35,6 +35,15 @@ public interface CheckpointStore extends AutoCloseable {
     /** Loads a committed checkpoint, verified; never returns partial or unverified state. */
     StateSnapshot load(CheckpointId id) throws CheckpointException;
 
+    /**
+     * The receipt of a shard found in the store, made from its content: it is read, its header
+     * must name {@code id}, {@code rank} and {@code worldSize}, and its size and SHA-256 are
+     * computed. Empty when the shard is not there. A shard exists under its name only once
+     * complete, so this is how a checkpoint whose acknowledgements were lost (with the
+     * coordinator that received them, or the node that sent them) is completed.
+     */
+    java.util.Optional<ShardReceipt> findShard(CheckpointId id, int rank, int worldSize) throws CheckpointException;
+
     /** Every checkpoint in the store, committed or not, oldest first; empty when it cannot be listed. */
     List<CheckpointId> list();
 

@@ -151,6 +151,20 @@ public final class DirectoryCheckpointStore implements CheckpointStore {
     }
 
     @Override
+    public java.util.Optional<ShardReceipt> findShard(CheckpointId id, int rank, int worldSize)
+            throws CheckpointException {
+        Path file = directory(id).resolve(StoredShards.shardName(rank, worldSize));
+        try {
+            return java.util.Optional.of(StoredShards.receipt(id, rank, worldSize, Files.readAllBytes(file),
+                    file.toString()));
+        } catch (NoSuchFileException e) {
+            return java.util.Optional.empty();
+        } catch (IOException e) {
+            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, file + ": " + e, e);
+        }
+    }
+
+    @Override
     public boolean isCommitted(CheckpointId id) {
         return Files.exists(directory(id).resolve(MANIFEST));
     }

@@ -43,6 +43,15 @@ public final class PendingCheckpoint {
         return receipts.size() == world.size();
     }
 
+    /** Whether {@code rank}'s shard is acknowledged. */
+    public boolean has(int rank) {
+        return receipts.containsKey(rank);
+    }
+
+    public int ranks() {
+        return world.size();
+    }
+
     public int acknowledged() {
         return receipts.size();
     }

@@ -301,6 +301,20 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
     }
 
     @Override
+    public java.util.Optional<ShardReceipt> findShard(CheckpointId id, int rank, int worldSize)
+            throws CheckpointException {
+        String key = location.key(id.dirName() + "/" + StoredShards.shardName(rank, worldSize));
+        try {
+            byte[] bytes = s3.getObjectAsBytes(b -> b.bucket(location.bucket()).key(key)).asByteArray();
+            return java.util.Optional.of(StoredShards.receipt(id, rank, worldSize, bytes, uri(key)));
+        } catch (NoSuchKeyException e) {
+            return java.util.Optional.empty();
+        } catch (SdkException e) {
+            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+        }
+    }
+
+    @Override
     public List<CheckpointId> list() {
         List<CheckpointId> ids = new ArrayList<>();
         String under = location.key("");

@@ -126,6 +126,19 @@ final class StoredShards {
         return new StateSnapshot(sections, scalars == null ? Map.of() : scalars);
     }
 
+    /** The receipt of a shard read back: its header must be {@code rank} of {@code worldSize} for {@code id}. */
+    static ShardReceipt receipt(CheckpointId id, int rank, int worldSize, byte[] bytes, String where)
+            throws CheckpointException {
+        ShardFormat.Shard shard = ShardFormat.read(bytes);
+        if (!shard.id().equals(id) || shard.rank() != rank || shard.worldSize() != worldSize) {
+            throw new CheckpointException(CheckpointFailureReason.INCONSISTENT, where + " is rank " + shard.rank()
+                    + " of " + shard.worldSize() + " for " + shard.id() + ", not rank " + rank + " of " + worldSize
+                    + " for " + id);
+        }
+        return new ShardReceipt(id, rank, worldSize, shardName(rank, worldSize), bytes.length,
+                java.util.HexFormat.of().formatHex(sha256().digest(bytes)));
+    }
+
     static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");

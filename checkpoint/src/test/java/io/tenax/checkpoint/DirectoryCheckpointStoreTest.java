@@ -52,6 +52,9 @@ class DirectoryCheckpointStoreTest {
         CheckpointId id = writeAll(store, new CheckpointId(40, 2), world, s);
         assertThat(store.load(id)).isEqualTo(s);
         assertThat(store.manifest(id).shards()).hasSize(world);
+        ShardReceipt found = store.findShard(id, world - 1, world).orElseThrow();
+        assertThat(store.manifest(id).shards().get(world - 1).sha256()).isEqualTo(found.sha256());
+        assertThat(store.findShard(id, 0, world + 1)).isEmpty();
         assertThat(Files.list(store.directory(id)).map(p -> p.getFileName().toString()))
                 .noneMatch(name -> name.endsWith(".tmp"));
     }

@@ -83,7 +83,9 @@ class S3CheckpointStoreTest {
             CheckpointId two = writeAll(store, new CheckpointId(50, 1), 3, small);
             assertThat(store.load(two)).isEqualTo(small);
             CheckpointId inFlight = new CheckpointId(60, 1);
-            store.writeShard(inFlight, 0, 3, snapshot(1001, 60));
+            ShardReceipt written = store.writeShard(inFlight, 0, 3, snapshot(1001, 60));
+            assertThat(store.findShard(inFlight, 0, 3)).as("made from the shard itself").contains(written);
+            assertThat(store.findShard(inFlight, 1, 3)).isEmpty();
             assertThat(store.list()).containsExactly(id, two, inFlight);
             assertThat(store.isCommitted(inFlight)).isFalse();
             assertThat(store.newestCommitted()).contains(two);

@@ -220,6 +220,53 @@ final class CheckpointCoordinator {
         return w;
     }
 
+    /**
+     * The newest checkpoint of {@code state}'s generation, beyond its last commit, whose every
+     * shard is in the store; null when there is none. The acknowledgements that did not arrive
+     * (lost with a node that was killed after its shard was durable, or with a coordinator that
+     * died before it committed) are made from the shards themselves, read and verified. Asked
+     * only when a new generation is about to start, so that it starts from the newest complete
+     * state rather than the last commit. Reads from the store on the coordinator's thread.
+     */
+    PendingCheckpoint completeFromStore(CoordinatorState state) {
+        if (state.world().isEmpty() || state.finished()) {
+            return null;
+        }
+        CheckpointId latest = state.latestCommitted();
+        java.util.List<CheckpointId> found = store.list().stream()
+                .filter(id -> id.generation() == state.generation() && (latest == null || id.compareTo(latest) > 0))
+                .sorted(java.util.Comparator.reverseOrder()).limit(2).toList();
+        for (CheckpointId id : found) {
+            if (lastCommitStarted != null && id.compareTo(lastCommitStarted) <= 0) {
+                continue;
+            }
+            PendingCheckpoint p = pending.getOrDefault(id, new PendingCheckpoint(id,
+                    state.world().stream().map(RingMember::node).toList()));
+            int acknowledged = p.acknowledged();
+            try {
+                for (int rank = 0; rank < p.ranks(); rank++) {
+                    if (!p.has(rank)) {
+                        java.util.Optional<ShardReceipt> shard = store.findShard(id, rank, p.ranks());
+                        if (shard.isEmpty()) {
+                            break;
+                        }
+                        p.acknowledge(shard.get());
+                    }
+                }
+            } catch (CheckpointException e) {
+                c.log().warn("checkpoint {} cannot be completed from the store: {}", id, e.getMessage());
+                continue;
+            }
+            if (p.isComplete()) {
+                c.log().info("checkpoint {}: {} of its {} acknowledgements did not arrive; its shards are all in the"
+                        + " store, verified, so it is committed", id, p.ranks() - acknowledged, p.ranks());
+                pending.keySet().removeIf(k -> k.compareTo(id) <= 0);
+                return p;
+            }
+        }
+        return null;
+    }
+
     /** A new generation: nothing of the old one can complete any more. */
     void newGeneration() {
         pending.clear();

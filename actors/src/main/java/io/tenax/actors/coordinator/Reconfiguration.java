@@ -70,6 +70,7 @@ final class Reconfiguration {
         List<Event> all = new ArrayList<>(events);
         PendingCheckpoint waiting = checkpoints.waitingFor(next);
         CheckpointCoordinator.Commit late = null;
+        boolean searched = false;
         while (true) {
             CoordinatorState considered = waiting == null ? next : next.apply(new CheckpointCommitted(
                     waiting.id().step(), waiting.id().generation(), c.settings().checkpointKeep()));
@@ -81,6 +82,13 @@ final class Reconfiguration {
                 drain.leaving().stream().filter(drain.draining()::contains) // nothing to wait for: they go
                         .forEach(node -> drain.drained(now, node, true));
                 return all.isEmpty() ? c.none() : c.effects().persist(all);
+            }
+            if (waiting == null && !searched) {
+                searched = true;
+                waiting = checkpoints.completeFromStore(next);
+                if (waiting != null) {
+                    continue; // decide again, from it
+                }
             }
             if (waiting != null) {
                 late = checkpoints.writeManifest(waiting);

@@ -356,6 +356,60 @@ class CoordinatorTest {
         assertThat(next.resumeGeneration()).isEqualTo(1);
     }
 
+    /**
+     * The coordinator dies, and with it node-2, after both shards of checkpoint 20 were durable
+     * but before node-2's acknowledgement arrived: the next coordinator completes it from the
+     * store and the survivors resume there, not at the last commit. With node-2's shard not
+     * durable, it is discarded and they resume at the last commit.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "node-2's shard durable: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void aCheckpointWhoseCommitDiedWithTheCoordinatorIsCompletedFromTheStoreWhenEveryShardIsThere(boolean durable)
+            throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store, view));
+        List<TestProbe<Worker.Command>> workers = register(first, 2);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        String pid = "tenax-coordinator-" + runId;
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        java.util.Map<Long, StateSnapshot> states = new java.util.HashMap<>();
+        for (long step : new long[] {10, 20}) {
+            CheckpointId id = new CheckpointId(step, 1);
+            StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {step, 2, 3}),
+                    java.util.Map.of("next-step", step));
+            states.put(step, state);
+            ShardReceipt r0 = store.writeShard(id, 0, 2, state);
+            first.tell(new Coordinator.CheckpointWritten(1, "node-1", step, 0, 2, r0.file(), r0.bytes(), r0.sha256()));
+            if (step == 10 || durable) {
+                ShardReceipt r1 = store.writeShard(id, 1, 2, state);
+                if (step == 10) {
+                    first.tell(new Coordinator.CheckpointWritten(1, "node-2", step, 1, 2, r1.file(), r1.bytes(),
+                            r1.sha256()));
+                    journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointCommitted.class);
+                }
+            }
+        }
+        barrier(first);
+        testKit.stop(first);
+        workers.get(1).stop();
+
+        ActorRef<Coordinator.Command> second = testKit.spawn(Coordinator.create(settings(2), sink, store, view));
+        second.tell(new Coordinator.Register(workers.get(0).ref(), "node-1", "inc-1", "127.0.0.1", 5001, "digest"));
+        assertThat(workers.get(0).expectMessageClass(Worker.Registered.class).generation()).isEqualTo(1);
+        Worker.Start next = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(10));
+        assertThat(next.generation()).isEqualTo(2);
+        assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1");
+        long expected = durable ? 20 : 10;
+        assertThat(next.startStep()).isEqualTo(expected);
+        assertThat(next.resumeGeneration()).isEqualTo(1);
+        assertThat(store.load(new CheckpointId(expected, 1))).isEqualTo(states.get(expected));
+        assertThat(store.isCommitted(new CheckpointId(20, 1))).isEqualTo(durable);
+        assertThat(events).filteredOn(RunEvent.CheckpointCommitted.class::isInstance)
+                .map(e -> ((RunEvent.CheckpointCommitted) e).step()).containsExactly(durable
+                        ? new Long[] {10L, 20L} : new Long[] {10L});
+    }
+
     @Test
     void aFinishedRunGivenMoreStepsTrainsOnFromItsLastCheckpointAndARestartWithoutThemDoesNot() throws Exception {
         DirectoryCheckpointStore store = store();
