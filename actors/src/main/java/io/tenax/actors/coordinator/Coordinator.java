@@ -103,6 +103,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             long bytes, String sha256) implements Command, TenaxMessage {
     }
 
+    /** A rank took its in-memory snapshot before {@code step} ({@code tenax.checkpoint.memory-every}). */
+    public record MemorySnapshot(long generation, String node, long step) implements Command, TenaxMessage {
+    }
+
     /** A rank could not write its shard (e.g. the disk is full): that checkpoint will never be complete. */
     public record CheckpointFailed(long generation, String node, long step, String reason)
             implements Command, TenaxMessage {
@@ -204,6 +208,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final CoordinatorContext c;
     private final Membership membership;
     private final CheckpointCoordinator checkpoints;
+    private final MemorySnapshots memory = new MemorySnapshots();
     private final RunShutdown shutdown;
     private final DrainProtocol drain;
     private final Reconfiguration reconfiguration;
@@ -229,7 +234,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         this.checkpoints = new CheckpointCoordinator(c, store);
         this.shutdown = new RunShutdown(c, checkpoints);
         this.drain = new DrainProtocol(c, checkpoints, shutdown, this::decide);
-        this.reconfiguration = new Reconfiguration(c, checkpoints, drain, shutdown);
+        this.reconfiguration = new Reconfiguration(c, checkpoints, drain, shutdown, memory);
         this.probe = new SuspectProbe(c, reconfiguration);
     }
 
@@ -271,6 +276,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(CommunicatorIdResult.class, reconfiguration::onCommunicatorId)
                 .onCommand(CheckpointWritten.class, checkpoints::onWritten)
                 .onCommand(CheckpointFailed.class, checkpoints::onFailed)
+                .onCommand(MemorySnapshot.class, (state, m) -> {
+                    if (m.generation() == state.generation()) {
+                        memory.record(m.generation(), m.node(), m.step());
+                    }
+                    return c.none();
+                })
                 .onCommand(JoinPoint.class, this::onJoinPoint)
                 .onCommand(Drain.class, drain::onDrain)
                 .onCommand(StopRun.class, drain::onStopRun)

@@ -9,6 +9,7 @@ import io.tenax.actors.coordinator.CoordinatorState.MemberLost;
 import io.tenax.actors.coordinator.CoordinatorState.RunAborted;
 import io.tenax.actors.event.RunEvent;
 import io.tenax.actors.worker.Worker;
+import io.tenax.checkpoint.CheckpointId;
 import io.tenax.checkpoint.PendingCheckpoint;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -24,6 +25,7 @@ import org.apache.pekko.persistence.typed.javadsl.Effect;
  */
 final class Reconfiguration {
     private final CoordinatorContext c;
+    private final MemorySnapshots memory;
     private final CheckpointCoordinator checkpoints;
     private final DrainProtocol drain;
     private final RunShutdown shutdown;
@@ -38,8 +40,9 @@ final class Reconfiguration {
     private long recoveringGeneration = -1;
 
     Reconfiguration(CoordinatorContext c, CheckpointCoordinator checkpoints, DrainProtocol drain,
-            RunShutdown shutdown) {
+            RunShutdown shutdown, MemorySnapshots memory) {
         this.c = c;
+        this.memory = memory;
         this.checkpoints = checkpoints;
         this.drain = drain;
         this.shutdown = shutdown;
@@ -77,7 +80,7 @@ final class Reconfiguration {
             Formation.Decision decision = Formation.decide(CoordinatorContext.now(), considered,
                     inputs(considered, atCheckpoint), c.settings().limits());
             report(decision);
-            if (!(decision instanceof Formation.StartGeneration start)) {
+            if (!(decision instanceof Formation.StartGeneration decided)) {
                 CoordinatorState now = next;
                 drain.leaving().stream().filter(drain.draining()::contains) // nothing to wait for: they go
                         .forEach(node -> drain.drained(now, node, true));
@@ -99,7 +102,18 @@ final class Reconfiguration {
                 all.add(late.event());
                 next = considered;
             }
-            String unusable = start.resume() == null ? null : checkpoints.unusable(start.resume());
+            CheckpointId fromMemory = memory.resumePoint(next.generation(), decided.world().stream()
+                    .map(RingMember::node).toList(), decided.startStep());
+            if (fromMemory != null) {
+                // Every rank of the new world holds this snapshot: resumed from memory, no store read.
+                c.log().info("generation {}: every rank holds the in-memory snapshot at step {}; resuming there"
+                        + " rather than at the durable checkpoint {}", next.generation() + 1, fromMemory.step(),
+                        decided.resume());
+            }
+            Formation.StartGeneration start = fromMemory == null ? decided
+                    : new Formation.StartGeneration(decided.world(), fromMemory, decided.reason());
+            String unusable = start.resume() == null || fromMemory != null ? null
+                    : checkpoints.unusable(start.resume());
             if (unusable != null) {
                 CheckpointInvalidated invalid = checkpoints.invalidate(start.resume(), unusable);
                 all.add(invalid);

@@ -53,7 +53,8 @@ public final class MessageRegistry {
             Coordinator.PeerSilent.class,
             Coordinator.PeerUnreachable.class,
             Coordinator.Evaluated.class,
-            CoordinatorState.RunExtended.class);
+            CoordinatorState.RunExtended.class,
+            Coordinator.MemorySnapshot.class);
 
     private MessageRegistry() {
     }

@@ -192,9 +192,20 @@ final class GenerationRun implements AutoCloseable {
     }
 
     private void maybeCheckpoint(long nextStep) {
+        if (nextStep >= start.endStep()) {
+            return; // the last step's checkpoint is taken once the loop ends
+        }
         int every = r.settings().checkpointEvery();
-        if (every > 0 && nextStep % every == 0 && nextStep < start.endStep()) {
+        if (every > 0 && nextStep % every == 0) {
             checkpoint(nextStep);
+        }
+        int memory = r.settings().memoryEvery();
+        if (memory > 0 && nextStep % memory == 0) {
+            CheckpointId id = new CheckpointId(nextStep, start.generation());
+            if (!r.state().newestIs(id)) {
+                r.state().commit(id);
+            }
+            worker.tell(new Worker.LoopSnapshot(start.generation(), nextStep));
         }
     }
 

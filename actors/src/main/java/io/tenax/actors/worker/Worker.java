@@ -113,6 +113,10 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     record LoopProgress(ProgressListener.Report report) implements Command, LocalOnly {
     }
 
+    /** The training thread kept an in-memory snapshot before {@code step}. */
+    record LoopSnapshot(long generation, long step) implements Command, LocalOnly {
+    }
+
     record LoopPaused(long generation, long step) implements Command, LocalOnly {
     }
 
@@ -200,6 +204,12 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(LoopEvaluated.class, this::onEvaluated)
                 .onMessage(LoopResumeFailed.class, this::onResumeFailed)
                 .onMessage(LoopProgress.class, this::onProgress)
+                .onMessage(LoopSnapshot.class, s -> {
+                    if (s.generation() == generation) {
+                        coordinator.tell(new Coordinator.MemorySnapshot(s.generation(), settings.node(), s.step()));
+                    }
+                    return this;
+                })
                 .onMessage(LoopPaused.class, this::onPaused)
                 .onMessage(LoopEnded.class, this::onEnded)
                 .onMessage(LoopFailed.class, this::onFailed)

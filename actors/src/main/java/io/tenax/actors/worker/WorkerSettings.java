@@ -20,10 +20,11 @@ import java.util.Objects;
  * @param auditLog         file for the samples consumed per step, or null
  * @param evalEvery        rank 0 evaluates on the held-out split every this many steps; 0 for only at the end
  * @param bestModel        where rank 0 keeps the best model of those evaluations, or null
+ * @param memoryEvery      keep an in-memory snapshot every this many steps, and say so; 0 for never
  */
 public record WorkerSettings(String node, String incarnation, String configDigest, InetSocketAddress ring,
         Duration progressInterval, Duration registerInterval, Path stepLog, int checkpointEvery, Path auditLog,
-        int evalEvery, io.tenax.trainer.model.BestModel bestModel) {
+        int evalEvery, io.tenax.trainer.model.BestModel bestModel, int memoryEvery) {
     public WorkerSettings {
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(incarnation, "incarnation");

@@ -411,6 +411,48 @@ class CoordinatorTest {
     }
 
     @Test
+    void aLossResumesFromTheNewestInMemorySnapshotEverySurvivorHoldsNotTheLastDurableCheckpoint() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store, view));
+        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        String pid = "tenax-coordinator-" + runId;
+        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 10L));
+        CheckpointId durable = new CheckpointId(10, 1);
+        for (int rank = 0; rank < 3; rank++) {
+            ShardReceipt r = store.writeShard(durable, rank, 3, state);
+            coordinator.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), 10, rank, 3, r.file(),
+                    r.bytes(), r.sha256()));
+        }
+        journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointCommitted.class);
+        for (long step = 11; step <= 16; step++) {
+            for (int node = 1; node <= 3; node++) {
+                if (!(node == 2 && step == 16)) { // node-2's snapshot at 16 is not reported yet
+                    coordinator.tell(new Coordinator.MemorySnapshot(1, "node-" + node, step));
+                }
+            }
+        }
+        coordinator.tell(new Coordinator.MemorySnapshot(0, "node-1", 40)); // an older generation's: ignored
+        barrier(coordinator);
+        workers.get(2).stop();
+        Worker.Start next = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        assertThat(next.generation()).isEqualTo(2);
+        assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
+        assertThat(next.startStep()).as("the newest both survivors hold").isEqualTo(15);
+        assertThat(next.resumeGeneration()).isEqualTo(1);
+        assertThat(workers.get(1).expectMessageClass(Worker.Start.class).startStep()).isEqualTo(15);
+
+        // Nothing reported in generation 2 yet: another loss resumes from the durable checkpoint.
+        workers.get(1).stop();
+        Worker.Start third = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        assertThat(third.generation()).isEqualTo(3);
+        assertThat(third.startStep()).isEqualTo(10);
+    }
+
+    @Test
     void aFinishedRunGivenMoreStepsTrainsOnFromItsLastCheckpointAndARestartWithoutThemDoesNot() throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store, view));

@@ -82,7 +82,7 @@ class WorkerTest {
     private ActorRef<Worker.Command> worker(Duration registerInterval, RankTrainer trainer) {
         WorkerSettings settings = new WorkerSettings("node-1", incarnation, "digest", endpoint.address(),
                 Duration.ofMillis(20), registerInterval, checkpoints.resolve("node-1.steps.csv"), 10, null, 5,
-                new BestModel(checkpoints.resolve("model-best"), "run"));
+                new BestModel(checkpoints.resolve("model-best"), "run"), 0);
         return testKit.spawn(Worker.create(coordinator, trainer,
                 new TcpRingCollective.Factory(endpoint, Duration.ofSeconds(10), Duration.ofSeconds(1)), new DirectoryCheckpointStore(checkpoints),
                 settings));

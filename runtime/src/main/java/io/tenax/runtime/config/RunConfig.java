@@ -100,8 +100,10 @@ public record RunConfig(
     /**
      * @param dir the checkpoint directory; null when the checkpoints are in an S3 bucket
      * @param s3  the bucket and how to reach it; null for a directory
+     * @param memoryEvery every this many steps each rank keeps an in-memory snapshot, which a
+     *                    loss of nodes resumes from when every survivor holds it; 0: never
      */
-    public record Checkpoints(int every, int keep, Path dir, Duration writeDelay, S3 s3) {
+    public record Checkpoints(int every, int keep, Path dir, Duration writeDelay, S3 s3, int memoryEvery) {
         /** Where the checkpoints are, as a user names it. */
         public String location() {
             return s3 != null ? s3.location().toString() : dir.toString();
@@ -273,6 +275,10 @@ public record RunConfig(
             throw error("tenax.checkpoint.every", "must be 0 (off) or a number of steps", every);
         }
         int keep = positive(c, "tenax.checkpoint.keep");
+        int memoryEvery = c.getInt("tenax.checkpoint.memory-every");
+        if (memoryEvery < 0) {
+            throw error("tenax.checkpoint.memory-every", "must be 0 (off) or a number of steps", memoryEvery);
+        }
         String ckptDir = c.getString("tenax.checkpoint.dir");
         Duration writeDelay = c.getDuration("tenax.checkpoint.write-delay");
         if (writeDelay.isNegative()) {
@@ -280,10 +286,10 @@ public record RunConfig(
         }
         Checkpoints checkpoints;
         if (io.tenax.checkpoint.S3Location.isS3(ckptDir)) {
-            checkpoints = new Checkpoints(every, keep, null, writeDelay, s3(c, ckptDir, writeDelay));
+            checkpoints = new Checkpoints(every, keep, null, writeDelay, s3(c, ckptDir, writeDelay), memoryEvery);
         } else {
             Path checkpointDir = ckptDir.isEmpty() ? runDir.resolve("checkpoints") : Path.of(ckptDir).toAbsolutePath();
-            checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay, null);
+            checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay, null, memoryEvery);
         }
         int evalEvery = evalEvery(c.getString("tenax.eval.every"), trainSize / globalBatch);
         return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,

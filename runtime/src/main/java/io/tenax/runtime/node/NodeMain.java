@@ -148,7 +148,7 @@ public final class NodeMain {
                 new InetSocketAddress(o.advertise(), endpoint.address().getPort()), run.progressInterval(),
                 run.registerInterval(), o.workDir().resolve(o.name() + ".steps.csv"), run.checkpoints().every(),
                 run.audit() ? o.workDir().resolve(o.name() + ".audit") : null, run.evalEvery(),
-                ModelExport.bestModel(run, store, o.workDir()));
+                ModelExport.bestModel(run, store, o.workDir()), run.checkpoints().memoryEvery());
         ActorSystem<Object> system = ActorSystem.create(TenaxNode.worker(worker, trainer, collectives, store,
                 ownProcess, run.controlTimeout()), "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
