@@ -160,6 +160,8 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
     private GenerationRun current;
     private long generation;
     private int rank = -1;
+    /** The steps of the in-memory snapshots the training thread holds in this generation, newest first. */
+    private final java.util.Deque<Long> snapshots = new java.util.ArrayDeque<>();
     private Coordinator.WorkerFinished ended;
     /** The receipt of the newest shard this worker wrote. */
     private Coordinator.CheckpointWritten lastShard;
@@ -204,12 +206,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
                 .onMessage(LoopEvaluated.class, this::onEvaluated)
                 .onMessage(LoopResumeFailed.class, this::onResumeFailed)
                 .onMessage(LoopProgress.class, this::onProgress)
-                .onMessage(LoopSnapshot.class, s -> {
-                    if (s.generation() == generation) {
-                        coordinator.tell(new Coordinator.MemorySnapshot(s.generation(), settings.node(), s.step()));
-                    }
-                    return this;
-                })
+                .onMessage(LoopSnapshot.class, this::onSnapshot)
                 .onMessage(LoopPaused.class, this::onPaused)
                 .onMessage(LoopEnded.class, this::onEnded)
                 .onMessage(LoopFailed.class, this::onFailed)
@@ -252,6 +249,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         }
         leaveGeneration(start.generation());
         generation = start.generation();
+        snapshots.clear();
         rank = start.rank();
         ended = null;
         ctx.getLog().info("generation {}: rank {} of {}, steps {} to {}, from {}", start.generation(), start.rank(),
@@ -268,6 +266,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
             ctx.getLog().info("standing by in generation {}: {}", s.generation(), s.reason());
             leaveGeneration(s.generation());
             generation = s.generation();
+            snapshots.clear();
             rank = -1;
         }
         return this;
@@ -375,8 +374,34 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
         return this;
     }
 
+    /** The training thread kept a snapshot: remembered here, told to the coordinator only when a peer fails. */
+    private Behavior<Command> onSnapshot(LoopSnapshot s) {
+        if (s.generation() == generation) {
+            snapshots.addFirst(s.step());
+            while (snapshots.size() > 2) {
+                snapshots.removeLast();
+            }
+        }
+        return this;
+    }
+
+    /**
+     * Tells the coordinator which in-memory snapshots this rank holds, before it reports a
+     * failure of its collective: the training thread is stuck in that collective, so they stay
+     * what they are until the next generation, which may resume from one of them. Only now, not
+     * with every snapshot: a message per rank and step costs a 2-core machine a third of its
+     * steps.
+     */
+    private void reportSnapshots(long generation) {
+        java.util.Iterator<Long> oldestFirst = snapshots.descendingIterator();
+        while (oldestFirst.hasNext()) {
+            coordinator.tell(new Coordinator.MemorySnapshot(generation, settings.node(), oldestFirst.next()));
+        }
+    }
+
     private Behavior<Command> onFailed(LoopFailed f) {
         if (f.generation() == generation) {
+            reportSnapshots(f.generation());
             ctx.getLog().warn("collective of generation {} failed: {}", f.generation(), f.error().getMessage());
             coordinator.tell(new Coordinator.WorkerFailed(f.generation(), settings.node(), f.error().getMessage(),
                     f.error().suspectRank()));
@@ -386,6 +411,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private Behavior<Command> onPeerSilent(LoopPeerSilent s) {
         if (s.generation() == generation) {
+            reportSnapshots(s.generation());
             ctx.getLog().info("generation {}: nothing from rank {} for {} ms; asking the coordinator to check it",
                     s.generation(), s.peer(), s.millis());
             coordinator.tell(new Coordinator.PeerSilent(s.generation(), settings.node(), s.peer(), s.millis()));
@@ -395,6 +421,7 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     private Behavior<Command> onPeerUnreachable(LoopPeerUnreachable u) {
         if (u.generation() == generation) {
+            reportSnapshots(u.generation());
             ctx.getLog().warn("generation {}: cannot reach rank {}'s ring endpoint at {}: {}; still trying",
                     u.generation(), u.peer(), u.address(), u.why());
             coordinator.tell(new Coordinator.PeerUnreachable(u.generation(), settings.node(), u.peer(), u.address(),
