@@ -17,7 +17,7 @@ import java.util.Map;
  * scalars) and, for every section, its total length and this rank's slice
  * {@code [rank * n / world, (rank + 1) * n / world)} as little-endian floats.
  */
-final class ShardFormat {
+public final class ShardFormat {
     static final int MAGIC = 0x544E5853; // "TNXS"
     static final int VERSION = 1;
     private static final int MAX_ENTRIES = 1024;
@@ -37,7 +37,7 @@ final class ShardFormat {
         return (int) ((long) total * rank / world);
     }
 
-    static void write(OutputStream sink, CheckpointId id, int rank, int world, StateSnapshot snapshot)
+    public static void write(OutputStream sink, CheckpointId id, int rank, int world, StateSnapshot snapshot)
             throws IOException {
         DataOutputStream out = new DataOutputStream(new BufferedOutputStream(sink, 1 << 16));
         out.writeInt(MAGIC);

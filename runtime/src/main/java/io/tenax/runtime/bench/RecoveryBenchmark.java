@@ -23,6 +23,10 @@ public final class RecoveryBenchmark implements Benchmark {
     static final Map<String, Object> MLP_EVERY_STEP = Map.of("tenax.training.model", "mlp",
             "tenax.training.train-size", 12000, "tenax.training.global-batch", 96, "tenax.checkpoint.every", 1,
             "tenax.nodes", 3);
+    /** Durable checkpoints every 10 steps, an in-memory snapshot every step. */
+    static final Map<String, Object> MLP_MEMORY = Map.of("tenax.training.model", "mlp",
+            "tenax.training.train-size", 12000, "tenax.training.global-batch", 96, "tenax.checkpoint.every", 10,
+            "tenax.checkpoint.memory-every", 1, "tenax.nodes", 3);
 
     @Override
     public String name() {
@@ -51,6 +55,16 @@ public final class RecoveryBenchmark implements Benchmark {
         Row workers = row(run(work, "recovery-workers", rate, 96, plan.toString()));
         report.row(workers.cells("worker (SIGKILL)"));
 
+        // Enough kills that at least 10 land: one is skipped while the last kill's node is still rejoining.
+        progress.println("recovery: 24 worker kills, one every 8 s, with in-memory snapshots every step");
+        StringBuilder memoryPlan = new StringBuilder();
+        for (int k = 0; k < 24; k++) {
+            memoryPlan.append("kill worker at ").append(4 + 8 * k).append("s; ");
+        }
+        memoryPlan.append("restart after 1s");
+        Row memoryWorkers = row(run(work, "recovery-memory", MLP_MEMORY, rate, 196, memoryPlan.toString()));
+        report.row(memoryWorkers.cells("worker (SIGKILL), memory-every 1, every 10"));
+
         Row vanished = null;
         java.util.Optional<String> noHosts = io.tenax.runtime.hosts.SimulatedHosts.unavailable();
         if (noHosts.isEmpty()) {
@@ -78,6 +92,11 @@ public final class RecoveryBenchmark implements Benchmark {
         } else {
             report.note("host vanishes: not measured (" + noHosts.get() + "); run as root with ip and iptables.");
         }
+        report.note(String.format(java.util.Locale.ROOT, "memory-every 1: %d worker kills, %d of them losing no step"
+                + " (max %s); the survivors resume from the newest in-memory snapshot they all hold, and durable"
+                + " checkpoints every 10 steps are what the journal records.", memoryWorkers.kills(),
+                memoryWorkers.lost().stream().filter(l -> l == 0).count(), BenchRuns.percentile(memoryWorkers.lost(),
+                        100)));
         report.note(String.format(java.util.Locale.ROOT, "worker resume p50 %.0f ms against %.0f ms for restarting"
                 + " everything: %.1fx faster.", workers.resume(50), all.resume(50), all.resume(50) / workers.resume(50)));
         report.note("3 node processes on loopback, MLP on digits, global batch 96, a checkpoint every step,"
@@ -94,6 +113,13 @@ public final class RecoveryBenchmark implements Benchmark {
         report.row(loss.kills(), BenchRuns.percentile(loss.backMs(), 50), BenchRuns.percentile(loss.backMs(), 100),
                 BenchRuns.percentile(loss.trainedMeanwhile(), 50), loss.rateRatio(), loss.lostSteps(),
                 control.summary().generations().size());
+        progress.println("recovery: 2 kills of the control member, with in-memory snapshots every step");
+        BenchRuns.Run controlMemory = run(work, "recovery-control-memory", MLP_MEMORY, rate, 70,
+                "kill control at 5s; kill control at 45s; restart after 1s");
+        ControlLoss memoryLoss = controlLoss(controlMemory);
+        report.row(memoryLoss.kills() + " (memory-every 1, every 10)", BenchRuns.percentile(memoryLoss.backMs(), 50),
+                BenchRuns.percentile(memoryLoss.backMs(), 100), BenchRuns.percentile(memoryLoss.trainedMeanwhile(), 50),
+                memoryLoss.rateRatio(), memoryLoss.lostSteps(), controlMemory.summary().generations().size());
         report.note("control member lost: ms from the SIGKILL until the restarted control member's coordinator had"
                 + " recovered from the journal; the nodes trained on in their generation meanwhile (one generation"
                 + " for the whole run: no reconfiguration), at the given share of their rate before the kill.");
@@ -193,7 +219,12 @@ public final class RecoveryBenchmark implements Benchmark {
     }
 
     private static BenchRuns.Run run(Path work, String id, double rate, int seconds, String chaos) throws Exception {
-        Map<String, Object> s = new LinkedHashMap<>(MLP_EVERY_STEP);
+        return run(work, id, MLP_EVERY_STEP, rate, seconds, chaos);
+    }
+
+    private static BenchRuns.Run run(Path work, String id, Map<String, Object> settings, double rate, int seconds,
+            String chaos) throws Exception {
+        Map<String, Object> s = new LinkedHashMap<>(settings);
         s.put("tenax.steps", stepsFor(rate, seconds));
         return BenchRuns.run(BenchRuns.settings(work, id, s), ChaosPlan.parse(chaos));
     }
