@@ -120,7 +120,8 @@ public final class CheckpointOverheadBenchmark implements Benchmark {
         int rounds = 9;
         double[][] ms = new double[5][rounds - 2];
         try (java.sql.Connection db = java.sql.DriverManager.getConnection(url, "sa", "")) {
-            db.createStatement().execute("CREATE TABLE IF NOT EXISTS journal (seq BIGINT PRIMARY KEY, bytes BLOB)");
+            db.createStatement().execute("DROP TABLE IF EXISTS journal");
+            db.createStatement().execute("CREATE TABLE journal (seq BIGINT PRIMARY KEY, bytes BLOB)");
             db.setAutoCommit(false);
             for (int r = 0; r < rounds; r++) {
                 long t0 = System.nanoTime();

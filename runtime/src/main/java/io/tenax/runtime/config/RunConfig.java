@@ -321,9 +321,10 @@ public record RunConfig(
             try {
                 uri = java.net.URI.create(endpoint);
             } catch (IllegalArgumentException e) {
-                throw error("tenax.checkpoint.s3.endpoint", "is not a URL (" + e.getMessage() + ")", endpoint);
+                uri = null;
             }
-            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+            if (uri == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+                    || uri.getHost() == null) {
                 throw error("tenax.checkpoint.s3.endpoint", "must be an http:// or https:// URL with a host, e.g."
                         + " http://127.0.0.1:9000 (empty: AWS itself)", endpoint);
             }

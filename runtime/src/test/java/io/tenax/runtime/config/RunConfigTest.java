@@ -59,4 +59,27 @@ class RunConfigTest {
         assertThat(run.audit()).isTrue();
         assertThat(read("").training().deterministic()).isFalse();
     }
+
+    @Test
+    void anS3CheckpointDirIsReadWithItsClientSettingsAndBadValuesAreNamed() {
+        RunConfig run = read("tenax.checkpoint.dir = \"s3://my-bucket/team/run1/\","
+                + " tenax.checkpoint.s3.endpoint = \"http://169.254.10.5:9000\", tenax.checkpoint.memory-every = 1");
+        assertThat(run.checkpoints().dir()).isNull();
+        assertThat(run.checkpoints().location()).isEqualTo("s3://my-bucket/team/run1");
+        assertThat(run.checkpoints().s3().settings().pathStyle()).as("auto, with an endpoint").isTrue();
+        assertThat(run.checkpoints().s3().settings().partBytes()).isEqualTo(8 << 20);
+        assertThat(run.checkpoints().memoryEvery()).isEqualTo(1);
+        assertThat(read("tenax.checkpoint.dir = \"s3://b-1/p\"").checkpoints().s3().settings().pathStyle())
+                .as("auto, on AWS itself").isFalse();
+        assertThatThrownBy(() -> read("tenax.checkpoint.dir = \"s3://Bad_Bucket/x\"")).isInstanceOf(ConfigError.class)
+                .hasMessageStartingWith("tenax.checkpoint.dir 'Bad_Bucket' is not an S3 bucket name");
+        assertThatThrownBy(() -> read("tenax.checkpoint.dir = \"s3://b-1/p\", tenax.checkpoint.s3.endpoint ="
+                + " \"169.254.10.5:9000\"")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("tenax.checkpoint.s3.endpoint must be an http:// or https:// URL");
+        assertThatThrownBy(() -> read("tenax.checkpoint.dir = \"s3://b-1/p\", tenax.checkpoint.s3.part-size = 1 MiB"))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("tenax.checkpoint.s3.part-size must be at"
+                        + " least 5 MiB");
+        assertThatThrownBy(() -> read("tenax.checkpoint.memory-every = -1")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("tenax.checkpoint.memory-every must be 0 (off) or a number of steps");
+    }
 }
