@@ -48,6 +48,16 @@ final class LocalRuns {
         return c;
     }
 
+    /** The tenax command in a JVM of its own, as a user runs it, its output in {@code log}. */
+    static ProcessBuilder cli(Path log, String... args) {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(Path.of(
+                System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m", "-Dai.djl.offline=true",
+                "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR"), "-cp", System.getProperty("java.class.path"),
+                io.tenax.runtime.cli.TenaxCli.class.getName()));
+        command.addAll(java.util.List.of(args));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    }
+
     record Finished(RunConfig config, RunSummary summary) {
         /** Step -> loss, as rank 0's node logged it (the last line wins for a redone step). */
         Map<Long, Float> losses(String node) throws IOException {

@@ -8,7 +8,6 @@ import com.typesafe.config.Config;
 import io.tenax.actors.event.RunEvent;
 import io.tenax.checkpoint.CheckpointId;
 import io.tenax.checkpoint.S3ProxyServer;
-import io.tenax.runtime.cli.TenaxCli;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.launch.EventLog;
 import java.nio.charset.StandardCharsets;
@@ -43,11 +42,7 @@ class ObjectStoreTest {
 
     /** The tenax command in a JVM of its own, with the credentials in its environment, as a user runs it. */
     private static ProcessBuilder tenax(Path log, String secret, String... args) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx512m", "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR"),
-                "-cp", System.getProperty("java.class.path"), TenaxCli.class.getName()));
-        command.addAll(List.of(args));
-        ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        ProcessBuilder b = LocalRuns.cli(log, args);
         b.environment().put("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY);
         b.environment().put("AWS_SECRET_ACCESS_KEY", secret);
         return b;

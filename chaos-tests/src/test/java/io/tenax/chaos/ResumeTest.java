@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import io.tenax.actors.event.RunEvent;
-import io.tenax.runtime.cli.TenaxCli;
 import io.tenax.runtime.config.RunConfig;
 import io.tenax.runtime.launch.EventLog;
 import io.tenax.runtime.launch.RunSummary;
@@ -33,13 +32,8 @@ class ResumeTest {
                 "tenax.checkpoint.every", 20, "tenax.eval.every", 50));
     }
 
-    /** The tenax command in a JVM of its own, as a user runs it. */
     private static ProcessBuilder tenax(Path log, String... args) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString(), "-Xmx512m", "-Dai.djl.offline=true", "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR"),
-                "-cp", System.getProperty("java.class.path"), TenaxCli.class.getName()));
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        return LocalRuns.cli(log, args);
     }
 
     @Test
