@@ -56,6 +56,7 @@ class KryoSerializerTest {
                 new Coordinator.WorkerFinished(3, "node-2", 375, 0.05f, Float.NaN, "abc"),
                 new Coordinator.WorkerFailed(3, "node-2", "PEER_FAILED: gone", 1),
                 new Coordinator.PeerSilent(3, "node-2", 1, 1200),
+                new Coordinator.MemorySnapshot(3, "node-2", 41),
                 new Coordinator.PeerUnreachable(3, "node-2", 2, "169.254.10.13:7358", "connections are refused"),
                 new Coordinator.Evaluated(3, "node-1", 310, "accuracy", 0.9625, true),
                 new Worker.Registered(7),
