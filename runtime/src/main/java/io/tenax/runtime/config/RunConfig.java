@@ -96,30 +96,6 @@ public record RunConfig(
     public record Management(boolean enabled, String host, int port, String token) {
     }
 
-    /** When and where checkpoints are taken. */
-    /**
-     * @param dir the checkpoint directory; null when the checkpoints are in an S3 bucket
-     * @param s3  the bucket and how to reach it; null for a directory
-     * @param memoryEvery every this many steps each rank keeps an in-memory snapshot, which a
-     *                    loss of nodes resumes from when every survivor holds it; 0: never
-     */
-    public record Checkpoints(int every, int keep, Path dir, Duration writeDelay, S3 s3, int memoryEvery) {
-        /** Where the checkpoints are, as a user names it. */
-        public String location() {
-            return s3 != null ? s3.location().toString() : dir.toString();
-        }
-
-        /** The store, ready for use; an S3 store connects lazily, so this never fails on the network. */
-        public io.tenax.checkpoint.CheckpointStore open() {
-            return s3 != null ? new io.tenax.checkpoint.S3CheckpointStore(s3.location(), s3.settings())
-                    : new io.tenax.checkpoint.DirectoryCheckpointStore(dir, writeDelay);
-        }
-    }
-
-    /** An S3 checkpoint store: where, and the client's settings (no credentials: the SDK's chain finds them). */
-    public record S3(io.tenax.checkpoint.S3Location location, io.tenax.checkpoint.S3CheckpointStore.Settings settings) {
-    }
-
     /**
      * Where the coordinator's events are kept. An empty URL with kind h2 means a managed
      * journal: the launcher serves the H2 file in the run directory and tells the nodes its URL.
@@ -270,27 +246,7 @@ public record RunConfig(
                     + " ordered sum); set tenax.device = cpu, or deterministic = off");
         }
         int threads = positive(c, "tenax.node.threads");
-        int every = c.getInt("tenax.checkpoint.every");
-        if (every < 0) {
-            throw error("tenax.checkpoint.every", "must be 0 (off) or a number of steps", every);
-        }
-        int keep = positive(c, "tenax.checkpoint.keep");
-        int memoryEvery = c.getInt("tenax.checkpoint.memory-every");
-        if (memoryEvery < 0) {
-            throw error("tenax.checkpoint.memory-every", "must be 0 (off) or a number of steps", memoryEvery);
-        }
-        String ckptDir = c.getString("tenax.checkpoint.dir");
-        Duration writeDelay = c.getDuration("tenax.checkpoint.write-delay");
-        if (writeDelay.isNegative()) {
-            throw error("tenax.checkpoint.write-delay", "must not be negative", writeDelay);
-        }
-        Checkpoints checkpoints;
-        if (io.tenax.checkpoint.S3Location.isS3(ckptDir)) {
-            checkpoints = new Checkpoints(every, keep, null, writeDelay, s3(c, ckptDir, writeDelay), memoryEvery);
-        } else {
-            Path checkpointDir = ckptDir.isEmpty() ? runDir.resolve("checkpoints") : Path.of(ckptDir).toAbsolutePath();
-            checkpoints = new Checkpoints(every, keep, checkpointDir, writeDelay, null, memoryEvery);
-        }
+        Checkpoints checkpoints = Checkpoints.from(c, runDir);
         int evalEvery = evalEvery(c.getString("tenax.eval.every"), trainSize / globalBatch);
         return new RunConfig(runId, runDir, nodes, minNodes, maxNodes, steps, spec,
                 duration(c, "tenax.formation-grace"), duration(c, "tenax.collective.timeout"),
@@ -308,49 +264,6 @@ public record RunConfig(
     }
 
     /** {@code tenax.eval.every}: {@code epoch}, {@code 0} or {@code off} (only at the end), or a number of steps. */
-    private static S3 s3(Config c, String dir, Duration writeDelay) {
-        io.tenax.checkpoint.S3Location location;
-        try {
-            location = io.tenax.checkpoint.S3Location.parse(dir);
-        } catch (IllegalArgumentException e) {
-            throw error("tenax.checkpoint.dir", e.getMessage(), dir);
-        }
-        String endpoint = c.getString("tenax.checkpoint.s3.endpoint").strip();
-        if (!endpoint.isEmpty()) {
-            java.net.URI uri;
-            try {
-                uri = java.net.URI.create(endpoint);
-            } catch (IllegalArgumentException e) {
-                uri = null;
-            }
-            if (uri == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
-                    || uri.getHost() == null) {
-                throw error("tenax.checkpoint.s3.endpoint", "must be an http:// or https:// URL with a host, e.g."
-                        + " http://127.0.0.1:9000 (empty: AWS itself)", endpoint);
-            }
-        }
-        String region = c.getString("tenax.checkpoint.s3.region").strip();
-        if (!region.matches("[a-z0-9-]+")) {
-            throw error("tenax.checkpoint.s3.region", "must be a region name such as us-east-1", region);
-        }
-        String pathStyle = c.getString("tenax.checkpoint.s3.path-style").strip().toLowerCase(java.util.Locale.ROOT);
-        boolean path = switch (pathStyle) {
-            case "auto" -> !endpoint.isEmpty();
-            case "on", "true", "yes" -> true;
-            case "off", "false", "no" -> false;
-            default -> throw error("tenax.checkpoint.s3.path-style", "must be auto, on or off", pathStyle);
-        };
-        int attempts = positive(c, "tenax.checkpoint.s3.max-attempts");
-        Duration timeout = duration(c, "tenax.checkpoint.s3.request-timeout");
-        long part = c.getBytes("tenax.checkpoint.s3.part-size");
-        if (part < io.tenax.checkpoint.S3CheckpointStore.MIN_PART_BYTES || part > Integer.MAX_VALUE - 8) {
-            throw error("tenax.checkpoint.s3.part-size", "must be at least 5 MiB (S3's smallest part) and below 2 GiB",
-                    c.getValue("tenax.checkpoint.s3.part-size").unwrapped());
-        }
-        return new S3(location, new io.tenax.checkpoint.S3CheckpointStore.Settings(endpoint, region, path, attempts,
-                timeout, (int) part, writeDelay));
-    }
-
     private static int evalEvery(String value, int stepsPerEpoch) {
         String v = value.trim().toLowerCase(java.util.Locale.ROOT);
         if (v.equals("epoch")) {
@@ -588,7 +501,7 @@ public record RunConfig(
         return dir;
     }
 
-    private static int positive(Config c, String key) {
+    static int positive(Config c, String key) {
         int v = c.getInt(key);
         if (v < 1) {
             throw error(key, "must be at least 1", v);
@@ -604,7 +517,7 @@ public record RunConfig(
         return v;
     }
 
-    private static Duration duration(Config c, String key) {
+    static Duration duration(Config c, String key) {
         Duration d = c.getDuration(key);
         if (d.isNegative() || d.isZero()) {
             throw error(key, "must be a positive duration such as 500ms or 30s", c.getValue(key).unwrapped());
@@ -612,7 +525,7 @@ public record RunConfig(
         return d;
     }
 
-    private static ConfigError error(String key, String rule, Object got) {
+    static ConfigError error(String key, String rule, Object got) {
         String flag = FLAGS.get(key);
         return new ConfigError(key + (flag == null ? "" : " (" + flag + ")") + " " + rule + " (got " + got + ")");
     }
