@@ -101,7 +101,7 @@ class ObjectStoreTest {
             assertThat(EventLog.only(events, RunEvent.CheckpointInvalidated.class)).isEmpty();
             assertThat(EventLog.only(events, RunEvent.CheckpointCommitted.class)).as("committing again after it")
                     .anySatisfy(c -> assertThat(c.step()).isGreaterThan(failed.get(failed.size() - 1).step()));
-            assertBucketHoldsCommittedAndAtMostOneInFlight(tmp.resolve("s3"), 1);
+            assertBucketHoldsCommittedAndAtMostOneInFlight(tmp.resolve("s3"), 1, true);
 
             Path resumedLog = runDir.getParent().resolve("s3-run-resumed.log");
             Process resumed = tenax(resumedLog, S3ProxyServer.SECRET_KEY, "train", "--resume", runDir.toString())
@@ -122,7 +122,7 @@ class ObjectStoreTest {
             assertThat(runDir.resolve("model-best").resolve("model.json")).exists();
             assertThat(tmp.resolve("s3").resolve(BUCKET).resolve(PREFIX).resolve("model-best").resolve("model.json"))
                     .as("rank 0 kept the best model beside the checkpoints").exists();
-            assertBucketHoldsCommittedAndAtMostOneInFlight(tmp.resolve("s3"), 0);
+            assertBucketHoldsCommittedAndAtMostOneInFlight(tmp.resolve("s3"), 0, false);
             assertThat(Files.readString(runDir.resolve("run.conf"), StandardCharsets.UTF_8))
                     .doesNotContain(S3ProxyServer.SECRET_KEY);
         }
@@ -140,27 +140,34 @@ class ObjectStoreTest {
 
     /**
      * What retention leaves: the newest {@link #KEEP} committed checkpoints (one more while a
-     * deletion is under way) and at most {@code inFlight} uncommitted one, newer than them all.
+     * deletion is under way), at most {@code inFlight} uncommitted one newer than them all, and,
+     * when the run was SIGKILLed ({@code killed}), at most one older than them all whose
+     * deletion (manifest first) the kill cut short; the next retention removes it.
      */
-    private static void assertBucketHoldsCommittedAndAtMostOneInFlight(Path s3, int inFlight) throws Exception {
+    private static void assertBucketHoldsCommittedAndAtMostOneInFlight(Path s3, int inFlight, boolean killed)
+            throws Exception {
         Path prefix = s3.resolve(BUCKET).resolve(PREFIX);
-        TreeMap<CheckpointId, Boolean> committed = new TreeMap<>();
-        Thread.sleep(1000); // retention runs beside the coordinator; a kill may stop it halfway, not mid-object
+        TreeMap<CheckpointId, Boolean> all = new TreeMap<>();
         try (Stream<Path> dirs = Files.list(prefix)) {
             for (Path d : dirs.toList()) {
                 CheckpointId id = CheckpointId.parse(d.getFileName().toString());
                 if (id != null && hasObjects(d)) {
-                    committed.put(id, Files.exists(d.resolve("manifest.json")));
+                    all.put(id, Files.exists(d.resolve("manifest.json")));
                 }
             }
         }
-        List<CheckpointId> uncommitted = committed.entrySet().stream().filter(e -> !e.getValue())
-                .map(Map.Entry::getKey).toList();
-        assertThat(uncommitted).as("in flight: %s", committed).hasSizeLessThanOrEqualTo(inFlight);
-        uncommitted.forEach(id -> assertThat(id).as("in flight, so newer than every committed one: %s", committed)
-                .isEqualTo(committed.lastKey()));
-        assertThat(committed.values().stream().filter(c -> c).count()).as("%s", committed)
-                .isBetween(1L, (long) KEEP + 1);
+        List<CheckpointId> committed = all.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey)
+                .toList();
+        assertThat(committed).as("%s", all).hasSizeBetween(1, KEEP + 1);
+        CheckpointId oldest = committed.get(0);
+        CheckpointId newest = committed.get(committed.size() - 1);
+        List<CheckpointId> newer = all.keySet().stream().filter(id -> !all.get(id) && id.compareTo(newest) > 0)
+                .toList();
+        List<CheckpointId> older = all.keySet().stream().filter(id -> !all.get(id) && id.compareTo(oldest) < 0)
+                .toList();
+        assertThat(newer).as("in flight: %s", all).hasSizeLessThanOrEqualTo(inFlight);
+        assertThat(older).as("being deleted: %s", all).hasSizeLessThanOrEqualTo(killed ? 1 : 0);
+        assertThat(all.size()).as("nothing else: %s", all).isEqualTo(committed.size() + newer.size() + older.size());
     }
 
     private static boolean hasObjects(Path dir) throws Exception {

@@ -144,6 +144,24 @@ final class CheckpointCoordinator {
         });
     }
 
+    /**
+     * Waits up to {@code timeout} for the deletions already asked for, so that a run that ends
+     * leaves its store as retention wants it; false when some were still under way.
+     */
+    static boolean awaitRetention(java.time.Duration timeout) {
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        RETENTION.execute(() -> done.complete(null));
+        try {
+            done.get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /** A rank could not write its shard (a full disk, say): that checkpoint can never complete. */
     Effect<Event, CoordinatorState> onFailed(CoordinatorState state, Coordinator.CheckpointFailed f) {
         if (f.generation() != state.generation() || state.finished()) {

@@ -243,6 +243,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return reconfiguration.decideAndAct(next, events, atCheckpoint);
     }
 
+    /**
+     * Waits up to {@code timeout} for the old checkpoints this process's coordinators asked to
+     * delete; called by a member that is about to exit. False when some deletions were still
+     * under way (the next run's retention, or a resume's, finishes them).
+     */
+    public static boolean awaitRetention(Duration timeout) {
+        return CheckpointCoordinator.awaitRetention(timeout);
+    }
+
     @Override
     public CoordinatorState emptyState() {
         return CoordinatorState.EMPTY;

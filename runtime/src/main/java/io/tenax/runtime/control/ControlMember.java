@@ -512,6 +512,9 @@ public final class ControlMember implements AutoCloseable {
     @Override
     public void close() {
         management.close();
+        if (!io.tenax.actors.coordinator.Coordinator.awaitRetention(java.time.Duration.ofSeconds(15))) {
+            log.info("old checkpoints were still being deleted when the control member stopped");
+        }
         try {
             CoordinatedShutdown.get(system).runAll(CoordinatedShutdown.clusterLeavingReason()).toCompletableFuture()
                     .get(20, TimeUnit.SECONDS);
