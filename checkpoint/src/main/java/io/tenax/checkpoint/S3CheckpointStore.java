@@ -23,7 +23,6 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
-import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -203,7 +202,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
             uploadId = s3.createMultipartUpload(b -> b.bucket(location.bucket()).key(key)).uploadId();
         } catch (SdkException e) {
             throw new CheckpointException(CheckpointFailureReason.IO_ERROR, "writing " + uri(key) + ": "
-                    + describe(e), e);
+                    + S3Errors.describe(e), e);
         }
         try {
             List<CompletedPart> parts = new ArrayList<>();
@@ -232,7 +231,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
                 // the server is gone: retention aborts what is left under an old checkpoint
             }
             throw new CheckpointException(CheckpointFailureReason.IO_ERROR, "writing " + uri(key) + ": "
-                    + describe(e), e);
+                    + S3Errors.describe(e), e);
         }
     }
 
@@ -249,7 +248,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
                     .contentMD5(checksum).overrideConfiguration(small), RequestBody.fromBytes(bytes));
         } catch (SdkException e) {
             throw new CheckpointException(CheckpointFailureReason.IO_ERROR, doing + " " + uri(key) + ": "
-                    + describe(e), e);
+                    + S3Errors.describe(e), e);
         }
     }
 
@@ -263,7 +262,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
         } catch (NoSuchKeyException e) {
             throw new CheckpointException(CheckpointFailureReason.MISSING_MANIFEST, uri(key), e);
         } catch (SdkException e) {
-            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+            throw ioError(uri(key), e);
         }
     }
 
@@ -279,7 +278,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
             } catch (NoSuchKeyException e) {
                 throw new CheckpointException(CheckpointFailureReason.MISSING_SHARD, uri(key), e);
             } catch (SdkException e) {
-                throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+                throw ioError(uri(key), e);
             }
         }
         return manifest;
@@ -295,7 +294,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
             } catch (NoSuchKeyException e) {
                 throw new CheckpointException(CheckpointFailureReason.MISSING_SHARD, uri(key), e);
             } catch (SdkException e) {
-                throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+                throw ioError(uri(key), e);
             }
         });
     }
@@ -310,7 +309,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
         } catch (NoSuchKeyException e) {
             return java.util.Optional.empty();
         } catch (SdkException e) {
-            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+            throw ioError(uri(key), e);
         }
     }
 
@@ -328,7 +327,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
                 }
             }
         } catch (SdkException e) {
-            log.warn("cannot list {}: {}", location, describe(e));
+            log.warn("cannot list {}: {}", location, S3Errors.describe(e));
             return List.of();
         }
         Collections.sort(ids);
@@ -347,9 +346,9 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
             if (e.statusCode() == 404) {
                 return false;
             }
-            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+            throw ioError(uri(key), e);
         } catch (SdkException e) {
-            throw new CheckpointException(CheckpointFailureReason.IO_ERROR, uri(key) + ": " + describe(e), e);
+            throw ioError(uri(key), e);
         }
     }
 
@@ -363,7 +362,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
             deleteUnder(dir);
             abortUploadsUnder(dir);
         } catch (SdkException e) {
-            throw new IOException("deleting " + uri(dir) + ": " + describe(e), e);
+            throw new IOException("deleting " + uri(dir) + ": " + S3Errors.describe(e), e);
         }
     }
 
@@ -385,7 +384,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
                     .uploads().forEach(u -> s3.abortMultipartUpload(b -> b.bucket(location.bucket()).key(u.key())
                             .uploadId(u.uploadId()).overrideConfiguration(small)));
         } catch (SdkException e) {
-            log.debug("cannot list the unfinished uploads under {}: {}", uri(prefix), describe(e));
+            log.debug("cannot list the unfinished uploads under {}: {}", uri(prefix), S3Errors.describe(e));
         }
     }
 
@@ -441,7 +440,7 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
             }
             return true;
         } catch (SdkException e) {
-            throw new IOException("reading " + uri(under) + ": " + describe(e), e);
+            throw new IOException("reading " + uri(under) + ": " + S3Errors.describe(e), e);
         }
     }
 
@@ -469,39 +468,11 @@ public final class S3CheckpointStore implements CheckpointStore, AutoCloseable {
         return settings.endpoint().isEmpty() ? "AWS region " + settings.region() : settings.endpoint();
     }
 
-    /** One sentence: which bucket, what failed, what the server said, and what to check. */
     private CheckpointException access(String what, SdkException e) {
-        String bucket = "S3 bucket '" + location.bucket() + "' at " + server();
-        int status = e instanceof S3Exception s ? s.statusCode() : 0;
-        String detail = describe(e);
-        String sentence;
-        if (status == 404) {
-            sentence = bucket + " does not exist (" + detail + "); create it, or name another bucket";
-        } else if (status == 403 || status == 401) {
-            sentence = "access to " + bucket + " is denied (" + detail + "); check the credentials"
-                    + " (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the instance's role) and the"
-                    + " bucket's policy";
-        } else if (status == 301) {
-            sentence = bucket + " is in another region (" + detail + "); set tenax.checkpoint.s3.region to it";
-        } else if (status == 0 && detail.contains("credentials")) {
-            sentence = "no AWS credentials for " + bucket + " (" + detail + "); set AWS_ACCESS_KEY_ID and"
-                    + " AWS_SECRET_ACCESS_KEY, or AWS_PROFILE";
-        } else {
-            sentence = "cannot use " + bucket + ": " + what + " failed (" + detail + ")";
-        }
-        return new CheckpointException(CheckpointFailureReason.ACCESS, sentence, e);
+        return S3Errors.access("S3 bucket '" + location.bucket() + "' at " + server(), what, e);
     }
 
-    /** The server's error code, status and message, or the client's first line (no request ids or stack). */
-    static String describe(SdkException e) {
-        if (e instanceof S3Exception s) {
-            AwsErrorDetails d = s.awsErrorDetails();
-            String code = d != null && d.errorCode() != null && !d.errorCode().isEmpty() ? d.errorCode() : "error";
-            String message = d != null && d.errorMessage() != null ? ": " + d.errorMessage() : "";
-            return code + ", HTTP " + s.statusCode() + message;
-        }
-        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        int newline = message.indexOf('\n');
-        return newline < 0 ? message : message.substring(0, newline);
+    private CheckpointException ioError(String where, SdkException e) {
+        return new CheckpointException(CheckpointFailureReason.IO_ERROR, where + ": " + S3Errors.describe(e), e);
     }
 }
