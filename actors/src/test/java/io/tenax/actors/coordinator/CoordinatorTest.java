@@ -125,6 +125,15 @@ class CoordinatorTest {
         return workers;
     }
 
+    /** {@code n} workers registered and started in generation 1, which the journal holds. */
+    private List<TestProbe<Worker.Command>> started(ActorRef<Coordinator.Command> coordinator, int n) {
+        List<TestProbe<Worker.Command>> workers = register(coordinator, n);
+        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
+        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        journal.expectNextPersistedClass("tenax-coordinator-" + runId, CoordinatorState.GenerationStarted.class);
+        return workers;
+    }
+
     @Test
     void startsTheFirstGenerationOnceEveryExpectedWorkerRegistered() {
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
@@ -368,11 +377,8 @@ class CoordinatorTest {
             throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> first = testKit.spawn(Coordinator.create(settings(2), sink, store, view));
-        List<TestProbe<Worker.Command>> workers = register(first, 2);
-        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
-        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        List<TestProbe<Worker.Command>> workers = started(first, 2);
         String pid = "tenax-coordinator-" + runId;
-        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
         java.util.Map<Long, StateSnapshot> states = new java.util.HashMap<>();
         for (long step : new long[] {10, 20}) {
             CheckpointId id = new CheckpointId(step, 1);
@@ -414,11 +420,8 @@ class CoordinatorTest {
     void aLossResumesFromTheNewestInMemorySnapshotEverySurvivorHoldsNotTheLastDurableCheckpoint() throws Exception {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store, view));
-        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
-        workers.forEach(w -> w.expectMessageClass(Worker.Registered.class));
-        workers.forEach(w -> w.expectMessageClass(Worker.Start.class));
+        List<TestProbe<Worker.Command>> workers = started(coordinator, 3);
         String pid = "tenax-coordinator-" + runId;
-        journal.expectNextPersistedClass(pid, CoordinatorState.GenerationStarted.class);
         StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
                 java.util.Map.of("next-step", 10L));
         CheckpointId durable = new CheckpointId(10, 1);
