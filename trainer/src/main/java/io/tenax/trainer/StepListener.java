@@ -3,6 +3,14 @@ package io.tenax.trainer;
 /** Hooks on the training loop: progress, metrics and checkpoint cadence hang off these. */
 public interface StepListener {
 
+    /**
+     * Called on the training thread before a step's data is read, so before this rank's
+     * gradient for it can reach any peer; keep it cheap. A step that never completes still
+     * had this call.
+     */
+    default void beforeStep(long step) {
+    }
+
     /** Called on the training thread after every completed step; keep it cheap. */
     void onStep(StepResult result);
 

@@ -42,6 +42,9 @@ public final class TrainingLoop {
         int globalBatch = trainer.plan().globalBatch();
         long step = fromStep;
         while (step < endStep && !stopRequested.getAsBoolean()) {
+            for (StepListener listener : listeners) {
+                listener.beforeStep(step);
+            }
             long start = System.nanoTime();
             float loss = trainer.step(step, shards, collective, pauseRequested.getAsBoolean());
             StepListener.StepResult result = new StepListener.StepResult(step, trainer.plan().epochOf(step), loss,

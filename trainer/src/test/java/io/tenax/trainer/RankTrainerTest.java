@@ -1,14 +1,21 @@
 package io.tenax.trainer;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.tenax.trainer.audit.SampleAuditLog;
+import io.tenax.trainer.collective.Collective;
+import io.tenax.trainer.collective.CollectiveException;
 import io.tenax.trainer.collective.RingEndpoint;
 import io.tenax.trainer.collective.TcpRingCollective;
 import io.tenax.trainer.model.ModelKind;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Real DJL training on one rank. One rank per JVM, so multi-rank runs are tested with processes. */
 class RankTrainerTest {
@@ -83,6 +90,66 @@ class RankTrainerTest {
         }
         try (RankTrainer trainer = new RankTrainer(spec)) {
             assertThat(trainer.parameterDigest()).isEqualTo(first);
+        }
+    }
+
+    /**
+     * A rank's audit line for a step is written before its gradient can leave: survivors may
+     * complete a step whose all-reduce holds the gradient of a rank that died before finishing
+     * it, so the line must not wait for the step's end.
+     */
+    @Test
+    void theAuditLogsAStepBeforeItsCollectiveRuns(@TempDir Path dir) throws Exception {
+        TrainingSpec spec = new TrainingSpec(ModelKind.MLP, "digits", 3, 600, 100, 48, 12, 0.002f);
+        Path log = dir.resolve("rank.audit");
+        try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);
+                RankTrainer trainer = new RankTrainer(spec);
+                TcpRingCollective single = TcpRingCollective.connect(endpoint, 1, 0, List.of(endpoint.address()),
+                        Duration.ofSeconds(5));
+                SampleAuditLog audit = new SampleAuditLog(log, trainer.plan(), 1, 0, 1)) {
+            Collective failsAtStep3 = new Collective() {
+                private int calls;
+
+                @Override
+                public long generation() {
+                    return single.generation();
+                }
+
+                @Override
+                public void allReduceSum(float[] data) {
+                    if (calls++ == 3) {
+                        assertThat(lines(log)).as("step 3 is logged while its collective runs").hasSize(4);
+                        throw new CollectiveException(CollectiveException.Reason.PEER_FAILED, 0, "peer gone", null);
+                    }
+                    single.allReduceSum(data);
+                }
+
+                @Override
+                public void orderedSum(float[][] terms, int count, float[] out) {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override
+                public void abort(String reason) {
+                }
+
+                @Override
+                public void close() {
+                }
+            };
+            TrainingLoop loop = new TrainingLoop(trainer, List.of(audit));
+            assertThatThrownBy(() -> loop.run(failsAtStep3, 0, 1, 0, 10, () -> false))
+                    .isInstanceOf(CollectiveException.class);
+        }
+        assertThat(lines(log)).hasSize(4).allMatch(l -> l.startsWith("1 "));
+        assertThat(lines(log).get(3)).startsWith("1 3 0 ");
+    }
+
+    private static List<String> lines(Path file) {
+        try {
+            return Files.readAllLines(file);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 

@@ -10,11 +10,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
- * Logs, after every completed step, which samples this rank consumed:
+ * Logs, before every step, which samples this rank feeds it:
  * {@code generation step rank fromShard toShard id,id,...}, one line per step. Each line
- * is one unbuffered write, so it is in the file (the page cache) the moment the step is
- * done, and a killed process loses at most a line it was writing. A generation's listener
- * lives only as long as its training loop.
+ * is one unbuffered write, so it is in the file (the page cache) before this rank's
+ * gradient for the step can reach a peer, and a killed process loses at most a line it was
+ * writing. Logging before the step, not after it, matters: survivors can complete a step
+ * whose all-reduce already holds the gradient of a rank killed before it finished that step
+ * itself (it sent its last chunk and died before receiving its own), and with in-memory
+ * snapshots they resume after that step. A step that completed nowhere is logged too; the
+ * next generation starts at or before it, so {@link AuditChecker} discards its lines. A
+ * generation's listener lives only as long as its training loop.
  */
 public final class SampleAuditLog implements StepListener, AutoCloseable {
     private final FileOutputStream out;
@@ -37,11 +42,11 @@ public final class SampleAuditLog implements StepListener, AutoCloseable {
     }
 
     @Override
-    public void onStep(StepResult result) {
+    public void beforeStep(long step) {
         line.setLength(0);
-        line.append(generation).append(' ').append(result.step()).append(' ').append(rank).append(' ')
+        line.append(generation).append(' ').append(step).append(' ').append(rank).append(' ')
                 .append(shards.from()).append(' ').append(shards.to()).append(' ');
-        int[] ids = plan.samples(result.step(), shards);
+        int[] ids = plan.samples(step, shards);
         for (int i = 0; i < ids.length; i++) {
             if (i > 0) {
                 line.append(',');
@@ -57,11 +62,16 @@ public final class SampleAuditLog implements StepListener, AutoCloseable {
     }
 
     @Override
+    public void onStep(StepResult result) {
+        // logged in beforeStep
+    }
+
+    @Override
     public void close() {
         try {
             out.close();
         } catch (IOException ignored) {
-            // every line was written when its step completed
+            // every line was written before its step
         }
     }
 }

@@ -2,7 +2,6 @@ package io.tenax.trainer.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tenax.trainer.StepListener.StepResult;
 import io.tenax.trainer.audit.AuditChecker.GenerationStart;
 import io.tenax.trainer.data.DataPlan;
 import java.nio.file.Files;
@@ -26,7 +25,7 @@ class AuditCheckerTest {
             try (SampleAuditLog log = new SampleAuditLog(dir.resolve("node-" + rank + ".audit"), plan, generation, rank,
                     world)) {
                 for (long step = from; step < to; step++) {
-                    log.onStep(new StepResult(step, plan.epochOf(step), 1f, BATCH, 1));
+                    log.beforeStep(step);
                 }
             }
         }
@@ -71,7 +70,7 @@ class AuditCheckerTest {
         for (int rank = 0; rank < 2; rank++) {
             try (SampleAuditLog log = new SampleAuditLog(dir.resolve("node-" + rank + ".audit"), wrong, 2, rank, 2)) {
                 for (long step = 3; step < 10; step++) { // mid-epoch: epoch 0 mixes the two orders
-                    log.onStep(new StepResult(step, wrong.epochOf(step), 1f, BATCH, 1));
+                    log.beforeStep(step);
                 }
             }
         }
