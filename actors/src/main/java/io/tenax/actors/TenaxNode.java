@@ -92,12 +92,15 @@ public final class TenaxNode {
      * member. It drains the node on SIGTERM, and leaves the cluster when the control member has
      * been gone (removed, or unreachable) for {@code controlTimeout}.
      *
+     * @param endpoint   the node's ring endpoint, through which its peers fetch in-memory state
+     *                   ({@link io.tenax.trainer.collective.StateTransfer}); null for none
      * @param ownProcess whether the node is a process of its own, which exits once it is out of
      *                   the cluster; a node inside another program ends its actor system as soon
      *                   as its worker stops
      */
     public static Behavior<Object> worker(WorkerSettings worker, RankTrainer trainer, Collective.Factory collectives,
-            CheckpointStore store, boolean ownProcess, Duration controlTimeout) {
+            CheckpointStore store, io.tenax.trainer.collective.RingEndpoint endpoint, boolean ownProcess,
+            Duration controlTimeout) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(ctx.getSystem()).init(
                     SingletonActor.of(Behaviors.<Coordinator.Command>empty(), COORDINATOR)
@@ -120,7 +123,7 @@ public final class TenaxNode {
                     .onMessageEquals(StartWorker.INSTANCE, () -> {
                         if (ctx.getChild("worker").isEmpty()) {
                             ActorRef<Worker.Command> w = ctx.spawn(Worker.create(proxy, trainer, collectives, store,
-                                    worker), "worker");
+                                    worker, endpoint), "worker");
                             ctx.watch(w);
                             drainOnJvmExit(ctx.getSystem(), w);
                         }

@@ -71,6 +71,43 @@ public final class ShardFormat {
         out.flush();
     }
 
+    /** The whole snapshot as the one shard of a world of one: what a live peer sends a rank that lacks it. */
+    public static byte[] encodeWhole(CheckpointId id, StateSnapshot snapshot) {
+        long bytes = 64;
+        for (Map.Entry<String, float[]> e : snapshot.sections().entrySet()) {
+            bytes += 16 + e.getKey().length() + (long) e.getValue().length * Float.BYTES;
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) Math.min(bytes, Integer.MAX_VALUE
+                - 64));
+        try {
+            write(out, id, 0, 1, snapshot);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("writing to memory failed", e);
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * Reads {@link #encodeWhole}'s bytes back.
+     *
+     * @throws CheckpointException MALFORMED when they are not a whole snapshot, INCONSISTENT
+     *     when they hold another checkpoint than {@code id}
+     */
+    public static StateSnapshot decodeWhole(byte[] bytes, CheckpointId id) throws CheckpointException {
+        Shard shard = read(bytes);
+        if (shard.worldSize() != 1) {
+            throw new CheckpointException(CheckpointFailureReason.MALFORMED, "a slice of " + shard.worldSize()
+                    + ", not a whole snapshot");
+        }
+        if (!shard.id().equals(id)) {
+            throw new CheckpointException(CheckpointFailureReason.INCONSISTENT, "holds " + shard.id() + ", not "
+                    + id);
+        }
+        Map<String, float[]> sections = new LinkedHashMap<>();
+        shard.slices().forEach((name, slice) -> sections.put(name, slice.values()));
+        return new StateSnapshot(sections, shard.scalars());
+    }
+
     static Shard read(byte[] bytes) throws CheckpointException {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             if (in.readInt() != MAGIC) {

@@ -10,10 +10,11 @@ import java.util.Map;
 /**
  * Which in-memory snapshots ({@code tenax.checkpoint.memory-every}) each rank of the current
  * generation holds, as the ranks report them. Every rank of a data-parallel run holds the
- * whole state, so a snapshot that every survivor of a loss holds is a resume point that needs
- * no store: the next generation restores it from memory. Not journalled: a coordinator that
- * restarts knows none, and its next generation resumes from the newest durable checkpoint.
- * Used on the coordinator's thread.
+ * whole state, so a snapshot that one survivor of a loss holds is a resume point that needs no
+ * store: the next generation restores it from memory there, and every other rank (a survivor
+ * that did not finish that step, or a joiner) streams it from a peer that holds it. Not
+ * journalled: a coordinator that restarts knows none, and its next generation resumes from the
+ * newest durable checkpoint. Used on the coordinator's thread.
  */
 final class MemorySnapshots {
     /** As many as a rank keeps ({@code TrainerState}'s two newest commits). */
@@ -39,22 +40,19 @@ final class MemorySnapshots {
     }
 
     /**
-     * The newest snapshot of {@code generation} that every node of {@code world} holds, if it
-     * is beyond {@code afterStep}; null otherwise, or when a node of {@code world} holds none
-     * (it joins: it has only what the store has).
+     * The newest snapshot of {@code generation} that a node of {@code holders} reported, if it
+     * is beyond {@code afterStep}; null otherwise. {@code holders} are the nodes of the next
+     * world that are still the processes that reported (not a new incarnation).
      */
-    CheckpointId resumePoint(long generation, Collection<String> world, long afterStep) {
-        if (generation != this.generation || world.isEmpty()) {
+    CheckpointId resumePoint(long generation, Collection<String> holders, long afterStep) {
+        if (generation != this.generation) {
             return null;
         }
         long best = -1;
-        Deque<Long> first = held.get(world.iterator().next());
-        if (first == null) {
-            return null;
-        }
-        for (long step : first) {
-            if (step > best && world.stream().allMatch(n -> held.containsKey(n) && held.get(n).contains(step))) {
-                best = step;
+        for (String node : holders) {
+            Deque<Long> steps = held.get(node);
+            if (steps != null && !steps.isEmpty()) {
+                best = Math.max(best, steps.peekFirst());
             }
         }
         return best > afterStep ? new CheckpointId(best, generation) : null;

@@ -102,13 +102,16 @@ final class Reconfiguration {
                 all.add(late.event());
                 next = considered;
             }
-            CheckpointId fromMemory = memory.resumePoint(next.generation(), decided.world().stream()
-                    .map(RingMember::node).toList(), decided.startStep());
+            CoordinatorState current = next;
+            List<String> holders = decided.world().stream().filter(m -> current.world().stream().anyMatch(
+                    old -> old.node().equals(m.node()) && old.incarnation().equals(m.incarnation())))
+                    .map(RingMember::node).toList();
+            CheckpointId fromMemory = memory.resumePoint(next.generation(), holders, decided.startStep());
             if (fromMemory != null) {
-                // Every rank of the new world holds this snapshot: resumed from memory, no store read.
-                c.log().info("generation {}: every rank holds the in-memory snapshot at step {}; resuming there"
-                        + " rather than at the durable checkpoint {}", next.generation() + 1, fromMemory.step(),
-                        decided.resume());
+                // A rank of the new world holds this snapshot: the others take it from a peer, no store read.
+                c.log().info("generation {}: the in-memory snapshot at step {} is held by a rank of the new world;"
+                        + " resuming there rather than at the durable checkpoint {}", next.generation() + 1,
+                        fromMemory.step(), decided.resume());
             }
             Formation.StartGeneration start = fromMemory == null ? decided
                     : new Formation.StartGeneration(decided.world(), fromMemory, decided.reason());

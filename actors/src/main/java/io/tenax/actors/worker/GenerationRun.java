@@ -138,7 +138,7 @@ final class GenerationRun implements AutoCloseable {
         long began = System.nanoTime();
         CheckpointId from = start.resumeFrom();
         try {
-            TrainerState.Source source = r.state().restore(from, start.startStep());
+            TrainerState.Source source = r.state().restore(from, start.startStep(), peers());
             worker.tell(new Worker.LoopResumed(start.generation(), from, source.label(),
                     (System.nanoTime() - began) / 1_000_000));
             return true;
@@ -146,6 +146,17 @@ final class GenerationRun implements AutoCloseable {
             worker.tell(new Worker.LoopResumeFailed(start.generation(), from, e));
             return false;
         }
+    }
+
+    /** The other ranks' endpoints, starting at this rank's successor, so that joiners spread their asks. */
+    private List<InetSocketAddress> peers() {
+        List<InetSocketAddress> peers = new ArrayList<>();
+        int size = start.world().size();
+        for (int i = 1; i < size; i++) {
+            var m = start.world().get((start.rank() + i) % size);
+            peers.add(new InetSocketAddress(m.host(), m.port()));
+        }
+        return peers;
     }
 
     private Collective open() throws InterruptedException {
@@ -203,7 +214,7 @@ final class GenerationRun implements AutoCloseable {
         if (memory > 0 && nextStep % memory == 0) {
             CheckpointId id = new CheckpointId(nextStep, start.generation());
             if (!r.state().newestIs(id)) {
-                r.state().commit(id);
+                r.state().commit(id, false);
             }
             worker.tell(new Worker.LoopSnapshot(start.generation(), nextStep));
         }
@@ -218,7 +229,7 @@ final class GenerationRun implements AutoCloseable {
         if (r.state().newestIs(id)) {
             return null;
         }
-        StateSnapshot snapshot = r.state().commit(id);
+        StateSnapshot snapshot = r.state().commit(id, true);
         long generation = start.generation();
         return r.writer().offer(id, start.rank(), start.world().size(), snapshot).whenComplete((receipt, error) ->
                 worker.tell(error == null ? new Worker.ShardWritten(generation, receipt)

@@ -3,12 +3,18 @@ package io.tenax.actors.worker;
 import io.tenax.checkpoint.CheckpointException;
 import io.tenax.checkpoint.CheckpointId;
 import io.tenax.checkpoint.CheckpointStore;
+import io.tenax.checkpoint.ShardFormat;
 import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.trainer.RankTrainer;
+import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.StateTransfer;
 import io.tenax.trainer.optim.Adam;
+import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -20,8 +26,11 @@ import java.util.Objects;
  * the whole cursor) and the RNG (training draws no random numbers after initialisation, so the
  * seed is its whole state).
  *
- * <p>The two newest commits stay in memory, so that a generation that resumes from one of
- * them needs no load. Used on the training thread only.
+ * <p>The two newest durable commits and the two newest in-memory snapshots stay in memory, so
+ * that a generation that resumes from one of them needs no load. A rank that holds none of
+ * them asks its live peers ({@link StateTransfer}) before it reads the store, and this node's
+ * endpoint serves what it holds to its peers. Used on the training thread, except
+ * {@link #held}, which the endpoint calls on its own.
  */
 public final class TrainerState {
     public static final String PARAMETERS = "parameters";
@@ -35,7 +44,7 @@ public final class TrainerState {
 
     /** Where {@link #restore} found the state, as the {@code resumed} event reports it. */
     enum Source {
-        INITIAL("initial state"), MEMORY("memory"), STORE("store");
+        INITIAL("initial state"), MEMORY("memory"), PEER("peer"), STORE("store");
 
         private final String label;
 
@@ -51,54 +60,100 @@ public final class TrainerState {
     private record Commit(CheckpointId id, StateSnapshot state) {
     }
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TrainerState.class);
+    private static final Duration PEER_TIMEOUT = Duration.ofSeconds(5);
+
     private final RankTrainer trainer;
     private final CheckpointStore store;
+    private final RingEndpoint endpoint;
     private final StateSnapshot initial;
-    private final Deque<Commit> recent = new ArrayDeque<>();
+    private final Deque<Commit> durable = new ArrayDeque<>();
+    private final Deque<Commit> snapshots = new ArrayDeque<>();
 
-    TrainerState(RankTrainer trainer, CheckpointStore store) {
+    /** {@code endpoint}: where this node's peers ask for state, and how it asks theirs; null for neither. */
+    TrainerState(RankTrainer trainer, CheckpointStore store, RingEndpoint endpoint) {
         this.trainer = Objects.requireNonNull(trainer, "trainer");
         this.store = Objects.requireNonNull(store, "store");
+        this.endpoint = endpoint;
         this.initial = capture(0);
+        if (endpoint != null) {
+            endpoint.serveState(this::encoded);
+        }
     }
 
     /**
      * Copies the trainer's state at the step boundary before {@code id.step()} into host memory
-     * and keeps it as {@code id}. Costs three copies of the parameter vector (parameters and the
-     * two moments) plus the statistics; the caller writes the snapshot to the store.
+     * and keeps it as {@code id}, among the durable commits (the caller writes it to the store)
+     * or the in-memory snapshots. Costs three copies of the parameter vector (parameters and the
+     * two moments) plus the statistics.
      */
-    StateSnapshot commit(CheckpointId id) {
+    StateSnapshot commit(CheckpointId id, boolean forTheStore) {
         StateSnapshot state = capture(id.step());
-        recent.addFirst(new Commit(id, state));
-        while (recent.size() > KEPT) {
-            recent.removeLast();
+        synchronized (this) {
+            Deque<Commit> kept = forTheStore ? durable : snapshots;
+            kept.addFirst(new Commit(id, state));
+            while (kept.size() > KEPT) {
+                kept.removeLast();
+            }
         }
         return state;
     }
 
-    /** Whether the newest commit is {@code id} (so taking it again would be a repeat). */
-    boolean newestIs(CheckpointId id) {
-        Commit newest = recent.peekFirst();
+    /** Whether the newest commit of either kind is {@code id} (so taking it again would be a repeat). */
+    synchronized boolean newestIs(CheckpointId id) {
+        return newest(durable, id) || newest(snapshots, id);
+    }
+
+    private static boolean newest(Deque<Commit> kept, CheckpointId id) {
+        Commit newest = kept.peekFirst();
         return newest != null && newest.id().equals(id);
+    }
+
+    /** What a peer that asks for {@code step} of {@code generation} gets: that state, encoded whole, or null. */
+    private byte[] encoded(long step, long generation) {
+        CheckpointId id;
+        try {
+            id = new CheckpointId(step, generation);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        StateSnapshot state = held(id);
+        return state == null ? null : ShardFormat.encodeWhole(id, state);
+    }
+
+    /** The state this process holds as {@code id}, or null. */
+    synchronized StateSnapshot held(CheckpointId id) {
+        for (Deque<Commit> kept : List.of(durable, snapshots)) {
+            for (Commit c : kept) {
+                if (c.id().equals(id)) {
+                    return c.state();
+                }
+            }
+        }
+        return null;
     }
 
     /**
      * Brings the trainer to {@code from}: the initial state when it is null, a commit of this
-     * process when it holds one, else the store, which verifies every byte.
+     * process when it holds one, else the first of {@code peers} that holds it, else the store,
+     * which verifies every byte.
      *
      * @return where the state came from
-     * @throws CheckpointException when the store cannot give a verified copy
+     * @throws CheckpointException when neither a peer nor the store can give a verified copy
      */
-    Source restore(CheckpointId from, long expectedStep) throws CheckpointException {
+    Source restore(CheckpointId from, long expectedStep, List<InetSocketAddress> peers) throws CheckpointException {
         StateSnapshot state;
         Source source;
         if (from == null) {
             state = initial;
             source = Source.INITIAL;
+        } else if ((state = held(from)) != null) {
+            source = Source.MEMORY;
+        } else if ((state = fromPeers(from, peers)) != null) {
+            source = Source.PEER;
         } else {
-            Commit held = recent.stream().filter(c -> c.id().equals(from)).findFirst().orElse(null);
-            state = held != null ? held.state() : store.load(from);
-            source = held != null ? Source.MEMORY : Source.STORE;
+            state = store.load(from);
+            source = Source.STORE;
         }
         if (state.scalar(SEED) != trainer.spec().seed()) {
             throw new IllegalArgumentException("checkpoint was trained with seed " + state.scalar(SEED)
@@ -111,6 +166,29 @@ public final class TrainerState {
                     + expectedStep);
         }
         return source;
+    }
+
+    /** The first verified copy of {@code id} that a peer sends; null when none holds it or none could. */
+    private StateSnapshot fromPeers(CheckpointId id, List<InetSocketAddress> peers) {
+        if (endpoint == null) {
+            return null;
+        }
+        for (InetSocketAddress peer : peers) {
+            long began = System.nanoTime();
+            try {
+                byte[] bytes = StateTransfer.fetch(endpoint, peer, id.step(), id.generation(), PEER_TIMEOUT);
+                if (bytes != null) {
+                    StateSnapshot state = ShardFormat.decodeWhole(bytes, id);
+                    log.info("state {} from the peer at {} in {} ms", id, peer, (System.nanoTime() - began)
+                            / 1_000_000);
+                    return state;
+                }
+            } catch (java.io.IOException | CheckpointException e) {
+                log.warn("the peer at {} could not send {}: {}; asking the next, then the store", peer, id,
+                        e.getMessage());
+            }
+        }
+        return null;
     }
 
     private StateSnapshot capture(long nextStep) {

@@ -12,6 +12,7 @@ import io.tenax.checkpoint.ShardReceipt;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.collective.CollectiveException;
+import io.tenax.trainer.collective.RingEndpoint;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -168,19 +169,28 @@ public final class Worker extends AbstractBehavior<Worker.Command> {
 
     public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
             Collective.Factory collectives, CheckpointStore store, WorkerSettings settings) {
+        return create(coordinator, trainer, collectives, store, settings, null);
+    }
+
+    /**
+     * As above, with {@code endpoint} (the node's ring endpoint) serving this node's in-memory
+     * state to peers that lack it and fetching theirs; null for a node that neither serves nor asks.
+     */
+    public static Behavior<Command> create(ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
+            Collective.Factory collectives, CheckpointStore store, WorkerSettings settings, RingEndpoint endpoint) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(RegisterTick.INSTANCE, Duration.ZERO, settings.registerInterval());
-            return new Worker(ctx, coordinator, trainer, collectives, store, settings);
+            return new Worker(ctx, coordinator, trainer, collectives, store, settings, endpoint);
         }));
     }
 
     private Worker(ActorContext<Command> ctx, ActorRef<Coordinator.Command> coordinator, RankTrainer trainer,
-            Collective.Factory collectives, CheckpointStore store, WorkerSettings settings) {
+            Collective.Factory collectives, CheckpointStore store, WorkerSettings settings, RingEndpoint endpoint) {
         super(ctx);
         this.ctx = ctx;
         this.coordinator = coordinator;
         this.settings = settings;
-        this.resources = new GenerationRun.Resources(trainer, new TrainerState(trainer, store), collectives,
+        this.resources = new GenerationRun.Resources(trainer, new TrainerState(trainer, store, endpoint), collectives,
                 new AsyncCheckpointWriter(store), settings);
         this.trainingThread = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "tenax-training");

@@ -150,7 +150,7 @@ public final class NodeMain {
                 run.audit() ? o.workDir().resolve(o.name() + ".audit") : null, run.evalEvery(),
                 ModelExport.bestModel(run, store, o.workDir()), run.checkpoints().memoryEvery());
         ActorSystem<Object> system = ActorSystem.create(TenaxNode.worker(worker, trainer, collectives, store,
-                ownProcess, run.controlTimeout()), "tenax", config);
+                endpoint, ownProcess, run.controlTimeout()), "tenax", config);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
         // goes with the process.
         system.getWhenTerminated().whenComplete((done, error) -> endpoint.close());

@@ -27,6 +27,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>With a TLS context, every connection is mutual TLS first: a peer must present a
  * certificate the run's CA signed, or it is closed before it can say anything.
+ *
+ * <p>The same listener answers {@link StateTransfer} requests for this node's in-memory
+ * state, once {@link #serveState} says what it holds.
  */
 public final class RingEndpoint implements AutoCloseable {
     static final int MAGIC = 0x544E5852; // "TNXR"
@@ -45,6 +48,7 @@ public final class RingEndpoint implements AutoCloseable {
     private final java.util.concurrent.ExecutorService handshakes;
     private final java.util.concurrent.Semaphore handshakeSlots = new java.util.concurrent.Semaphore(MAX_HANDSHAKES);
     private volatile long retiredBelow = Long.MIN_VALUE;
+    private volatile StateTransfer.Source stateSource;
     private volatile boolean closed;
 
     private record Key(long generation, int fromRank) {
@@ -96,6 +100,11 @@ public final class RingEndpoint implements AutoCloseable {
 
     public InetSocketAddress address() {
         return (InetSocketAddress) server.getLocalSocketAddress();
+    }
+
+    /** From now on, {@link StateTransfer} requests are answered from {@code source}; until then, "not held". */
+    public void serveState(StateTransfer.Source source) {
+        this.stateSource = source;
     }
 
     /** Connections closed because of a bad handshake, another run, or a retired generation. */
@@ -210,6 +219,14 @@ public final class RingEndpoint implements AutoCloseable {
             magic = in.readInt();
         } catch (SocketTimeoutException e) {
             reject(raw, "no handshake from " + socket.getRemoteSocketAddress());
+            return;
+        }
+        if (magic == StateTransfer.MAGIC) {
+            try {
+                StateTransfer.serve(socket, in, runId, stateSource);
+            } finally {
+                closeQuietly(raw);
+            }
             return;
         }
         if (magic != MAGIC) {

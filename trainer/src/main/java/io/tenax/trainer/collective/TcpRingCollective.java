@@ -227,7 +227,7 @@ public final class TcpRingCollective implements Collective {
     }
 
     /** The link on a connected socket: plain, or mutual TLS (handshake done) with the endpoint's context. */
-    private static RingLink secure(RingEndpoint endpoint, Socket raw, InetSocketAddress address) throws IOException {
+    static RingLink secure(RingEndpoint endpoint, Socket raw, InetSocketAddress address) throws IOException {
         javax.net.ssl.SSLContext tls = endpoint.tls();
         if (tls == null) {
             return RingLink.plain(raw);
