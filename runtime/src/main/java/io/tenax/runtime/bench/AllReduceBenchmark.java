@@ -17,7 +17,8 @@ import java.util.stream.Collectors;
 /**
  * Ring all-reduce bus bandwidth for 1, 16 and 64 MB on 2 and 3 local rank processes, against
  * the raw TCP throughput of the same ring links between the same processes, measured in the
- * same processes just before; and the same all-reduce over mutual TLS, against plain TCP.
+ * same processes just before; and the same all-reduce over mutual TLS, against plain TCP. The
+ * 2-rank processes also measure state fetched from a live peer against raw TCP.
  */
 public final class AllReduceBenchmark implements Benchmark {
 
@@ -38,6 +39,7 @@ public final class AllReduceBenchmark implements Benchmark {
         Path certs = work.resolve("allreduce-certs-" + System.nanoTime());
         io.tenax.runtime.tls.Certificates.generate(certs, List.of("rank-0", "rank-1", "rank-2"));
         List<Double> tlsShare = new ArrayList<>();
+        JsonNode transfers = null;
         for (int ranks : new int[] {2, 3}) {
             progress.println("allreduce: " + ranks + " rank processes");
             JsonNode result = runRanks(work, ranks, "1,16,64", certs);
@@ -47,6 +49,9 @@ public final class AllReduceBenchmark implements Benchmark {
                 report.row(ranks, r.path("mb").asInt(), r.path("allReduceMs").asDouble(), r.path("busMBps").asDouble(),
                         r.path("rawMBps").asDouble(), r.path("busMBps").asDouble() / r.path("rawMBps").asDouble(),
                         r.path("tlsAllReduceMs").asDouble(), r.path("tlsBusMBps").asDouble(), share);
+            }
+            if (result.has("transfer")) {
+                transfers = result.path("transfer");
             }
         }
         report.note(String.format(java.util.Locale.ROOT, "mutual TLS (TLS 1.3, the run's CA) keeps %.0f%%-%.0f%% of"
@@ -61,6 +66,22 @@ public final class AllReduceBenchmark implements Benchmark {
                 + " warm-up round of each size.");
         report.note("Both share two cores with the other ranks: on loopback the copy into and out of the kernel is"
                 + " the limit, and the all-reduce adds a float sum and a float<->byte conversion per element.");
+        report.table("state from a live peer", List.of("size MB", "raw TCP MB/s", "plain MB/s", "plain/raw",
+                "TLS MB/s", "TLS/raw", "TLS + encode/decode MB/s", "full/raw"));
+        for (JsonNode t : transfers) {
+            double raw = t.path("rawMBps").asDouble();
+            report.row(t.path("mb").asInt(), raw, t.path("plainMBps").asDouble(), t.path("plainMBps").asDouble() / raw,
+                    t.path("tlsMBps").asDouble(), t.path("tlsMBps").asDouble() / raw, t.path("tlsFullMBps").asDouble(),
+                    t.path("tlsFullMBps").asDouble() / raw);
+        }
+        report.note("State from a live peer: rank 0 of the 2-rank run fetches a state of each size from rank 1's"
+                + " ring endpoint (StateTransfer: run id, length, bytes, a CRC32C checked by the receiver), over plain"
+                + " TCP and over the ring's mutual TLS; the last column includes what a rank that lacks its resume"
+                + " point also does, the sender encoding the snapshot and the receiver decoding it. Raw TCP is a"
+                + " plain socket between the same two processes, connected the same way, a new connection per fetch,"
+                + " over which rank 1 writes the bytes into one buffer of rank 0 (a fetch allocates its own), with"
+                + " the same socket buffers and 1 MB writes and reads. Medians of 15 after one warm-up; each fetch"
+                + " is a new connection (and TLS handshake), as a recovering rank makes one.");
         return report;
     }
 

@@ -1,6 +1,10 @@
 package io.tenax.runtime.bench;
 
+import io.tenax.checkpoint.CheckpointId;
+import io.tenax.checkpoint.ShardFormat;
+import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.trainer.collective.RingEndpoint;
+import io.tenax.trainer.collective.StateTransfer;
 import io.tenax.trainer.collective.TcpRingCollective;
 import java.io.BufferedReader;
 import java.io.DataInputStream;
@@ -25,13 +29,20 @@ import java.util.concurrent.Future;
  * everyone's from stdin, then measures, for each size, the raw TCP throughput of its ring
  * link (send to the successor while receiving from the predecessor, as the ring does), the
  * ring all-reduce's time over plain TCP, and over mutual TLS with the certificates in
- * {@code certs} (key store {@code rank-<rank>}). Rank 0 prints the results as one JSON line.
+ * {@code certs} (key store {@code rank-<rank>}); with two ranks, also state fetched from a
+ * peer against the same raw sockets. Rank 0 prints the results as one JSON line.
  *
  * <p>Usage: {@code AllReduceNode <rank> <ranks> <mb,mb,...> <certs>}; stdin:
  * {@code ringPorts;tlsRingPorts;rawPorts}.
  */
 public final class AllReduceNode {
     private static final int WARM_UP_ROUNDS = 40;
+    /**
+     * Socket reads and writes of the raw state baseline, as StateTransfer makes them: one call
+     * with a whole 64 MB array makes the JDK's socket copy it through a temporary direct buffer
+     * of that size, which is slower than the wire.
+     */
+    private static final int CHUNK = 1 << 20;
 
     private AllReduceNode() {
     }
@@ -57,6 +68,7 @@ public final class AllReduceNode {
             ExecutorService sender = Executors.newSingleThreadExecutor();
             Socket toNext = new Socket();
             Future<Socket> accepted = sender.submit(raw::accept);
+            toNext.setReceiveBufferSize(1 << 22); // as a state transfer's receiving side has it
             connect(toNext, rawPorts[next]);
             toNext.setTcpNoDelay(true);
             toNext.setSendBufferSize(1 << 22);
@@ -132,14 +144,116 @@ public final class AllReduceNode {
                                     + " \"tlsAllReduceMs\": %.2f, \"tlsBusMBps\": %.1f}", sizesMb[s],
                             rawMbps, ringSecondsMedian * 1000, busMbps, tlsSecondsMedian * 1000, tlsBusMbps));
                 }
+                json.append("]");
+                if (n == 2) {
+                    json.append(", \"transfer\": ").append(transfer(rank, sizesMb, endpoint, secured,
+                            ring.get(1), tlsRing.get(1), collective, raw, new InetSocketAddress(
+                                    InetAddress.getLoopbackAddress(), rawPorts[1])));
+                }
             }
             sender.shutdownNow();
             toNext.close();
             fromPrev.close();
             if (rank == 0) {
-                System.out.println(json.append("]}"));
+                System.out.println(json.append("}"));
             }
         }
+    }
+
+    /**
+     * Rank 0 fetches states of each size from rank 1 ({@link StateTransfer}): over plain TCP and
+     * over mutual TLS as bytes ready to send, and over TLS with the snapshot encoded by the
+     * sender and decoded by the receiver, as a rank that lacks its resume point does. The
+     * baseline is raw TCP between the same processes, connected the same way: a new connection
+     * per fetch to rank 1's {@code raw} listener, which writes the bytes. Rank 0 returns the
+     * results as JSON.
+     */
+    private static String transfer(int rank, int[] sizesMb, RingEndpoint plain, RingEndpoint tls,
+            InetSocketAddress peer, InetSocketAddress tlsPeer, TcpRingCollective barrier, ServerSocket raw,
+            InetSocketAddress rawPeer) throws Exception {
+        List<byte[]> encoded = new ArrayList<>();
+        List<StateSnapshot> states = new ArrayList<>();
+        for (int mb : sizesMb) {
+            float[] values = new float[(mb << 20) / Float.BYTES];
+            java.util.Random random = new java.util.Random(mb);
+            for (int i = 0; i < values.length; i++) {
+                values[i] = random.nextFloat();
+            }
+            StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", values), java.util.Map.of(
+                    "next-step", 1L));
+            states.add(state);
+            encoded.add(ShardFormat.encodeWhole(new CheckpointId(1, 1), state));
+        }
+        StateTransfer.Source source = (step, generation) -> generation == 1 ? encoded.get((int) step - 1)
+                : ShardFormat.encodeWhole(new CheckpointId(step, generation), states.get((int) step - 1));
+        plain.serveState(source);
+        tls.serveState(source);
+        float[] sync = new float[1];
+        StringBuilder json = new StringBuilder("[");
+        int rounds = 15;
+        for (int s = 0; s < sizesMb.length; s++) {
+            int mb = sizesMb[s];
+            byte[] bytes = encoded.get(s);
+            barrier.allReduceSum(sync);
+            double[] rawSeconds = new double[rounds];
+            double[][] fetched = new double[3][rounds];
+            if (rank == 1) {
+                for (int r = 0; r < rounds + 1; r++) {
+                    try (Socket c = raw.accept()) {
+                        c.setTcpNoDelay(true);
+                        c.setSendBufferSize(1 << 22);
+                        OutputStream out = c.getOutputStream();
+                        for (int at = 0; at < bytes.length; at += CHUNK) {
+                            out.write(bytes, at, Math.min(CHUNK, bytes.length - at));
+                        }
+                        out.flush();
+                        c.getInputStream().read(); // the receiver closes first
+                    }
+                }
+            } else {
+                byte[] into = new byte[bytes.length];
+                for (int r = 0; r < rounds + 1; r++) {
+                    long t0 = System.nanoTime();
+                    try (Socket c = new Socket()) {
+                        c.setTcpNoDelay(true);
+                        c.setReceiveBufferSize(1 << 22);
+                        c.connect(rawPeer, 5000);
+                        DataInputStream in = new DataInputStream(c.getInputStream());
+                        for (int at = 0; at < into.length; at += CHUNK) {
+                            in.readFully(into, at, Math.min(CHUNK, into.length - at));
+                        }
+                    }
+                    if (r > 0) {
+                        rawSeconds[r - 1] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+                long step = s + 1;
+                for (int mode = 0; mode < 3; mode++) {
+                    for (int r = 0; r < rounds + 1; r++) {
+                        long t0 = System.nanoTime();
+                        byte[] got = StateTransfer.fetch(mode == 0 ? plain : tls, mode == 0 ? peer : tlsPeer, step,
+                                mode == 2 ? 2 : 1, Duration.ofSeconds(60));
+                        if (mode == 2) {
+                            ShardFormat.decodeWhole(got, new CheckpointId(step, 2));
+                        } else if (got.length != bytes.length) {
+                            throw new IllegalStateException("fetched " + got.length + " bytes, not " + bytes.length);
+                        }
+                        if (r > 0) {
+                            fetched[mode][r - 1] = (System.nanoTime() - t0) / 1e9;
+                        }
+                    }
+                }
+            }
+            barrier.allReduceSum(sync);
+            if (rank == 0) {
+                double size = bytes.length / (double) (1 << 20);
+                json.append(s == 0 ? "" : ", ").append(String.format(Locale.ROOT, "{\"mb\": %d, \"rawMBps\": %.1f,"
+                        + " \"plainMBps\": %.1f, \"tlsMBps\": %.1f, \"tlsFullMBps\": %.1f}", mb,
+                        size / BenchRuns.median(rawSeconds), size / BenchRuns.median(fetched[0]),
+                        size / BenchRuns.median(fetched[1]), size / BenchRuns.median(fetched[2])));
+            }
+        }
+        return json.append("]").toString();
     }
 
     private static void connect(Socket socket, int port) throws Exception {

@@ -199,6 +199,7 @@ public final class RingEndpoint implements AutoCloseable {
 
     private void admit(Socket raw) throws IOException {
         raw.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
+        raw.setTcpNoDelay(true); // this side answers too (TLS flights, state transfers): no Nagle wait for an ACK
         Socket socket = raw;
         if (tls != null) {
             javax.net.ssl.SSLSocket secure = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket(raw, null,
