@@ -73,18 +73,45 @@ public final class ShardFormat {
 
     /** The whole snapshot as the one shard of a world of one: what a live peer sends a rank that lacks it. */
     public static byte[] encodeWhole(CheckpointId id, StateSnapshot snapshot) {
-        long bytes = 64;
-        for (Map.Entry<String, float[]> e : snapshot.sections().entrySet()) {
-            bytes += 16 + e.getKey().length() + (long) e.getValue().length * Float.BYTES;
+        long length = wholeLength(snapshot);
+        if (length > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("a whole snapshot of " + length + " bytes does not fit one array");
         }
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) Math.min(bytes, Integer.MAX_VALUE
-                - 64));
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream((int) length);
         try {
             write(out, id, 0, 1, snapshot);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("writing to memory failed", e);
         }
         return out.toByteArray();
+    }
+
+    /**
+     * The exact length of the whole snapshot's encoding ({@link #encodeWhole}, or
+     * {@link #write} as rank 0 of 1), without encoding it. It depends on the section names
+     * and lengths and the scalar names only, so a snapshot of the same model gives the length
+     * to expect of another.
+     */
+    public static long wholeLength(StateSnapshot snapshot) {
+        long length = 4L * 4 + 8 * 2 + 4; // magic, version, rank, world; step, generation; scalar count
+        for (String name : snapshot.scalars().keySet()) {
+            length += utfLength(name) + 8;
+        }
+        length += 4; // section count
+        for (Map.Entry<String, float[]> e : snapshot.sections().entrySet()) {
+            length += utfLength(e.getKey()) + 4 * 3 + (long) e.getValue().length * Float.BYTES;
+        }
+        return length;
+    }
+
+    /** What {@link DataOutputStream#writeUTF} writes for {@code s}: two length bytes and modified UTF-8. */
+    private static int utfLength(String s) {
+        int bytes = 2;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            bytes += c >= 0x0001 && c <= 0x007F ? 1 : c <= 0x07FF ? 2 : 3;
+        }
+        return bytes;
     }
 
     /**

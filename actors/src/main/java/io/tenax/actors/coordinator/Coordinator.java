@@ -389,6 +389,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         c.emit(new RunEvent.Progress(t, p.generation(), p.step(), p.epoch(), p.loss(), p.samplesPerSecond(),
                 state.world().size(), p.collectiveBytesPerSecond()));
         reconfiguration.progressed(p.generation(), t);
+        memory.progressed(p.generation(), p.step());
         return Effect().none();
     }
 

@@ -40,6 +40,20 @@ final class MemorySnapshots {
     }
 
     /**
+     * Rank 0 completed {@code step} of {@code generation}, so every rank took part in that
+     * step's collective: a rank that reported a snapshot at or before it (when its collective
+     * stalled and then recovered) trains on, and what it reported is no longer what it holds.
+     * Its snapshots are forgotten until it reports again. Forgetting one it still holds costs
+     * only a resume from the durable checkpoint; keeping one it dropped would cost a generation
+     * whose ranks cannot find their state.
+     */
+    void progressed(long generation, long step) {
+        if (generation == this.generation) {
+            held.values().removeIf(steps -> steps.isEmpty() || steps.peekFirst() <= step);
+        }
+    }
+
+    /**
      * The newest snapshot of {@code generation} that a node of {@code holders} reported, if it
      * is beyond {@code afterStep}; null otherwise. {@code holders} are the nodes of the next
      * world that are still the processes that reported (not a new incarnation).

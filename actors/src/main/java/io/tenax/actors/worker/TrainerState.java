@@ -77,7 +77,7 @@ public final class TrainerState {
         this.endpoint = endpoint;
         this.initial = capture(0);
         if (endpoint != null) {
-            endpoint.serveState(this::encoded);
+            endpoint.serveState(this::payload);
         }
     }
 
@@ -109,8 +109,12 @@ public final class TrainerState {
         return newest != null && newest.id().equals(id);
     }
 
-    /** What a peer that asks for {@code step} of {@code generation} gets: that state, encoded whole, or null. */
-    private byte[] encoded(long step, long generation) {
+    /**
+     * What a peer that asks for {@code step} of {@code generation} gets: that state, encoded
+     * whole as it is sent, or null. The snapshot is immutable, so any number of peers may
+     * stream it at once, and none costs a copy.
+     */
+    private StateTransfer.Payload payload(long step, long generation) {
         CheckpointId id;
         try {
             id = new CheckpointId(step, generation);
@@ -118,7 +122,16 @@ public final class TrainerState {
             return null;
         }
         StateSnapshot state = held(id);
-        return state == null ? null : ShardFormat.encodeWhole(id, state);
+        if (state == null) {
+            return null;
+        }
+        long length = ShardFormat.wholeLength(state);
+        if (length > StateTransfer.MAX_BYTES) {
+            log.warn("a peer asked for {}, which at {} bytes is too large to send whole; it reads the store", id,
+                    length);
+            return null;
+        }
+        return new StateTransfer.Payload(length, out -> ShardFormat.write(out, id, 0, 1, state));
     }
 
     /** The state this process holds as {@code id}, or null. */
@@ -168,27 +181,51 @@ public final class TrainerState {
         return source;
     }
 
-    /** The first verified copy of {@code id} that a peer sends; null when none holds it or none could. */
+    /**
+     * The first copy of {@code id} that a peer sends and that fits this trainer (the same
+     * sections and sizes, seed and step); null when none holds it or none could send it.
+     */
     private StateSnapshot fromPeers(CheckpointId id, List<InetSocketAddress> peers) {
-        if (endpoint == null) {
+        if (endpoint == null || peers.isEmpty()) {
+            return null;
+        }
+        long expected = ShardFormat.wholeLength(initial); // every state of this model has its shape
+        if (expected > StateTransfer.MAX_BYTES) {
             return null;
         }
         for (InetSocketAddress peer : peers) {
             long began = System.nanoTime();
             try {
-                byte[] bytes = StateTransfer.fetch(endpoint, peer, id.step(), id.generation(), PEER_TIMEOUT);
+                byte[] bytes = StateTransfer.fetch(endpoint, peer, id.step(), id.generation(), expected,
+                        PEER_TIMEOUT);
                 if (bytes != null) {
-                    StateSnapshot state = ShardFormat.decodeWhole(bytes, id);
+                    StateSnapshot state = fits(ShardFormat.decodeWhole(bytes, id), id);
                     log.info("state {} from the peer at {} in {} ms", id, peer, (System.nanoTime() - began)
                             / 1_000_000);
                     return state;
                 }
-            } catch (java.io.IOException | CheckpointException e) {
+            } catch (java.io.IOException | CheckpointException | RuntimeException e) {
                 log.warn("the peer at {} could not send {}: {}; asking the next, then the store", peer, id,
                         e.getMessage());
             }
         }
         return null;
+    }
+
+    /** {@code state}, when it has this trainer's sections and sizes, its seed, and resumes at {@code id}. */
+    private StateSnapshot fits(StateSnapshot state, CheckpointId id) {
+        for (Map.Entry<String, float[]> e : initial.sections().entrySet()) {
+            float[] got = state.sections().get(e.getKey());
+            if (got == null || got.length != e.getValue().length) {
+                throw new IllegalArgumentException("section '" + e.getKey() + "' has " + (got == null ? "no values"
+                        : got.length + " values") + ", this model " + e.getValue().length);
+            }
+        }
+        if (!state.scalars().containsKey(SEED) || state.scalar(SEED) != trainer.spec().seed()
+                || !state.scalars().containsKey(NEXT_STEP) || state.scalar(NEXT_STEP) != id.step()) {
+            throw new IllegalArgumentException("its seed or step is not this run's " + id);
+        }
+        return state;
     }
 
     private StateSnapshot capture(long nextStep) {

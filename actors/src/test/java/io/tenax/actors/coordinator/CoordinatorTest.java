@@ -456,6 +456,35 @@ class CoordinatorTest {
         assertThat(third.startStep()).isEqualTo(10);
     }
 
+    /** Snapshots reported at a stall the ring recovered from are forgotten once rank 0 trains past them. */
+    @Test
+    void snapshotsReportedBeforeTheRingRecoveredAreNotAResumePoint() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store, view));
+        List<TestProbe<Worker.Command>> workers = started(coordinator, 3);
+        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
+                java.util.Map.of("next-step", 10L));
+        CheckpointId durable = new CheckpointId(10, 1);
+        for (int rank = 0; rank < 3; rank++) {
+            ShardReceipt r = store.writeShard(durable, rank, 3, state);
+            coordinator.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), 10, rank, 3, r.file(),
+                    r.bytes(), r.sha256()));
+        }
+        journal.expectNextPersistedClass("tenax-coordinator-" + runId, CoordinatorState.CheckpointCommitted.class);
+        for (long step = 11; step <= 12; step++) { // a peer fell silent at step 12, then answered
+            for (int node = 1; node <= 3; node++) {
+                coordinator.tell(new Coordinator.MemorySnapshot(1, "node-" + node, step));
+            }
+        }
+        coordinator.tell(new Coordinator.Progress(1, "node-1", 14, 0, 1f, 1, 0)); // they trained on
+        barrier(coordinator);
+        workers.get(2).stop(); // lost before any survivor reports again
+        Worker.Start next = workers.get(0).expectMessageClass(Worker.Start.class, Duration.ofSeconds(5));
+        assertThat(next.generation()).isEqualTo(2);
+        assertThat(next.startStep()).as("the durable checkpoint, not a snapshot nobody holds any more")
+                .isEqualTo(10);
+    }
+
     @Test
     void aFinishedRunGivenMoreStepsTrainsOnFromItsLastCheckpointAndARestartWithoutThemDoesNot() throws Exception {
         DirectoryCheckpointStore store = store();

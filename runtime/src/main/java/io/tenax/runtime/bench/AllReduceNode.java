@@ -163,7 +163,8 @@ public final class AllReduceNode {
     /**
      * Rank 0 fetches states of each size from rank 1 ({@link StateTransfer}): over plain TCP and
      * over mutual TLS as bytes ready to send, and over TLS with the snapshot encoded by the
-     * sender and decoded by the receiver, as a rank that lacks its resume point does. The
+     * sender as it streams and decoded by the receiver, as a rank that lacks its resume point
+     * does. The
      * baseline is raw TCP between the same processes, connected the same way: a new connection
      * per fetch to rank 1's {@code raw} listener, which writes the bytes. Rank 0 returns the
      * results as JSON.
@@ -184,8 +185,13 @@ public final class AllReduceNode {
             states.add(state);
             encoded.add(ShardFormat.encodeWhole(new CheckpointId(1, 1), state));
         }
-        StateTransfer.Source source = (step, generation) -> generation == 1 ? encoded.get((int) step - 1)
-                : ShardFormat.encodeWhole(new CheckpointId(step, generation), states.get((int) step - 1));
+        StateTransfer.Source source = (step, generation) -> {
+            byte[] ready = encoded.get((int) step - 1);
+            StateSnapshot state = states.get((int) step - 1);
+            return generation == 1 ? new StateTransfer.Payload(ready.length, out -> out.write(ready))
+                    : new StateTransfer.Payload(ready.length, out -> ShardFormat.write(out,
+                            new CheckpointId(step, generation), 0, 1, state));
+        };
         plain.serveState(source);
         tls.serveState(source);
         float[] sync = new float[1];
@@ -232,7 +238,7 @@ public final class AllReduceNode {
                     for (int r = 0; r < rounds + 1; r++) {
                         long t0 = System.nanoTime();
                         byte[] got = StateTransfer.fetch(mode == 0 ? plain : tls, mode == 0 ? peer : tlsPeer, step,
-                                mode == 2 ? 2 : 1, Duration.ofSeconds(60));
+                                mode == 2 ? 2 : 1, bytes.length, Duration.ofSeconds(60));
                         if (mode == 2) {
                             ShardFormat.decodeWhole(got, new CheckpointId(step, 2));
                         } else if (got.length != bytes.length) {

@@ -37,6 +37,10 @@ public final class RingEndpoint implements AutoCloseable {
     static final int HANDSHAKE_TIMEOUT_MS = 3_000;
     /** Connections in their handshake at once; more are closed unread, so a flood cannot starve the ring. */
     static final int MAX_HANDSHAKES = 32;
+    /** State transfers sent at once, and waiting beyond those; more are closed unanswered. */
+    static final int TRANSFER_THREADS = 2;
+    static final int MAX_TRANSFERS = 16;
+    private static final long TRANSFER_BASE_SECONDS = 30;
     private static final Logger log = LoggerFactory.getLogger(RingEndpoint.class);
 
     private final String runId;
@@ -49,6 +53,8 @@ public final class RingEndpoint implements AutoCloseable {
     private final java.util.concurrent.Semaphore handshakeSlots = new java.util.concurrent.Semaphore(MAX_HANDSHAKES);
     private volatile long retiredBelow = Long.MIN_VALUE;
     private volatile StateTransfer.Source stateSource;
+    private final java.util.concurrent.ThreadPoolExecutor transfers;
+    private final java.util.concurrent.ScheduledExecutorService closer;
     private volatile boolean closed;
 
     private record Key(long generation, int fromRank) {
@@ -60,6 +66,12 @@ public final class RingEndpoint implements AutoCloseable {
         this.tls = tls;
         this.handshakes = java.util.concurrent.Executors.newCachedThreadPool(
                 DaemonThreads.named("tenax-ring-handshake-" + server.getLocalPort()));
+        this.transfers = new java.util.concurrent.ThreadPoolExecutor(TRANSFER_THREADS, TRANSFER_THREADS, 30,
+                TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(MAX_TRANSFERS - TRANSFER_THREADS),
+                DaemonThreads.named("tenax-state-transfer-" + server.getLocalPort()));
+        this.transfers.allowCoreThreadTimeOut(true);
+        this.closer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                DaemonThreads.named("tenax-state-deadline-" + server.getLocalPort()));
         this.acceptor = new Thread(this::acceptLoop, "tenax-ring-accept-" + server.getLocalPort());
         this.acceptor.setDaemon(true);
         this.acceptor.start();
@@ -223,10 +235,12 @@ public final class RingEndpoint implements AutoCloseable {
             return;
         }
         if (magic == StateTransfer.MAGIC) {
+            StateTransfer.Request request = StateTransfer.readRequest(in, runId);
+            Socket answering = socket;
             try {
-                StateTransfer.serve(socket, in, runId, stateSource);
-            } finally {
-                closeQuietly(raw);
+                transfers.execute(() -> answer(raw, answering, request));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                reject(raw, MAX_TRANSFERS + " state transfers are under way or waiting already");
             }
             return;
         }
@@ -259,6 +273,30 @@ public final class RingEndpoint implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends the state a peer asked for, on a transfer thread: the handshake slot is free again
+     * by now. A receiver that stops reading is cut off at a deadline that allows 10 MB/s.
+     */
+    private void answer(Socket raw, Socket socket, StateTransfer.Request request) {
+        StateTransfer.Source source = stateSource;
+        java.util.concurrent.ScheduledFuture<?> deadline = null;
+        try {
+            StateTransfer.Payload payload = source == null ? null : source.find(request.step(), request.generation());
+            long seconds = TRANSFER_BASE_SECONDS + (payload == null ? 0 : payload.length() / 10_000_000);
+            deadline = closer.schedule(() -> closeQuietly(raw), seconds, TimeUnit.SECONDS);
+            socket.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
+            StateTransfer.answer(socket, request, payload);
+        } catch (IOException | RuntimeException e) {
+            log.info("state transfer of step {} (generation {}) to {} failed: {}", request.step(),
+                    request.generation(), raw.getRemoteSocketAddress(), e.toString());
+        } finally {
+            if (deadline != null) {
+                deadline.cancel(false);
+            }
+            closeQuietly(raw);
+        }
+    }
+
     private synchronized void reject(Socket socket, String why) {
         long count = rejected.incrementAndGet();
         long now = System.nanoTime();
@@ -288,6 +326,8 @@ public final class RingEndpoint implements AutoCloseable {
         closed = true;
         closeQuietly(server);
         handshakes.shutdownNow();
+        transfers.shutdownNow();
+        closer.shutdownNow();
         pending.forEach((key, future) -> {
             future.thenAccept(RingLink::close);
             future.completeExceptionally(new IOException("endpoint closed"));

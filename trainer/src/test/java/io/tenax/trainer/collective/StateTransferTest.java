@@ -41,6 +41,10 @@ class StateTransferTest {
         return b;
     }
 
+    private static StateTransfer.Payload payload(byte[] bytes) {
+        return new StateTransfer.Payload(bytes.length, out -> out.write(bytes));
+    }
+
     @Test
     void aPeerSendsTheStateItHoldsAndSaysWhenItHoldsNone() throws Exception {
         byte[] held = state(3 << 20);
@@ -48,13 +52,13 @@ class StateTransferTest {
         AtomicInteger asked = new AtomicInteger();
         server.serveState((step, generation) -> {
             asked.incrementAndGet();
-            return step == 40 && generation == 2 ? held : null;
+            return step == 40 && generation == 2 ? payload(held) : null;
         });
         RingEndpoint client = endpoint("run-t", null);
 
-        assertThat(StateTransfer.fetch(client, server.address(), 40, 2, TIMEOUT)).isEqualTo(held);
-        assertThat(StateTransfer.fetch(client, server.address(), 41, 2, TIMEOUT)).isNull();
-        assertThat(StateTransfer.fetch(client, server.address(), 40, 3, TIMEOUT)).isNull();
+        assertThat(StateTransfer.fetch(client, server.address(), 40, 2, held.length, TIMEOUT)).isEqualTo(held);
+        assertThat(StateTransfer.fetch(client, server.address(), 41, 2, held.length, TIMEOUT)).isNull();
+        assertThat(StateTransfer.fetch(client, server.address(), 40, 3, held.length, TIMEOUT)).isNull();
         assertThat(asked).hasValue(3);
         assertThat(server.rejectedConnections()).isZero();
     }
@@ -62,7 +66,7 @@ class StateTransferTest {
     @Test
     void anEndpointThatServesNothingYetAnswersNotHeld() throws Exception {
         RingEndpoint server = endpoint("run-t", null);
-        assertThat(StateTransfer.fetch(endpoint("run-t", null), server.address(), 1, 1, TIMEOUT)).isNull();
+        assertThat(StateTransfer.fetch(endpoint("run-t", null), server.address(), 1, 1, 10, TIMEOUT)).isNull();
     }
 
     @Test
@@ -70,16 +74,16 @@ class StateTransferTest {
         TestCertificates run = new TestCertificates("run-ca");
         byte[] held = state(1 << 20);
         RingEndpoint server = endpoint("run-t", run.member("node-1"));
-        server.serveState((step, generation) -> held);
+        server.serveState((step, generation) -> payload(held));
 
-        assertThat(StateTransfer.fetch(endpoint("run-t", run.member("node-2")), server.address(), 5, 1, TIMEOUT))
-                .isEqualTo(held);
+        assertThat(StateTransfer.fetch(endpoint("run-t", run.member("node-2")), server.address(), 5, 1, held.length,
+                TIMEOUT)).isEqualTo(held);
 
         RingEndpoint rogue = endpoint("run-t", new TestCertificates("other-ca").member("node-9"));
-        assertThatThrownBy(() -> StateTransfer.fetch(rogue, server.address(), 5, 1, TIMEOUT))
+        assertThatThrownBy(() -> StateTransfer.fetch(rogue, server.address(), 5, 1, held.length, TIMEOUT))
                 .isInstanceOf(IOException.class);
         RingEndpoint plain = endpoint("run-t", null);
-        assertThatThrownBy(() -> StateTransfer.fetch(plain, server.address(), 5, 1, TIMEOUT))
+        assertThatThrownBy(() -> StateTransfer.fetch(plain, server.address(), 5, 1, held.length, TIMEOUT))
                 .isInstanceOf(IOException.class);
         awaitRejected(server, 2);
     }
@@ -87,8 +91,9 @@ class StateTransferTest {
     @Test
     void aRequestForAnotherRunIsClosedUnanswered() throws Exception {
         RingEndpoint server = endpoint("run-t", null);
-        server.serveState((step, generation) -> state(1024));
-        assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-other", null), server.address(), 5, 1, TIMEOUT))
+        server.serveState((step, generation) -> payload(state(1024)));
+        assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-other", null), server.address(), 5, 1, 1024,
+                TIMEOUT))
                 .isInstanceOf(IOException.class);
         awaitRejected(server, 1);
     }
@@ -117,10 +122,70 @@ class StateTransferTest {
             });
             t.start();
             InetSocketAddress at = (InetSocketAddress) liar.getLocalSocketAddress();
-            assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-t", null), at, 5, 1, TIMEOUT))
+            assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-t", null), at, 5, 1, 4, TIMEOUT))
                     .isInstanceOf(StateTransfer.CorruptTransferException.class)
                     .hasMessageContaining("CRC32C");
             t.join(5_000);
+        }
+    }
+
+    @Test
+    void aStateOfAnotherLengthThanThisModelsIsRefusedBeforeItIsReceived() throws Exception {
+        RingEndpoint server = endpoint("run-t", null);
+        server.serveState((step, generation) -> new StateTransfer.Payload(StateTransfer.MAX_BYTES, out -> {
+            throw new IOException("a receiver that expects 4 KB never lets it get this far");
+        }));
+        assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-t", null), server.address(), 5, 1, 4096, TIMEOUT))
+                .isInstanceOf(StateTransfer.CorruptTransferException.class)
+                .hasMessageContaining("not the 4096 of this model's state");
+    }
+
+    @Test
+    void aSenderWhoseStateComesShortOfItsLengthBreaksTheTransferOff() throws Exception {
+        RingEndpoint server = endpoint("run-t", null);
+        server.serveState((step, generation) -> new StateTransfer.Payload(2048, out -> out.write(new byte[1024])));
+        assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-t", null), server.address(), 5, 1, 2048, TIMEOUT))
+                .isInstanceOf(IOException.class);
+    }
+
+    /** Transfers run beside the handshakes: a receiver that stops reading holds no handshake slot. */
+    @Test
+    void receiversThatStopReadingLeaveTheRingsHandshakesFree() throws Exception {
+        byte[] held = state(64 << 20);
+        RingEndpoint server = endpoint("run-t", null);
+        server.serveState((step, generation) -> payload(held));
+        List<Socket> stalled = new ArrayList<>();
+        try {
+            for (int i = 0; i < RingEndpoint.MAX_HANDSHAKES + 4; i++) { // asks, then never reads the answer
+                Socket s = new Socket();
+                s.setReceiveBufferSize(4096);
+                s.connect(server.address());
+                DataOutputStream out = new DataOutputStream(s.getOutputStream());
+                out.writeInt(StateTransfer.MAGIC);
+                out.writeShort(5);
+                out.write("run-t".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                out.writeLong(1);
+                out.writeLong(1);
+                out.flush();
+                stalled.add(s);
+            }
+            RingEndpoint client = endpoint("run-t", null);
+            List<InetSocketAddress> ring = List.of(client.address(), server.address());
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                var a = pool.submit(() -> TcpRingCollective.connect(client, 1, 0, ring, TIMEOUT));
+                var b = pool.submit(() -> TcpRingCollective.connect(server, 1, 1, ring, TIMEOUT));
+                try (TcpRingCollective ra = a.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                        TcpRingCollective rb = b.get(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                    assertThat(ra.generation()).isEqualTo(1);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        } finally {
+            for (Socket s : stalled) {
+                s.close();
+            }
         }
     }
 
@@ -130,7 +195,7 @@ class StateTransferTest {
         InetSocketAddress gone = server.address();
         server.close();
         long began = System.nanoTime();
-        assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-t", null), gone, 5, 1, TIMEOUT))
+        assertThatThrownBy(() -> StateTransfer.fetch(endpoint("run-t", null), gone, 5, 1, 10, TIMEOUT))
                 .isInstanceOf(IOException.class);
         assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(TIMEOUT);
     }
