@@ -117,7 +117,7 @@ public final class RecoveryBenchmark implements Benchmark {
                 BenchRuns.percentile(loss.trainedMeanwhile(), 50), loss.rateRatio(), loss.lostSteps(),
                 control.summary().generations().size());
         progress.println("recovery: 2 kills of the control member, with in-memory snapshots every step");
-        BenchRuns.Run controlMemory = run(work, "recovery-control-memory", MLP_MEMORY, calibrate(work, MLP_MEMORY), 70,
+        BenchRuns.Run controlMemory = run(work, "recovery-control-memory", MLP_MEMORY, memoryRate, 70,
                 "kill control at 5s; kill control at 45s; restart after 1s");
         ControlLoss memoryLoss = controlLoss(controlMemory);
         report.row(memoryLoss.kills() + " (memory-every 1, every 10)", BenchRuns.percentile(memoryLoss.backMs(), 50),
