@@ -421,16 +421,7 @@ class CoordinatorTest {
         DirectoryCheckpointStore store = store();
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store, view));
         List<TestProbe<Worker.Command>> workers = started(coordinator, 3);
-        String pid = "tenax-coordinator-" + runId;
-        StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
-                java.util.Map.of("next-step", 10L));
-        CheckpointId durable = new CheckpointId(10, 1);
-        for (int rank = 0; rank < 3; rank++) {
-            ShardReceipt r = store.writeShard(durable, rank, 3, state);
-            coordinator.tell(new Coordinator.CheckpointWritten(1, "node-" + (rank + 1), 10, rank, 3, r.file(),
-                    r.bytes(), r.sha256()));
-        }
-        journal.expectNextPersistedClass(pid, CoordinatorState.CheckpointCommitted.class);
+        commitAtStep10(coordinator, store);
         for (long step = 11; step <= 16; step++) {
             for (int node = 1; node <= 3; node++) {
                 if (!(node == 2 && step == 16)) { // node-2's snapshot at 16 is not reported yet
@@ -456,12 +447,9 @@ class CoordinatorTest {
         assertThat(third.startStep()).isEqualTo(10);
     }
 
-    /** Snapshots reported at a stall the ring recovered from are forgotten once rank 0 trains past them. */
-    @Test
-    void snapshotsReportedBeforeTheRingRecoveredAreNotAResumePoint() throws Exception {
-        DirectoryCheckpointStore store = store();
-        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store, view));
-        List<TestProbe<Worker.Command>> workers = started(coordinator, 3);
+    /** The three ranks of generation 1 write and acknowledge a checkpoint at step 10, which the coordinator commits. */
+    private void commitAtStep10(ActorRef<Coordinator.Command> coordinator, DirectoryCheckpointStore store)
+            throws Exception {
         StateSnapshot state = new StateSnapshot(java.util.Map.of("parameters", new float[] {1, 2, 3}),
                 java.util.Map.of("next-step", 10L));
         CheckpointId durable = new CheckpointId(10, 1);
@@ -471,6 +459,15 @@ class CoordinatorTest {
                     r.bytes(), r.sha256()));
         }
         journal.expectNextPersistedClass("tenax-coordinator-" + runId, CoordinatorState.CheckpointCommitted.class);
+    }
+
+    /** Snapshots reported at a stall the ring recovered from are forgotten once rank 0 trains past them. */
+    @Test
+    void snapshotsReportedBeforeTheRingRecoveredAreNotAResumePoint() throws Exception {
+        DirectoryCheckpointStore store = store();
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store, view));
+        List<TestProbe<Worker.Command>> workers = started(coordinator, 3);
+        commitAtStep10(coordinator, store);
         for (long step = 11; step <= 12; step++) { // a peer fell silent at step 12, then answered
             for (int node = 1; node <= 3; node++) {
                 coordinator.tell(new Coordinator.MemorySnapshot(1, "node-" + node, step));
