@@ -149,6 +149,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     record PingResult(String node, String incarnation, boolean alive, String why) implements Command, LocalOnly {
     }
 
+    /**
+     * What a {@link SuspectProbe}'s connect to a suspect's ring endpoint found: {@code refusal}
+     * when the suspect's host refused it (no process listens there any more), null otherwise.
+     */
+    record EndpointProbed(String node, String incarnation, String refusal, String why) implements Command, LocalOnly {
+    }
+
     private record WorkerTerminated(String node, String incarnation) implements Command, LocalOnly {
     }
 
@@ -282,6 +289,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(PeerSilent.class, probe::onPeerSilent)
                 .onCommand(PeerUnreachable.class, probe::onPeerUnreachable)
                 .onCommand(PingResult.class, probe::onPingResult)
+                .onCommand(EndpointProbed.class, probe::onEndpointProbed)
                 .onCommand(CommunicatorIdResult.class, reconfiguration::onCommunicatorId)
                 .onCommand(CheckpointWritten.class, checkpoints::onWritten)
                 .onCommand(CheckpointFailed.class, checkpoints::onFailed)

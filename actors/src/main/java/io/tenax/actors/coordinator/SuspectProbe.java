@@ -16,6 +16,12 @@ import org.apache.pekko.persistence.typed.javadsl.Effect;
  * when the cluster's failure detector gets there. At most one ping per incarnation is out at
  * a time.
  *
+ * <p>Beside the ping, the coordinator connects to the suspect's ring endpoint. A refused connect
+ * means that the suspect's host is up and nothing listens on that port any more: the process
+ * is dead (its endpoint lives as long as it does), and it is downed at once instead of when the
+ * ping times out. A paused process is not refused (its kernel still accepts connections), and
+ * neither is a vanished host (nothing answers at all): both are left to the ping.
+ *
  * <p>A rank whose predecessor has gone silent (a host that vanished resets nothing) names it
  * the same way, while it keeps waiting: a slow or briefly paused peer answers the ping and
  * nothing happens.
@@ -102,6 +108,24 @@ final class SuspectProbe {
         }
         c.actor().ask(Worker.Pong.class, suspect.worker(), c.settings().confirmTimeout(), Worker.Ping::new,
                 (pong, failure) -> new Coordinator.PingResult(node, incarnation, failure == null, why));
+        Formation.Candidate at = suspect.candidate();
+        if (at.host() != null && at.port() > 0) {
+            c.actor().pipeToSelf(EndpointProbe.refusal(at.host(), at.port(), c.settings().confirmTimeout()),
+                    (refusal, failure) -> new Coordinator.EndpointProbed(node, incarnation, refusal, why));
+        }
+    }
+
+    Effect<Event, CoordinatorState> onEndpointProbed(CoordinatorState state, Coordinator.EndpointProbed p) {
+        String key = Membership.key(p.node(), p.incarnation());
+        Membership.Registration r = c.membership().current(p.node(), p.incarnation());
+        if (p.refusal() == null || !pinging.contains(key) || r == null || state.finished()) {
+            return c.none(); // not refused, or the ping decided already
+        }
+        pinging.remove(key); // the ping's own answer, when it comes, finds the suspect retired
+        c.log().warn("{} refused a connection to its ring endpoint after {} ({}): its process is gone, downing it",
+                p.node(), p.why(), p.refusal());
+        c.cluster().down(r.candidate().address());
+        return reconfiguration.lose(state, p.node(), p.incarnation(), "refused");
     }
 
     Effect<Event, CoordinatorState> onPingResult(CoordinatorState state, Coordinator.PingResult p) {

@@ -62,8 +62,9 @@ public sealed interface RunEvent {
 
     /**
      * A node's process is gone. {@code detectedBy}: {@code collective} (a peer's all-reduce
-     * failed, or heard nothing from it, and the node did not answer a ping),
-     * {@code membership} (the cluster removed it), {@code absence} (it did not register with a
+     * failed, or heard nothing from it, and the node did not answer a ping), {@code refused} (the
+     * same, but its ring port refused a connect: its process is dead, and there was no ping to wait
+     * out), {@code membership} (the cluster removed it), {@code absence} (it did not register with a
      * recovered coordinator), or {@code communicator id}. {@code inWorld}: it held a rank in {@code generation}.
      */
     record MemberLost(long time, String node, String incarnation, long generation, String detectedBy,

@@ -12,6 +12,8 @@ import io.tenax.checkpoint.CheckpointId;
 import io.tenax.checkpoint.DirectoryCheckpointStore;
 import io.tenax.checkpoint.ShardReceipt;
 import io.tenax.checkpoint.StateSnapshot;
+import java.io.IOException;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -689,24 +691,71 @@ class CoordinatorTest {
         assertThat(sinkEvents).doesNotContain("member-lost");
     }
 
+    /** Registers node-1..n with ring endpoints on {@code ports}, as real nodes do. */
+    private List<TestProbe<Worker.Command>> register(ActorRef<Coordinator.Command> coordinator, int... ports) {
+        List<TestProbe<Worker.Command>> workers = new ArrayList<>();
+        for (int i = 1; i <= ports.length; i++) {
+            TestProbe<Worker.Command> w = testKit.createTestProbe("worker-" + i);
+            coordinator.tell(new Coordinator.Register(w.ref(), "node-" + i, "inc-" + i, "127.0.0.1", ports[i - 1],
+                    "digest"));
+            workers.add(w);
+        }
+        return workers;
+    }
+
     @Test
-    void aWorkerFailureThatNamesNoPeerPingsEveryOtherRankAndDownsTheSilentOne() {
+    void aWorkerFailureThatNamesNoPeerPingsEveryOtherRankAndDownsTheSilentOne() throws IOException {
         ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(settings(3), sink, store(), view));
-        List<TestProbe<Worker.Command>> workers = register(coordinator, 3);
-        workers.forEach(w -> next(w, Worker.Start.class));
-        coordinator.tell(new Coordinator.WorkerFailed(1, "node-1", "LIBRARY: ncclRemoteError", -1));
-        // node-2 answers; node-3 is silent past the confirm timeout (300 ms here)
-        next(workers.get(1), Worker.Ping.class).replyTo().tell(new Worker.Pong("node-2", "inc-2"));
-        next(workers.get(2), Worker.Ping.class);
-        Worker.Start next = next(workers.get(0), Worker.Start.class);
-        assertThat(next.generation()).isEqualTo(2);
-        assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
-        assertThat(downed).containsExactly(address(workers.get(2)));
+        try (ServerSocket one = new ServerSocket(0); ServerSocket two = new ServerSocket(0);
+                ServerSocket three = new ServerSocket(0)) {
+            // every endpoint accepts a connect (node-3's like a paused process's kernel): only the ping decides
+            List<TestProbe<Worker.Command>> workers = register(coordinator, one.getLocalPort(), two.getLocalPort(),
+                    three.getLocalPort());
+            workers.forEach(w -> next(w, Worker.Start.class));
+            coordinator.tell(new Coordinator.WorkerFailed(1, "node-1", "LIBRARY: ncclRemoteError", -1));
+            // node-2 answers; node-3 is silent past the confirm timeout (300 ms here)
+            next(workers.get(1), Worker.Ping.class).replyTo().tell(new Worker.Pong("node-2", "inc-2"));
+            next(workers.get(2), Worker.Ping.class);
+            Worker.Start next = next(workers.get(0), Worker.Start.class);
+            assertThat(next.generation()).isEqualTo(2);
+            assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
+            assertThat(downed).containsExactly(address(workers.get(2)));
+        }
         assertThat(events).filteredOn(RunEvent.MemberLost.class::isInstance).map(RunEvent.MemberLost.class::cast)
                 .singleElement().satisfies(lost -> {
                     assertThat(lost.node()).isEqualTo("node-3");
                     assertThat(lost.detectedBy()).isEqualTo("collective");
                     assertThat(lost.heldRank()).isTrue();
+                });
+    }
+
+    @Test
+    void aSuspectWhoseRingPortRefusesIsDownedWithoutWaitingForThePing() throws IOException {
+        Coordinator.Settings s = settings(3);
+        Coordinator.Settings patient = new Coordinator.Settings(s.runId(), s.limits(), s.totalSteps(),
+                s.configDigest(), s.tickInterval(), s.checkpointKeep(), Duration.ofMinutes(5), s.maxFailures(),
+                s.cooldown(), false, s.snapshotEvery());
+        ActorRef<Coordinator.Command> coordinator = testKit.spawn(Coordinator.create(patient, sink, store(), view));
+        int dead;
+        try (ServerSocket closed = new ServerSocket(0)) {
+            dead = closed.getLocalPort(); // nothing listens there once it is closed: a connect is refused
+        }
+        try (ServerSocket one = new ServerSocket(0); ServerSocket two = new ServerSocket(0)) {
+            List<TestProbe<Worker.Command>> workers = register(coordinator, one.getLocalPort(), two.getLocalPort(),
+                    dead);
+            workers.forEach(w -> next(w, Worker.Start.class));
+            coordinator.tell(new Coordinator.WorkerFailed(1, "node-1", "connection reset", -1));
+            next(workers.get(1), Worker.Ping.class).replyTo().tell(new Worker.Pong("node-2", "inc-2"));
+            next(workers.get(2), Worker.Ping.class); // never answered, and the timeout is 5 minutes
+            Worker.Start next = next(workers.get(0), Worker.Start.class);
+            assertThat(next.generation()).isEqualTo(2);
+            assertThat(next.world()).extracting(RingMember::node).containsExactly("node-1", "node-2");
+            assertThat(downed).containsExactly(address(workers.get(2)));
+        }
+        assertThat(events).filteredOn(RunEvent.MemberLost.class::isInstance).map(RunEvent.MemberLost.class::cast)
+                .singleElement().satisfies(lost -> {
+                    assertThat(lost.node()).isEqualTo("node-3");
+                    assertThat(lost.detectedBy()).isEqualTo("refused");
                 });
     }
 

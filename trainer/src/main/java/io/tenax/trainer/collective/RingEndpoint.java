@@ -130,19 +130,43 @@ public final class RingEndpoint implements AutoCloseable {
      * @throws CollectiveException with TIMEOUT when it does not arrive in time
      */
     RingLink awaitPeer(long generation, int fromRank, long timeoutMillis) throws InterruptedException {
+        return awaitPeer(generation, fromRank, timeoutMillis, timeoutMillis, waited -> { });
+    }
+
+    /**
+     * {@link #awaitPeer(long, int, long)}, telling {@code stillWaiting} how long it has waited
+     * each time another {@code quietMillis} pass without the connection (a peer that died
+     * before it connected sends nothing that could say so).
+     */
+    RingLink awaitPeer(long generation, int fromRank, long timeoutMillis, long quietMillis,
+            java.util.function.LongConsumer stillWaiting) throws InterruptedException {
         Key key = new Key(generation, fromRank);
         CompletableFuture<RingLink> future = pending.computeIfAbsent(key, k -> new CompletableFuture<>());
+        long began = System.nanoTime();
         try {
-            if (isRetired(generation)) { // retired before it got here: nothing will complete it
-                future.thenAccept(RingLink::close);
-                throw new CollectiveException(CollectiveException.Reason.ABORTED, -1, "generation " + generation
-                        + " was superseded while it connected", null);
+            while (true) {
+                if (isRetired(generation)) { // retired: nothing will complete it
+                    future.thenAccept(RingLink::close);
+                    throw new CollectiveException(CollectiveException.Reason.ABORTED, -1, "generation " + generation
+                            + " was superseded while it connected", null);
+                }
+                long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+                long left = timeoutMillis - waited;
+                if (left <= 0) {
+                    future.thenAccept(RingLink::close); // a connection that comes now comes too late
+                    throw new CollectiveException(CollectiveException.Reason.TIMEOUT, fromRank,
+                            "rank " + fromRank + " of generation " + generation + " did not connect within "
+                                    + timeoutMillis + " ms", null);
+                }
+                try {
+                    return future.get(Math.min(left, Math.max(1, quietMillis)), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException e) {
+                    long now = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began);
+                    if (now < timeoutMillis) {
+                        stillWaiting.accept(now);
+                    }
+                }
             }
-            return future.get(timeoutMillis, TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            throw new CollectiveException(CollectiveException.Reason.TIMEOUT, fromRank,
-                    "rank " + fromRank + " of generation " + generation + " did not connect within "
-                            + timeoutMillis + " ms", e);
         } catch (ExecutionException e) {
             throw new CollectiveException(CollectiveException.Reason.ABORTED, fromRank,
                     "endpoint closed while waiting for rank " + fromRank, e.getCause());
@@ -230,6 +254,9 @@ public final class RingEndpoint implements AutoCloseable {
         int magic;
         try {
             magic = in.readInt();
+        } catch (java.io.EOFException e) {
+            closeQuietly(raw); // closed before a byte: a liveness probe (the coordinator's), not an attack
+            return;
         } catch (SocketTimeoutException e) {
             reject(raw, "no handshake from " + socket.getRemoteSocketAddress());
             return;

@@ -165,7 +165,10 @@ public final class TcpRingCollective implements Collective {
         try {
             toNext = dial(endpoint, generation, ring.get(next), deadline, next, observer);
             sendHandshake(toNext, endpoint.runId(), generation, rank);
-            fromPrev = endpoint.awaitPeer(generation, prev, remainingMillis(deadline));
+            // A predecessor that died before it connected resets nothing here: say that it is late, once
+            // per stall floor, and the coordinator checks it (a refused or unanswered probe downs it).
+            fromPrev = endpoint.awaitPeer(generation, prev, remainingMillis(deadline), stallFloor.toMillis(),
+                    waited -> observer.peerSilent(prev, waited));
             return new TcpRingCollective(generation, rank, n, timeout, stallFloor, observer, toNext, fromPrev);
         } catch (IOException e) {
             RingEndpoint.closeQuietly(toNext);

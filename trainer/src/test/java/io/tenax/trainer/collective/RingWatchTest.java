@@ -126,6 +126,29 @@ class RingWatchTest {
     }
 
     @Test
+    void aPredecessorThatNeverConnectsIsNamedWhileTheRankWaitsToFormTheRing() throws Exception {
+        List<InetSocketAddress> ring = bind(2);
+        Heard heard = new Heard();
+        // Rank 1's endpoint is up (so rank 0's dial succeeds), but rank 1 died before it dialled rank 0.
+        CompletableFuture<Throwable> forming = CompletableFuture.supplyAsync(() -> {
+            try {
+                TcpRingCollective.connect(endpoints.get(0), 1, 0, ring, Duration.ofSeconds(20), FLOOR, heard);
+                return null;
+            } catch (Throwable e) {
+                return e;
+            }
+        }, pool);
+        waitUntil(() -> heard.events.size() >= 2, 10_000);
+        assertThat(heard.events).allSatisfy(e -> assertThat(e).startsWith("silent 1 "));
+        assertThat(heard.firstSilentMillis).as("named after the floor, not the 20 s timeout")
+                .isGreaterThanOrEqualTo(FLOOR.toMillis()).isLessThan(10_000);
+        assertThat(forming).as("it keeps waiting: a late peer may still come").isNotDone();
+        endpoints.get(0).retireBelow(2); // the coordinator's next generation supersedes this one
+        assertThat(forming.get(5, TimeUnit.SECONDS)).isInstanceOfSatisfying(CollectiveException.class,
+                e -> assertThat(e.reason()).isEqualTo(CollectiveException.Reason.ABORTED));
+    }
+
+    @Test
     void theStallTimeGrowsWithTheRecentOperations() throws Exception {
         List<InetSocketAddress> addresses = bind(2);
         List<Heard> heard = List.of(new Heard(), new Heard());
