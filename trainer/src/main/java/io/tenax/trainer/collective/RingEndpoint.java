@@ -236,10 +236,23 @@ public final class RingEndpoint implements AutoCloseable {
     private void admit(Socket raw) throws IOException {
         raw.setSoTimeout(HANDSHAKE_TIMEOUT_MS);
         raw.setTcpNoDelay(true); // this side answers too (TLS flights, state transfers): no Nagle wait for an ACK
+        int first;
+        try {
+            first = raw.getInputStream().read();
+        } catch (SocketTimeoutException e) {
+            reject(raw, "no handshake from " + raw.getRemoteSocketAddress());
+            return;
+        }
+        if (first < 0) {
+            closeQuietly(raw); // closed before a byte: a liveness probe (the coordinator's), not an attack
+            return;
+        }
+        java.io.InputStream firstByte = new java.io.ByteArrayInputStream(new byte[] {(byte) first});
         Socket socket = raw;
+        java.io.InputStream stream;
         if (tls != null) {
-            javax.net.ssl.SSLSocket secure = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket(raw, null,
-                    true);
+            javax.net.ssl.SSLSocket secure = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket(raw,
+                    firstByte, true);
             secure.setUseClientMode(false);
             secure.setNeedClientAuth(true);
             try {
@@ -249,14 +262,14 @@ public final class RingEndpoint implements AutoCloseable {
                 return;
             }
             socket = secure;
+            stream = secure.getInputStream();
+        } else {
+            stream = new java.io.SequenceInputStream(firstByte, raw.getInputStream());
         }
-        DataInputStream in = new DataInputStream(socket.getInputStream());
+        DataInputStream in = new DataInputStream(stream);
         int magic;
         try {
             magic = in.readInt();
-        } catch (java.io.EOFException e) {
-            closeQuietly(raw); // closed before a byte: a liveness probe (the coordinator's), not an attack
-            return;
         } catch (SocketTimeoutException e) {
             reject(raw, "no handshake from " + socket.getRemoteSocketAddress());
             return;
