@@ -104,8 +104,12 @@ public record RunSummary(
     public record DrainReport(String node, long generation, long startStep, long lostSteps) {
     }
 
-    /** A node that (re)joined the world. */
-    public record Rejoin(String node, long generation, long startStep) {
+    /**
+     * A node that (re)joined the world. {@code redoneSteps}: steps the world had completed past
+     * {@code startStep} before the generation with it began, which it had to redo (the world
+     * trains on while the join's generation is persisted and started).
+     */
+    public record Rejoin(String node, long generation, long startStep, long redoneSteps) {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -128,7 +132,8 @@ public record RunSummary(
                 generations.add(new Generation(g.generation(), g.startStep(), g.worldSize(), g.world(), g.reason()));
                 for (String node : g.world()) {
                     if (!previousWorld.contains(node) && everInWorld.contains(node)) {
-                        rejoins.add(new Rejoin(node, g.generation(), g.startStep()));
+                        rejoins.add(new Rejoin(node, g.generation(), g.startStep(),
+                                redone(steps, g.generation(), g.startStep())));
                     }
                 }
                 everInWorld.addAll(g.world());
@@ -256,11 +261,13 @@ public record RunSummary(
         }
         Long lostAt = lostAt(f, events);
         boolean heldRank = inForce != null && inForce.holds(f.node(), f.incarnation());
+        RunEvent.GenerationStarted hit = heldRank ? inForce : null; // the generation the fault cost a rank
         for (RunEvent e : events) { // or a generation started with it after it died, before its loss was known
             if (!heldRank && e.time() > f.timeMillis() && (lostAt == null || e.time() <= lostAt)
                     && e instanceof RunEvent.GenerationStarted g && f.incarnation() != null
                     && g.holds(f.node(), f.incarnation())) {
                 heldRank = true;
+                hit = g;
             }
         }
         if (!heldRank) {
@@ -289,8 +296,21 @@ public record RunSummary(
         }
         long lastDone = steps.lastStepBefore(next.generation());
         return new FailureReport(f.node(), f.incarnation(), f.kind(), Math.max(f.stepBefore(), lastDone), true,
-                next.generation(), detected, resumed, redone(steps, next.generation(), next.startStep()),
-                f.timeMillis());
+                next.generation(), detected, resumed, lostTo(hit, next, steps), f.timeMillis());
+    }
+
+    /**
+     * The steps the fault made the run redo: those completed since the start of the generation
+     * it hit ({@code hit}) that the next generation starts before. Steps of an older generation
+     * that {@code hit}'s own start already rolled back (a join at a checkpoint the survivors had
+     * trained past) are the join's cost, not the fault's: see {@link Rejoin#redoneSteps}.
+     */
+    static long lostTo(RunEvent.GenerationStarted hit, RunEvent.GenerationStarted next, StepLogs steps) {
+        if (hit == null) {
+            return redone(steps, next.generation(), next.startStep());
+        }
+        long done = Math.max(hit.startStep() - 1, steps.lastStepBetween(hit.generation(), next.generation()));
+        return Math.max(0, done + 1 - next.startStep());
     }
 
     /** When the coordinator declared the process that {@code f} hit lost, or null if it never did. */
@@ -305,7 +325,7 @@ public record RunSummary(
     }
 
     /** Steps done before {@code generation} that it had to do again, starting from {@code startStep}. */
-    private static long redone(StepLogs steps, long generation, long startStep) {
+    static long redone(StepLogs steps, long generation, long startStep) {
         return Math.max(0, steps.lastStepBefore(generation) + 1 - startStep);
     }
 

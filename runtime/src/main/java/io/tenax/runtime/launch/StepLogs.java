@@ -36,6 +36,15 @@ public record StepLogs(Map<Long, Long> lastStepOfGeneration) {
         return new StepLogs(last);
     }
 
+    /**
+     * The highest step completed in the latest generation from {@code from} up to, not
+     * including, {@code before} that ran any, or -1.
+     */
+    public long lastStepBetween(long from, long before) {
+        return lastStepOfGeneration.entrySet().stream().filter(e -> e.getKey() >= from && e.getKey() < before)
+                .reduce((a, b) -> b).map(Map.Entry::getValue).orElse(-1L);
+    }
+
     /** The highest step completed in the latest generation before {@code generation} that ran any, or -1. */
     public long lastStepBefore(long generation) {
         return lastStepOfGeneration.entrySet().stream().filter(e -> e.getKey() < generation)
