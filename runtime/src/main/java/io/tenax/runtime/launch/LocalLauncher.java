@@ -80,6 +80,8 @@ public final class LocalLauncher {
     private CheckpointId newestCommitted;
     private String join;
     private int joinPort;
+    /** The length of the control member's log when it was last started: where its newest start's lines begin. */
+    private long controlLogFrom;
     private String token;
     private volatile String managementUrl;
     private boolean resuming;
@@ -426,6 +428,8 @@ public final class LocalLauncher {
         if (joinPort == 0) {
             joinPort = run.management().port() != 0 ? run.management().port() : freePort();
         }
+        Path log = run.nodesDir().resolve(CONTROL + ".log");
+        controlLogFrom = Files.exists(log) ? Files.size(log) : 0;
         token = ControlMember.prepare(run, new ControlMember.Listen("127.0.0.1", joinPort, 0, ""));
         join = "127.0.0.1:" + joinPort;
         start(CONTROL, List.of("control", "--run-dir", run.runDir().toString(), "--bind", join, "--no-model"));
@@ -438,15 +442,33 @@ public final class LocalLauncher {
         }
     }
 
-    /** Waits until the control member started at {@code since} serves its join endpoint (control.json). */
+    /**
+     * Waits until the control member started at {@code since} serves its join endpoint
+     * (control.json). One that exits because a port was taken between its choice and its bind
+     * (Artery picks a free cluster port, then binds it; a node's outgoing connection can take it
+     * meanwhile) is started again on the same join port, which its nodes already know.
+     */
     private void awaitControl(long since) throws Exception {
         Path file = run.runDir().resolve("control.json");
         Process p = processes.get(CONTROL);
+        int bindRetries = 0;
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONTROL_START_MILLIS);
         while (!(Files.exists(file) && Files.getLastModifiedTime(file).toMillis() >= since)) {
             if (!p.isAlive()) {
+                List<String> lines = controlLogSinceStart();
+                if (bindRetries < MAX_FAILED_STARTS
+                        && lines.stream().anyMatch(l -> l.contains("BindException") && l.contains("already in use"))) {
+                    bindRetries++;
+                    display.note("the control member found a port taken as it bound it; starting it again");
+                    since = startControl();
+                    p = processes.get(CONTROL);
+                    continue;
+                }
+                String cause = lines.stream().filter(l -> l.startsWith("tenax:")).findFirst()
+                        .orElse(String.join(" | ", lines.subList(Math.max(0, lines.size() - 3), lines.size())));
                 throw new IllegalStateException("the control member exited (code " + p.exitValue() + ") before it"
-                        + " served its join endpoint: " + tail(run.nodesDir().resolve(CONTROL + ".log")));
+                        + " served its join endpoint: " + cause + " (see " + run.nodesDir().resolve(CONTROL + ".log")
+                        + ")");
             }
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("the control member did not serve its join endpoint within "
@@ -502,6 +524,20 @@ public final class LocalLauncher {
         processes.put(name, process);
         Files.writeString(run.nodesDir().resolve(name + ".pid"), process.pid() + "\n", StandardCharsets.UTF_8);
         return process;
+    }
+
+    /** The control member's log lines written since its last start. */
+    private List<String> controlLogSinceStart() throws IOException {
+        Path log = run.nodesDir().resolve(CONTROL + ".log");
+        if (!Files.exists(log)) {
+            return List.of();
+        }
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(log)) {
+            channel.position(Math.min(controlLogFrom, channel.size()));
+            String text = new String(java.nio.channels.Channels.newInputStream(channel).readAllBytes(),
+                    StandardCharsets.UTF_8);
+            return text.isEmpty() ? List.of() : List.of(text.split("\n"));
+        }
     }
 
     private static String tail(Path log) {
