@@ -179,7 +179,9 @@ class FailureRecoveryTest {
         // A 40 s storm of kills of ranked nodes (never the last), faster than a restarted node starts
         // on two cores (several seconds): the world shrinks and fills again from the restarts. No
         // cool-down, so that the nodes lost many times may rejoin as soon as the storm is over.
-        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 4000,
+        // A world of one trains about 250 steps/s here and a restarted node takes about 10 s to
+        // rejoin: 6000 steps outlast the first rejoin by about twice over, so a third kill is due.
+        LocalRuns.Finished run = LocalRuns.run(LocalRuns.small("storm", 3, 6000,
                 Map.of("tenax.checkpoint.every", 10, "tenax.failure.cooldown", "0s")), false,
                 ChaosPlan.parse("kill worker every 4s until 40s; restart after 1s"));
         Invariants.check(run);

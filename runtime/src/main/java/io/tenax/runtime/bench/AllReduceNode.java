@@ -100,38 +100,42 @@ public final class AllReduceNode {
                 }
                 for (int s = 0; s < sizesMb.length; s++) {
                     int bytes = sizesMb[s] << 20;
-                    int rounds = sizesMb[s] >= 64 ? 5 : sizesMb[s] >= 16 ? 8 : 20;
+                    int rounds = sizesMb[s] >= 64 ? 9 : sizesMb[s] >= 16 ? 15 : 31;
                     byte[] send = new byte[bytes];
                     byte[] recv = new byte[bytes];
+                    float[] data = new float[bytes / Float.BYTES];
                     double[] rawSeconds = new double[rounds];
-                    for (int r = 0; r < rounds + 1; r++) {
+                    double[] ringSeconds = new double[rounds];
+                    double[] tlsSeconds = new double[rounds];
+                    double[] ratios = new double[rounds];
+                    // Interleaved: each round times raw TCP, the ring and the TLS ring back to
+                    // back, so that a slow spell of the machine (the other rank's GC, a neighbour
+                    // on the host) falls on all three; the ratio is the median of the rounds'
+                    // own ratios. Two rounds of each size warm up first and are not counted.
+                    for (int r = -2; r < rounds; r++) {
                         long t0 = System.nanoTime();
                         Future<?> sent = sender.submit(() -> {
-                            out.write(send);
+                            for (int at = 0; at < send.length; at += CHUNK) {
+                                out.write(send, at, Math.min(CHUNK, send.length - at));
+                            }
                             out.flush();
                             return null;
                         });
-                        in.readFully(recv);
+                        for (int at = 0; at < recv.length; at += CHUNK) {
+                            in.readFully(recv, at, Math.min(CHUNK, recv.length - at));
+                        }
                         sent.get();
-                        if (r > 0) {
-                            rawSeconds[r - 1] = (System.nanoTime() - t0) / 1e9;
-                        }
-                    }
-                    float[] data = new float[bytes / Float.BYTES];
-                    double[] ringSeconds = new double[rounds];
-                    for (int r = 0; r < rounds + 1; r++) {
-                        long t0 = System.nanoTime();
+                        long t1 = System.nanoTime();
                         collective.allReduceSum(data);
-                        if (r > 0) {
-                            ringSeconds[r - 1] = (System.nanoTime() - t0) / 1e9;
-                        }
-                    }
-                    double[] tlsSeconds = new double[rounds];
-                    for (int r = 0; r < rounds + 1; r++) {
-                        long t0 = System.nanoTime();
+                        long t2 = System.nanoTime();
                         secure.allReduceSum(data);
-                        if (r > 0) {
-                            tlsSeconds[r - 1] = (System.nanoTime() - t0) / 1e9;
+                        long t3 = System.nanoTime();
+                        if (r >= 0) {
+                            rawSeconds[r] = (t1 - t0) / 1e9;
+                            ringSeconds[r] = (t2 - t1) / 1e9;
+                            tlsSeconds[r] = (t3 - t2) / 1e9;
+                            // bus bandwidth over raw bandwidth, in this round
+                            ratios[r] = (2.0 * (n - 1) / n / ringSeconds[r]) / (1.0 / rawSeconds[r]);
                         }
                     }
                     double rawMbps = sizesMb[s] / BenchRuns.median(rawSeconds);
@@ -139,10 +143,15 @@ public final class AllReduceNode {
                     double tlsSecondsMedian = BenchRuns.median(tlsSeconds);
                     double busMbps = sizesMb[s] * 2.0 * (n - 1) / n / ringSecondsMedian;
                     double tlsBusMbps = sizesMb[s] * 2.0 * (n - 1) / n / tlsSecondsMedian;
+                    double[] sortedRaw = rawSeconds.clone();
+                    Arrays.sort(sortedRaw);
                     json.append(s == 0 ? "" : ", ").append(String.format(Locale.ROOT,
-                            "{\"mb\": %d, \"rawMBps\": %.1f, \"allReduceMs\": %.2f, \"busMBps\": %.1f,"
-                                    + " \"tlsAllReduceMs\": %.2f, \"tlsBusMBps\": %.1f}", sizesMb[s],
-                            rawMbps, ringSecondsMedian * 1000, busMbps, tlsSecondsMedian * 1000, tlsBusMbps));
+                            "{\"mb\": %d, \"rounds\": %d, \"rawMBps\": %.1f, \"rawSpread\": %.3f,"
+                                    + " \"allReduceMs\": %.2f, \"busMBps\": %.1f, \"ratio\": %.3f,"
+                                    + " \"tlsAllReduceMs\": %.2f, \"tlsBusMBps\": %.1f}", sizesMb[s], rounds,
+                            rawMbps, sortedRaw[sortedRaw.length * 3 / 4] / sortedRaw[sortedRaw.length / 4],
+                            ringSecondsMedian * 1000, busMbps, BenchRuns.median(ratios), tlsSecondsMedian * 1000,
+                            tlsBusMbps));
                 }
                 json.append("]");
                 if (n == 2) {

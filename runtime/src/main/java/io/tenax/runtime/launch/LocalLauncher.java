@@ -426,7 +426,7 @@ public final class LocalLauncher {
     private long startControl() throws Exception {
         long since = System.currentTimeMillis();
         if (joinPort == 0) {
-            joinPort = run.management().port() != 0 ? run.management().port() : freePort();
+            joinPort = run.management().port() != 0 ? run.management().port() : ListenPorts.choose();
         }
         Path log = run.nodesDir().resolve(CONTROL + ".log");
         controlLogFrom = Files.exists(log) ? Files.size(log) : 0;
@@ -436,17 +436,11 @@ public final class LocalLauncher {
         return since;
     }
 
-    private static int freePort() throws IOException {
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
-
     /**
      * Waits until the control member started at {@code since} serves its join endpoint
-     * (control.json). One that exits because a port was taken between its choice and its bind
-     * (Artery picks a free cluster port, then binds it; a node's outgoing connection can take it
-     * meanwhile) is started again on the same join port, which its nodes already know.
+     * (control.json). One that exits because a port it binds was taken meanwhile (by a listener
+     * started since the port was chosen, say) is started again on the same join port, which its
+     * nodes already know; see {@link ListenPorts} for why outgoing connections cannot take it.
      */
     private void awaitControl(long since) throws Exception {
         Path file = run.runDir().resolve("control.json");

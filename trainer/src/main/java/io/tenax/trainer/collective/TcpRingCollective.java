@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * Ring all-reduce over TCP: a reduce-scatter, then an all-gather, each of {@code n - 1} steps
  * in which every rank sends one chunk to its successor while it receives one from its
  * predecessor. Each chunk's final sum is computed by exactly one rank and then copied, so
- * every rank ends with the same bytes.
+ * every rank ends with the same bytes. A chunk travels in frames of at most 1 MB, so that a
+ * rank sums one frame while the next is on the wire.
  *
  * <p>{@link #orderedSum} instead passes a running sum down the ring, rank 0 to rank
  * {@code n - 1}, each rank adding its terms in order; the last rank then sends the result
@@ -51,6 +52,8 @@ public final class TcpRingCollective implements Collective {
     static final int HEADER_BYTES = 4 + 8 + 8 + 4;
     /** Floats per frame of {@link #orderedSum}: small enough to pipeline, large enough to stream. */
     static final int CHAIN_CHUNK = 32 * 1024;
+    /** The most floats in one frame of the ring's reduce-scatter and all-gather (1 MB). */
+    static final int FRAME_FLOATS = 256 * 1024;
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
             DaemonThreads.named("tenax-collective-watchdog"));
 
@@ -461,26 +464,46 @@ public final class TcpRingCollective implements Collective {
         }
     }
 
-    /** Sends chunk {@code sendIdx} to the successor while receiving chunk {@code recvIdx}. */
+    /**
+     * Sends chunk {@code sendIdx} to the successor while receiving chunk {@code recvIdx}, each in
+     * frames of at most {@link #FRAME_FLOATS}: the frame just received is summed while the next
+     * one is on the wire, and a frame's buffers stay that small whatever the model's size. Every
+     * rank reserves the same block of sequence numbers per exchange (the frames of the largest
+     * chunk), so a frame's sequence names its exchange and its place in it.
+     */
     private void exchange(float[] data, int sendIdx, int recvIdx, boolean accumulate) {
         int sendFrom = chunkStart(data.length, sendIdx);
         int sendLen = chunkStart(data.length, sendIdx + 1) - sendFrom;
-        long seq = ++sequence;
-        Future<?> sent = submit(() -> {
-            writeFrame(seq, data, sendFrom, sendLen);
-            return null;
-        });
         int recvFrom = chunkStart(data.length, recvIdx);
         int recvLen = chunkStart(data.length, recvIdx + 1) - recvFrom;
-        readFrame(seq, recvLen);
-        if (accumulate) {
-            for (int i = 0; i < recvLen; i++) {
-                data[recvFrom + i] += recvFloats[i];
+        long base = sequence;
+        sequence += frames((data.length + worldSize - 1) / worldSize);
+        Future<?> sent = submit(() -> {
+            for (int f = 0; f < frames(sendLen); f++) {
+                int at = f * FRAME_FLOATS;
+                writeFrame(base + 1 + f, data, sendFrom + at, Math.min(FRAME_FLOATS, sendLen - at));
             }
-        } else {
-            System.arraycopy(recvFloats, 0, data, recvFrom, recvLen);
+            return null;
+        });
+        for (int f = 0; f < frames(recvLen); f++) {
+            int at = f * FRAME_FLOATS;
+            int len = Math.min(FRAME_FLOATS, recvLen - at);
+            readFrame(base + 1 + f, len);
+            int to = recvFrom + at;
+            if (accumulate) {
+                for (int i = 0; i < len; i++) {
+                    data[to + i] += recvFloats[i];
+                }
+            } else {
+                System.arraycopy(recvFloats, 0, data, to, len);
+            }
         }
         awaitSend(sent);
+    }
+
+    /** The frames a chunk of {@code floats} travels in (one, empty, for an empty chunk). */
+    private static int frames(int floats) {
+        return Math.max(1, (floats + FRAME_FLOATS - 1) / FRAME_FLOATS);
     }
 
     private int chunkStart(int length, int chunk) {
@@ -577,7 +600,7 @@ public final class TcpRingCollective implements Collective {
     }
 
     private void ensureBuffers(int length) {
-        int maxChunk = (length + worldSize - 1) / worldSize + 1;
+        int maxChunk = Math.min(FRAME_FLOATS, (length + worldSize - 1) / worldSize + 1);
         int bytes = HEADER_BYTES + maxChunk * Float.BYTES;
         if (sendBytes.length < bytes) {
             sendBytes = new byte[bytes];
