@@ -74,6 +74,7 @@ class ObjectStoreTest {
                     "kill worker at step 60; restart after 2s").start();
             long killedAt;
             long outageFrom;
+            double failedMetric;
             Progress progress = new Progress(runDir, launcher);
             try {
                 outageFrom = progress.awaitCommit(200);
@@ -81,6 +82,7 @@ class ObjectStoreTest {
                 progress.awaitStep(outageFrom + 60);
                 s3.resume();
                 killedAt = progress.awaitCommit(outageFrom + 120);
+                failedMetric = checkpointsFailedMetric(runDir);
             } finally {
                 List<ProcessHandle> all = new ArrayList<>(launcher.descendants().toList());
                 all.add(launcher.toHandle());
@@ -102,6 +104,8 @@ class ObjectStoreTest {
             assertThat(failed).as("checkpoints during the outage failed, and said so").isNotEmpty()
                     .allSatisfy(f -> assertThat(f.step()).isGreaterThan(outageFrom))
                     .anySatisfy(f -> assertThat(f.reason()).contains("s3://" + BUCKET + "/" + PREFIX + "/"));
+            assertThat(failedMetric).as("/metrics counted the failed checkpoints").isPositive()
+                    .isLessThanOrEqualTo(failed.size());
             assertThat(EventLog.only(events, RunEvent.CheckpointInvalidated.class)).isEmpty();
             assertThat(EventLog.only(events, RunEvent.CheckpointCommitted.class)).as("committing again after it")
                     .anySatisfy(c -> assertThat(c.step()).isGreaterThan(failed.get(failed.size() - 1).step()));
@@ -142,6 +146,18 @@ class ObjectStoreTest {
             assertThat(Files.readString(runDir.resolve("run.conf"), StandardCharsets.UTF_8))
                     .doesNotContain(S3ProxyServer.SECRET_KEY);
         }
+    }
+
+    /** {@code tenax_checkpoints_failed_total} as the run's management endpoint serves it. */
+    private static double checkpointsFailedMetric(Path runDir) throws Exception {
+        String url = JSON.readTree(runDir.resolve("management.json").toFile()).path("url").asText();
+        java.net.http.HttpResponse<String> metrics = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(url + "/metrics")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        return metrics.body().lines().filter(l -> l.startsWith("tenax_checkpoints_failed_total"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst()
+                .orElseThrow(() -> new AssertionError("no tenax_checkpoints_failed_total in " + metrics.body()));
     }
 
     private static void assertRefused(ProcessBuilder command, String... says) throws Exception {
