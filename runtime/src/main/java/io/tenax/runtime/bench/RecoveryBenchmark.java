@@ -46,13 +46,14 @@ public final class RecoveryBenchmark implements Benchmark {
         BenchReport report = new BenchReport(name(), List.of("case", "kills", "detect p50", "detect p90",
                 "detect max", "resume p50", "resume p90", "resume max", "lost p50", "lost max"));
 
-        progress.println("recovery: 12 worker kills, one every 8 s");
+        // 18 planned so that at least 10 land: about a third are skipped while a killed node is still rejoining.
+        progress.println("recovery: 18 worker kills, one every 8 s");
         StringBuilder plan = new StringBuilder();
-        for (int k = 0; k < 12; k++) {
+        for (int k = 0; k < 18; k++) {
             plan.append("kill worker at ").append(4 + 8 * k).append("s; ");
         }
         plan.append("restart after 1s");
-        Row workers = row(run(work, "recovery-workers", rate, 96, plan.toString()));
+        Row workers = row(run(work, "recovery-workers", rate, 148, plan.toString()));
         report.row(workers.cells("worker (SIGKILL)"));
 
         // Enough kills that at least 10 land: one is skipped while the last kill's node is still rejoining.
