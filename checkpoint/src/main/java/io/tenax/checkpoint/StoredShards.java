@@ -14,7 +14,11 @@ import java.util.regex.Pattern;
 /** What every {@link CheckpointStore} does the same way: names, the manifest's format, verification, assembly. */
 final class StoredShards {
     static final String MANIFEST = "manifest.json";
-    static final long MAX_MANIFEST_BYTES = 1 << 20;
+    /**
+     * The largest manifest read: about 200 bytes per rank, so room for well over 100,000 ranks,
+     * while a file that is no manifest is refused before it is parsed.
+     */
+    static final long MAX_MANIFEST_BYTES = 64L << 20;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final Pattern SHARD_NAME = Pattern.compile("shard-r\\d+-of-\\d+\\.bin");
 

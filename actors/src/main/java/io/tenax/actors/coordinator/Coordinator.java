@@ -173,6 +173,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     /**
+     * Decide now: sent to itself by the handlers of messages that arrive in bursts (a
+     * registration, a member's status), so that a burst of N is decided once, after it, and
+     * not N times at O(N) each.
+     */
+    private enum DecideNow implements Command, LocalOnly {
+        INSTANCE
+    }
+
+    /**
      * @param runId            names the persistent coordinator, one per run
      * @param limits           how many nodes to wait for, need and use
      * @param totalSteps       the step at which the run ends
@@ -220,6 +229,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final DrainProtocol drain;
     private final Reconfiguration reconfiguration;
     private final SuspectProbe probe;
+    /** A {@link DecideNow} is in the mailbox: the messages before it need not send another. */
+    private boolean decisionQueued;
 
     public static Behavior<Command> create(Settings settings, RunEventSink sink, CheckpointStore store,
             ClusterControl cluster) {
@@ -304,6 +315,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(StopRun.class, drain::onStopRun)
                 .onCommand(Paused.class, drain::onPaused)
                 .onCommand(WorkerFinished.class, shutdown::onWorkerFinished)
+                .onCommand(DecideNow.class, (state, d) -> {
+                    decisionQueued = false;
+                    return reconfiguration.decideAndAct(state, List.of(), false);
+                })
                 .onCommand(Tick.class, (state, tick) -> {
                     if (state.extendableTo(settings.totalSteps())) {
                         return extend(state);
@@ -380,13 +395,22 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         ctx.getLog().info("{} registered (incarnation {}, ring {}:{})", r.node(), r.incarnation(), r.host(), r.port());
         c.emit(new RunEvent.MemberUp(CoordinatorContext.now(), r.node(), r.incarnation(), state.generation()));
         r.worker().tell(new Worker.Registered(state.generation()));
-        return reconfiguration.decideAndAct(state, List.of(), false);
+        return decideSoon();
     }
 
     private Effect<Event, CoordinatorState> onMemberChanged(CoordinatorState state, MemberChanged m) {
         membership.memberChanged(m.address(), m.status());
         shutdown.tick(); // at the end of a run, the last worker goes once the others are removed
-        return reconfiguration.decideAndAct(state, List.of(), false);
+        return decideSoon();
+    }
+
+    /** Decides once the messages already in the mailbox are handled (see {@link DecideNow}). */
+    private Effect<Event, CoordinatorState> decideSoon() {
+        if (!decisionQueued) {
+            decisionQueued = true;
+            ctx.getSelf().tell(DecideNow.INSTANCE);
+        }
+        return Effect().none();
     }
 
     private Effect<Event, CoordinatorState> onProgress(CoordinatorState state, Progress p) {

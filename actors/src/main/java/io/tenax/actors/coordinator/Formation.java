@@ -5,6 +5,7 @@ import io.tenax.checkpoint.CheckpointId;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -148,8 +149,9 @@ public final class Formation {
             }
             return new StartGeneration(assignRanks(state, reachable, limits), state.latestCommitted(), what);
         }
-        List<String> joiners = reachable.keySet().stream()
-                .filter(n -> state.world().stream().noneMatch(m -> m.node().equals(n))).toList();
+        Set<String> inWorld = new HashSet<>();
+        state.world().forEach(m -> inWorld.add(m.node()));
+        List<String> joiners = reachable.keySet().stream().filter(n -> !inWorld.contains(n)).toList();
         if (joiners.isEmpty() || state.world().size() >= limits.maxNodes()) {
             return new Keep("world of " + state.world().size() + " intact"
                     + (joiners.isEmpty() ? "" : ", " + joiners.size() + " spare"));
@@ -178,11 +180,14 @@ public final class Formation {
     }
 
     private static Decision firstGeneration(long nowMillis, Map<String, Candidate> registered, Limits limits) {
-        // The first world is ranked by node name (node-2 before node-10), not by who registered first.
-        Map<String, Candidate> alive = new LinkedHashMap<>();
-        registered.values().stream().sorted(Comparator.comparingInt((Candidate c) -> c.node().length())
-                .thenComparing(Candidate::node)).forEach(c -> alive.put(c.node(), c));
+        // The first world is the first nodes to register, as many as are expected (more may have
+        // registered in one burst of messages, decided at once: they wait as spares), ranked by
+        // node name (node-2 before node-10), not by who registered first.
         int target = Math.min(limits.expectedNodes(), limits.maxNodes());
+        Map<String, Candidate> alive = new LinkedHashMap<>();
+        registered.values().stream().limit(target) // already in order of registration
+                .sorted(Comparator.comparingInt((Candidate c) -> c.node().length()).thenComparing(Candidate::node))
+                .forEach(c -> alive.put(c.node(), c));
         if (alive.size() >= target) {
             return new StartGeneration(assignRanks(CoordinatorState.EMPTY, alive, limits), null,
                     alive.size() + " of " + limits.expectedNodes() + " nodes registered");
@@ -199,20 +204,17 @@ public final class Formation {
 
     /** Survivors keep their relative order; newcomers follow in order of registration. */
     static List<RingMember> assignRanks(CoordinatorState state, Map<String, Candidate> alive, Limits limits) {
-        List<Candidate> ordered = new ArrayList<>();
+        Map<String, Candidate> ordered = new LinkedHashMap<>();
         for (RingMember m : state.world()) {
             if (isAlive(m, alive)) {
-                ordered.add(alive.get(m.node()));
+                ordered.put(m.node(), alive.get(m.node()));
             }
         }
-        for (Candidate c : alive.values()) {
-            if (!ordered.contains(c)) {
-                ordered.add(c);
-            }
-        }
+        alive.values().forEach(c -> ordered.putIfAbsent(c.node(), c));
+        List<Candidate> ranked = new ArrayList<>(ordered.values());
         List<RingMember> world = new ArrayList<>();
-        for (int rank = 0; rank < Math.min(ordered.size(), limits.maxNodes()); rank++) {
-            Candidate c = ordered.get(rank);
+        for (int rank = 0; rank < Math.min(ranked.size(), limits.maxNodes()); rank++) {
+            Candidate c = ranked.get(rank);
             world.add(new RingMember(rank, c.node(), c.incarnation(), c.address(), c.host(), c.port()));
         }
         return List.copyOf(world);

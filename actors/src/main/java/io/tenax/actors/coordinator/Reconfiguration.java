@@ -102,9 +102,9 @@ final class Reconfiguration {
                 all.add(late.event());
                 next = considered;
             }
-            CoordinatorState current = next;
-            List<String> holders = decided.world().stream().filter(m -> current.world().stream().anyMatch(
-                    old -> old.node().equals(m.node()) && old.incarnation().equals(m.incarnation())))
+            Set<String> before = incarnations(next.world());
+            List<String> holders = decided.world().stream()
+                    .filter(m -> before.contains(Membership.key(m.node(), m.incarnation())))
                     .map(RingMember::node).toList();
             CheckpointId fromMemory = memory.resumePoint(next.generation(), holders, decided.startStep());
             if (fromMemory != null) {
@@ -157,16 +157,22 @@ final class Reconfiguration {
 
     /** Members of the old world that the new one leaves out, neither drained nor announced: gone by absence. */
     private void announceAbsent(CoordinatorState state, List<RingMember> world) {
+        Set<String> kept = incarnations(world);
         for (RingMember old : state.world()) {
-            boolean kept = world.stream().anyMatch(m -> m.node().equals(old.node())
-                    && m.incarnation().equals(old.incarnation()));
-            if (!kept && !drain.isLeaving(old.node()) && reportedLost.add(Membership.key(old.node(),
+            if (!kept.contains(Membership.key(old.node(), old.incarnation())) && !drain.isLeaving(old.node()) && reportedLost.add(Membership.key(old.node(),
                     old.incarnation()))) {
                 long t = CoordinatorContext.now();
                 lossAt = lossAt < 0 ? t : lossAt;
                 c.emit(new RunEvent.MemberLost(t, old.node(), old.incarnation(), state.generation(), "absence", true));
             }
         }
+    }
+
+    /** {@code node@incarnation} of every member of {@code world}. */
+    private static Set<String> incarnations(List<RingMember> world) {
+        Set<String> keys = new HashSet<>();
+        world.forEach(m -> keys.add(Membership.key(m.node(), m.incarnation())));
+        return keys;
     }
 
     private void startWorld(CoordinatorState state, String reason) {
@@ -181,10 +187,11 @@ final class Reconfiguration {
         c.log().info("generation {}: world {} from step {}", state.generation(), nodes, state.startStep());
         c.emit(new RunEvent.GenerationStarted(CoordinatorContext.now(), state.generation(), state.startStep(),
                 nodes.size(), nodes, state.world().stream().map(RingMember::incarnation).toList(), reason));
-        drain.draining().stream().filter(node -> !nodes.contains(node)).forEach(node -> drain.drained(state, node,
+        Set<String> ranked = new HashSet<>(nodes);
+        drain.draining().stream().filter(node -> !ranked.contains(node)).forEach(node -> drain.drained(state, node,
                 true));
         for (Membership.Registration r : c.membership().registered()) {
-            if (!nodes.contains(r.node())) {
+            if (!ranked.contains(r.node())) {
                 r.worker().tell(new Worker.Standby(state.generation(), "no rank in generation " + state.generation()));
             }
         }

@@ -67,6 +67,13 @@ class FormationTest {
     }
 
     @Test
+    void aBurstOfMoreRegistrationsThanExpectedStartsTheFirstToRegisterAndLeavesTheRestSpare() {
+        Decision d = decide(1_000, CoordinatorState.EMPTY, List.of(c("node-4", 0), c("node-3", 1), c("node-2", 1),
+                c("node-1", 2)), new Limits(2, 1, 8, 10_000, 0, true));
+        assertThat(((StartGeneration) d).world()).extracting(RingMember::node).containsExactly("node-2", "node-4");
+    }
+
+    @Test
     void afterTheGraceMinNodesAreEnough() {
         List<Candidate> two = List.of(c("node-1", 0), c("node-2", 500));
         assertThat(decide(9_999, CoordinatorState.EMPTY, two, THREE)).isInstanceOf(Wait.class);
