@@ -168,9 +168,10 @@ public final class ShardFormat {
                     throw new CheckpointException(CheckpointFailureReason.MALFORMED, "section '" + name
                             + "' claims " + length + " values at " + offset + " of " + total);
                 }
-                byte[] raw = in.readNBytes(length * Float.BYTES);
-                float[] values = new float[length];
-                ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+                float[] values = new float[length]; // straight from the bytes, with no copy between
+                ByteBuffer.wrap(bytes, bytes.length - in.available(), length * Float.BYTES)
+                        .order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+                in.skipNBytes((long) length * Float.BYTES);
                 slices.put(name, new Slice(total, offset, values));
             }
             if (in.available() != 0) {

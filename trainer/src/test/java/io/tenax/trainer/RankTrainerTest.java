@@ -57,6 +57,16 @@ class RankTrainerTest {
      * BatchNorm statistics, in both reduction modes.
      */
     @Test
+    void theStateSizeIsWhatTheTrainerCheckpoints() {
+        TrainingSpec spec = new TrainingSpec(ModelKind.YOLO_MINI, "shapes", 7, 64, 16, 16, 4, 0.003f);
+        try (RankTrainer trainer = new RankTrainer(spec)) {
+            assertThat(trainer.buffers()).isNotEmpty(); // BatchNorm's statistics count once, with no moments
+            assertThat(io.tenax.trainer.model.StateSize.bytes(spec))
+                    .isEqualTo((3L * trainer.parameterCount() + trainer.buffers().length) * Float.BYTES);
+        }
+    }
+
+    @Test
     void stagingThroughHostCopiesTrainsBitwiseLikeTheViews() throws Exception {
         for (boolean deterministic : new boolean[] {false, true}) {
             TrainingSpec spec = new TrainingSpec(ModelKind.YOLO_MINI, "shapes", 7, 256, 32, 16, 4, 0.003f)

@@ -42,7 +42,9 @@ public final class AllReduceBenchmark implements Benchmark {
         JsonNode transfers = null;
         for (int ranks : new int[] {2, 3}) {
             progress.println("allreduce: " + ranks + " rank processes");
-            JsonNode result = runRanks(work, ranks, "1,16,64", certs);
+            int n = ranks;
+            JsonNode result = runRanks(work, ranks, AllReduceNode.class, r -> List.of(Integer.toString(r),
+                    Integer.toString(n), "1,16,64", certs.toString()), 1024, "allreduce");
             for (JsonNode r : result.path("results")) {
                 double share = r.path("tlsBusMBps").asDouble() / r.path("busMBps").asDouble();
                 tlsShare.add(share);
@@ -88,15 +90,22 @@ public final class AllReduceBenchmark implements Benchmark {
         return report;
     }
 
-    static JsonNode runRanks(Path work, int ranks, String sizes, Path certs) throws Exception {
+    /**
+     * Starts {@code ranks} processes of {@code main} (arguments {@code args(rank)}, heap
+     * {@code heapMb}), each of which prints its ports on one line, then hands every process
+     * every rank's ports ({@code ports of column 0;ports of column 1;...}) and returns the JSON
+     * line rank 0 prints.
+     */
+    static JsonNode runRanks(Path work, int ranks, Class<?> main, java.util.function.IntFunction<List<String>> args,
+            long heapMb, String logPrefix) throws Exception {
         Files.createDirectories(work);
         List<Process> processes = new ArrayList<>();
         try {
             List<String[]> ports = new ArrayList<>();
             for (int r = 0; r < ranks; r++) {
-                Process p = new ProcessBuilder(BenchProcess.command(AllReduceNode.class,
-                        List.of(Integer.toString(r), Integer.toString(ranks), sizes, certs.toString())))
-                        .redirectError(work.resolve("allreduce-r" + r + ".log").toFile()).start();
+                Process p = io.tenax.runtime.launch.LocalLauncher.pinThreads(new ProcessBuilder(BenchProcess.command(
+                        main, args.apply(r), heapMb)), 1)
+                        .redirectError(work.resolve(logPrefix + "-r" + r + ".log").toFile()).start();
                 processes.add(p);
             }
             List<BufferedReader> outs = new ArrayList<>();
@@ -107,14 +116,17 @@ public final class AllReduceBenchmark implements Benchmark {
                 do { // skip anything logged before the ports
                     line = out.readLine();
                     if (line == null) {
-                        throw new IllegalStateException("an all-reduce rank died at start; see " + work);
+                        throw new IllegalStateException("a " + logPrefix + " rank died at start; see " + work);
                     }
-                } while (!line.trim().matches("\\d+ \\d+ \\d+"));
+                } while (!line.trim().matches("\\d+( \\d+)+"));
                 ports.add(line.trim().split(" "));
             }
-            String line = ports.stream().map(p -> p[0]).collect(Collectors.joining(",")) + ";"
-                    + ports.stream().map(p -> p[1]).collect(Collectors.joining(",")) + ";"
-                    + ports.stream().map(p -> p[2]).collect(Collectors.joining(",")) + "\n";
+            List<String> columns = new ArrayList<>();
+            for (int k = 0; k < ports.get(0).length; k++) {
+                int column = k;
+                columns.add(ports.stream().map(p -> p[column]).collect(Collectors.joining(",")));
+            }
+            String line = String.join(";", columns) + "\n";
             for (Process p : processes) {
                 OutputStream in = p.getOutputStream();
                 in.write(line.getBytes(StandardCharsets.UTF_8));
@@ -142,7 +154,7 @@ public final class AllReduceBenchmark implements Benchmark {
             }
             for (Process p : processes) {
                 if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                    throw new IllegalStateException("an all-reduce rank failed; see " + work);
+                    throw new IllegalStateException("a " + logPrefix + " rank failed; see " + work);
                 }
             }
             if (result == null) {

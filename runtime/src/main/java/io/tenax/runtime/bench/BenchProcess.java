@@ -22,9 +22,14 @@ final class BenchProcess {
     }
 
     static List<String> command(Class<?> main, List<String> args) {
+        return command(main, args, 1024);
+    }
+
+    /** The command line of {@code main} in a JVM with a heap of {@code heapMb}. */
+    static List<String> command(Class<?> main, List<String> args, long heapMb) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx1g");
+        command.add("-Xmx" + heapMb + "m");
         command.add("-XX:+UseSerialGC");
         for (String key : INHERITED) {
             String value = System.getProperty(key);
@@ -43,9 +48,15 @@ final class BenchProcess {
 
     /** Runs {@code main} to completion and returns the last JSON line it printed. */
     static JsonNode run(Class<?> main, List<String> args, Path log, long timeoutSeconds) throws Exception {
+        return run(main, args, log, timeoutSeconds, 1024);
+    }
+
+    /** As {@link #run(Class, List, Path, long)}, in a JVM with a heap of {@code heapMb}. */
+    static JsonNode run(Class<?> main, List<String> args, Path log, long timeoutSeconds, long heapMb)
+            throws Exception {
         Files.createDirectories(log.getParent());
         Path out = log.resolveSibling(log.getFileName() + ".out");
-        Process p = io.tenax.runtime.launch.LocalLauncher.pinThreads(new ProcessBuilder(command(main, args)), 1)
+        Process p = io.tenax.runtime.launch.LocalLauncher.pinThreads(new ProcessBuilder(command(main, args, heapMb)), 1)
                 .redirectError(log.toFile()).redirectOutput(out.toFile()).start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();

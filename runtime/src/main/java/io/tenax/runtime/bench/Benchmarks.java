@@ -10,7 +10,7 @@ public final class Benchmarks {
 
     public static List<Benchmark> all() {
         return List.of(new RecoveryBenchmark(), new RejoinBenchmark(), new CheckpointOverheadBenchmark(),
-                new RuntimeOverheadBenchmark(), new AllReduceBenchmark(), new CoordinatorScaleBenchmark(),
+                new RuntimeOverheadBenchmark(), new AllReduceBenchmark(), new ScaleBenchmark(), new CoordinatorScaleBenchmark(),
                 new CoordinatorRecoveryBenchmark(),
                 new DeterminismBenchmark(), new NcclLifecycleBenchmark());
     }

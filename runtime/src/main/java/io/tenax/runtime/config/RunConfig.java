@@ -257,10 +257,33 @@ public record RunConfig(
                 duration(c, "tenax.failure.confirm-timeout"), nonNegative(c, "tenax.failure.max"),
                 c.getDuration("tenax.failure.cooldown"), checkpoints, evalEvery,
                 new Journal(journalKind, url, c.getString("tenax.journal.user"), c.getString("tenax.journal.password")),
-                List.copyOf(c.getStringList("tenax.node.jvm-options")), threads, c.getBoolean("tenax.audit"),
+                nodeJvmOptions(c), threads, c.getBoolean("tenax.audit"),
                 management(c), new Tls(c.getBoolean("tenax.tls.enabled"), c.getString("tenax.tls.dir").isEmpty()
                         ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()),
                 device);
+    }
+
+    /**
+     * {@code tenax.node.jvm-options}, with {@code -Xmx} from {@code tenax.node.heap} when that is
+     * a size and the options set none; {@code auto} leaves it to the launcher, which sizes it for
+     * the model ({@link NodeHeap}).
+     */
+    private static List<String> nodeJvmOptions(Config c) {
+        List<String> options = new java.util.ArrayList<>(c.getStringList("tenax.node.jvm-options"));
+        String heap = c.getString("tenax.node.heap").trim();
+        if (!heap.equals("auto") && !heap.matches("\\d+[kKmMgG]?")) {
+            throw new ConfigError("tenax.node.heap = '" + heap + "' is neither auto nor a heap size like 3g or"
+                    + " 1536m");
+        }
+        if (!heap.equals("auto") && options.stream().noneMatch(o -> o.startsWith("-Xmx"))) {
+            options.add("-Xmx" + heap);
+        }
+        return List.copyOf(options);
+    }
+
+    /** Whether the node JVMs' heap is left to {@link NodeHeap} ({@code tenax.node.heap = auto}, no {@code -Xmx}). */
+    public boolean autoNodeHeap() {
+        return nodeJvmOptions.stream().noneMatch(o -> o.startsWith("-Xmx"));
     }
 
     /** {@code tenax.eval.every}: {@code epoch}, {@code 0} or {@code off} (only at the end), or a number of steps. */

@@ -128,6 +128,7 @@ public final class NodeMain {
         }
         RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()),
                 gpu ? cudaDevice(binding.device()) : Device.cpu(), false);
+        warnIfHeapIsShort(o.name(), trainer);
         if (run.training().initFrom() != null) { // fine-tuning: every rank starts from the same saved model
             io.tenax.trainer.model.SavedModel.initialise(trainer, run.training().initFrom());
             log.info("node {}: initial parameters from {}", o.name(), run.training().initFrom());
@@ -228,5 +229,18 @@ public final class NodeMain {
     static int nodeIndex(String node) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)$").matcher(node);
         return m.find() ? Integer.parseInt(m.group(1)) - 1 : 0;
+    }
+
+    /** A heap below what {@link io.tenax.runtime.config.NodeHeap} asks for the model's state may run out mid-run: say so now. */
+    private static void warnIfHeapIsShort(String node, RankTrainer trainer) {
+        long state = (3L * trainer.parameterCount() + trainer.buffers().length) * Float.BYTES;
+        long needed = io.tenax.runtime.config.NodeHeap.needed(state);
+        long max = Runtime.getRuntime().maxMemory() >> 20;
+        if (max < needed * 9 / 10) {
+            log.warn("node {}: the model's training state is {} MB and this JVM's heap {} MB; a node holds the"
+                    + " state several times at once (all-reduce buffer, snapshots, a checkpoint being written) and"
+                    + " may run out: set tenax.node.heap = auto or {}m", node, state >> 20, max,
+                    io.tenax.runtime.config.NodeHeap.forState(state));
+        }
     }
 }

@@ -42,6 +42,29 @@ class RunConfigTest {
     }
 
     @Test
+    void theNodeHeapIsAutoASizeOrAnExplicitXmx() {
+        assertThat(read("").autoNodeHeap()).isTrue();
+        assertThat(read("").nodeJvmOptions()).noneMatch(o -> o.startsWith("-Xmx"));
+        RunConfig sized = read("tenax.node.heap = 3g");
+        assertThat(sized.autoNodeHeap()).isFalse();
+        assertThat(sized.nodeJvmOptions()).contains("-Xmx3g");
+        RunConfig explicit = read("tenax.node.heap = 3g, tenax.node.jvm-options = [\"-Xmx2g\"]");
+        assertThat(explicit.nodeJvmOptions()).containsExactly("-Xmx2g"); // the option wins
+        assertThatThrownBy(() -> read("tenax.node.heap = lots")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("tenax.node.heap = 'lots'").hasMessageContaining("3g");
+    }
+
+    @Test
+    void theAutoHeapFollowsTheState() {
+        assertThat(NodeHeap.forState(2 << 20)).isEqualTo(1024); // small models: the floor
+        assertThat(NodeHeap.forState(128L << 20)).isEqualTo(1152); // 512 + 5 x 128
+        assertThat(NodeHeap.forState(512L << 20)).isEqualTo(3072);
+        assertThat(NodeHeap.forState(100L << 20)).isEqualTo(1024);
+        assertThat(NodeHeap.forState(150L << 20)).isEqualTo(1280); // 1262, rounded up to 64 MB
+        assertThat(NodeHeap.needed(0)).isEqualTo(512);
+    }
+
+    @Test
     void evalEveryIsAnEpochAStepCountOrOff() {
         RunConfig run = read("tenax.training.train-size = 960, tenax.training.global-batch = 96");
         assertThat(run.evalEvery()).as("epoch, the default: 960 / 96 steps").isEqualTo(10);

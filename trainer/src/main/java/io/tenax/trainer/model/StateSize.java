@@ -1,0 +1,45 @@
+package io.tenax.trainer.model;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import io.tenax.trainer.TrainingSpec;
+import io.tenax.trainer.task.TrainingTask;
+import io.tenax.trainer.task.Tasks;
+
+/**
+ * The size of a run's training state as a checkpoint holds it: the trainable parameters with
+ * Adam's two moments, and the buffers (BatchNorm's statistics), 4 bytes each. Found by
+ * building the model's block, as a trainer does, without training it.
+ */
+public final class StateSize {
+    private StateSize() {
+    }
+
+    /** The state's bytes for {@code spec}: builds its task (data included) and block. */
+    public static long bytes(TrainingSpec spec) {
+        return bytes(Tasks.create(spec));
+    }
+
+    /** The state's bytes for a model built by {@code task}. */
+    public static long bytes(TrainingTask task) {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            Block block = task.buildBlock();
+            block.initialize(manager, DataType.FLOAT32, new Shape(1).addAll(task.sampleShape()));
+            long trainable = 0;
+            long buffers = 0;
+            for (Pair<String, Parameter> p : block.getParameters()) {
+                long n = p.getValue().getArray().size();
+                if (p.getValue().requiresGradient()) {
+                    trainable += n;
+                } else {
+                    buffers += n;
+                }
+            }
+            return (3 * trainable + buffers) * Float.BYTES;
+        }
+    }
+}
