@@ -141,8 +141,8 @@ class CliErrorsTest {
         Result r = tenax("bench", "fastest");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.stderr()).containsExactly("tenax: unknown benchmark 'fastest'; choose one of: all, recovery,"
-                + " rejoin, checkpoint-overhead, runtime-overhead, allreduce, coordinator-scale, coordinator-recovery,"
-                + " determinism, nccl-lifecycle");
+                + " rejoin, checkpoint-overhead, runtime-overhead, allreduce, scale, coordinator-scale,"
+                + " coordinator-recovery, determinism, nccl-lifecycle");
     }
 
     @Test
