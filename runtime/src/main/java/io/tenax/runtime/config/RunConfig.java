@@ -53,7 +53,8 @@ public record RunConfig(
         boolean audit,
         Management management,
         Tls tls,
-        DeviceChoice.Setting device) {
+        DeviceChoice.Setting device,
+        boolean classArchive) {
 
     /** How the ring collective's connections are secured: see {@code tenax.ring.tls}. */
     public enum RingSecurity {
@@ -260,7 +261,7 @@ public record RunConfig(
                 nodeJvmOptions(c), threads, c.getBoolean("tenax.audit"),
                 management(c), new Tls(c.getBoolean("tenax.tls.enabled"), c.getString("tenax.tls.dir").isEmpty()
                         ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()),
-                device);
+                device, c.getBoolean("tenax.node.class-archive"));
     }
 
     /**

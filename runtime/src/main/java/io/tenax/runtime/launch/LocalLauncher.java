@@ -492,6 +492,9 @@ public final class LocalLauncher {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(run.nodeJvmOptions());
+        if (run.classArchive()) {
+            command.addAll(ClassArchive.options());
+        }
         if (run.autoNodeHeap()) {
             command.add("-Xmx" + AutoHeap.megabytes(run) + "m");
         }

@@ -52,6 +52,8 @@ public final class NodeMain {
     /** No control member for {@code tenax.node.control-timeout}: restart it, it joins when the control is back. */
     public static final int EXIT_CONTROL_GONE = 4;
     private static final Logger log = LoggerFactory.getLogger(NodeMain.class);
+    /** Starts the log line that times a node's start-up, phase by phase ({@code bench rejoin} reads it). */
+    public static final String STARTUP_PHASES = "start-up phases: ";
 
     private NodeMain() {
     }
@@ -85,9 +87,11 @@ public final class NodeMain {
      * which is what a node process wants and a node inside another program must not do.
      */
     public static ActorSystem<Object> start(Options o, boolean ownProcess) throws Exception {
+        long entered = System.currentTimeMillis();
         Files.createDirectories(o.workDir());
         log.info("node {}: enrolling with the control member at {}", o.name(), o.join());
         Enroller.Enrolled enrolled = Enroller.enrol(o.join(), o.token(), o.name(), o.advertise(), o.tlsDir() != null);
+        long enrolledAt = System.currentTimeMillis();
         Path tls = o.tlsDir() != null ? o.tlsDir() : o.workDir().resolve(o.name() + "-tls");
         if (enrolled.keys() != null) {
             List<X509Certificate> chain = CertificateAuthority.certificates(enrolled.reply().certificatePem());
@@ -128,6 +132,7 @@ public final class NodeMain {
         }
         RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()),
                 gpu ? cudaDevice(binding.device()) : Device.cpu(), false);
+        long trainerAt = System.currentTimeMillis();
         warnIfHeapIsShort(o.name(), trainer);
         if (run.training().initFrom() != null) { // fine-tuning: every rank starts from the same saved model
             io.tenax.trainer.model.SavedModel.initialise(trainer, run.training().initFrom());
@@ -152,6 +157,10 @@ public final class NodeMain {
                 ModelExport.bestModel(run, store, o.workDir()), run.checkpoints().memoryEvery());
         ActorSystem<Object> system = ActorSystem.create(TenaxNode.worker(worker, trainer, collectives, store,
                 endpoint, ownProcess, run.controlTimeout()), "tenax", config);
+        long jvmStart = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+        log.info("node {}: {}jvm={} enrolment={} trainer={} system={} (ms; the JVM started at {}, the cluster join"
+                + " follows)", o.name(), STARTUP_PHASES, entered - jvmStart, enrolledAt - entered,
+                trainerAt - enrolledAt, System.currentTimeMillis() - trainerAt, jvmStart);
         // The trainer is not closed here: its thread may be finishing a step, and its native memory
         // goes with the process.
         system.getWhenTerminated().whenComplete((done, error) -> endpoint.close());
