@@ -45,6 +45,25 @@ public final class RejoinBenchmark implements Benchmark {
                     : "off") + ")");
             measure(work, settings, archive, report);
         }
+        progress.println("rejoin: 5 worker kills with a warm standby (tenax.standby = 1)");
+        settings.put("tenax.standby", 1);
+        BenchRuns.Run standby = BenchRuns.run(BenchRuns.settings(work, "rejoin-standby", settings),
+                ChaosPlan.parse(plan()));
+        List<Long> replaced = new ArrayList<>();
+        int nodes = (Integer) settings.get("tenax.nodes");
+        for (RunSummary.FailureReport f : standby.summary().failures()) {
+            boolean full = standby.summary().generations().stream().anyMatch(g -> f.generation() != null
+                    && g.generation() == f.generation() + 1 && g.worldSize() == nodes);
+            if (f.heldRank() && f.resumeMs() != null && full) {
+                replaced.add(f.resumeMs());
+            }
+        }
+        row(report, "warm standby: kill -> the standby trains in the lost rank", "on", replaced);
+        report.note("Warm standby: a fourth node process waits as a spare (joined, libtorch and the data loaded);"
+                + " a killed rank is replaced by it in the next generation, and the killed node's restart becomes"
+                + " the next standby. Counted: kills after which the next generation had all " + nodes + " ranks, "
+                + replaced.size() + " of " + standby.summary().failures().stream()
+                        .filter(RunSummary.FailureReport::heldRank).count() + ".");
         report.note("A node joins at the next checkpoint commit (every 10 steps here), so the others lose no steps."
                 + " Start-up phases come from each restarted node's own log line: the spawn (restart to the JVM's"
                 + " start), the JVM to Tenax's main, enrolment with the control member (its certificate and the run's"
@@ -58,14 +77,9 @@ public final class RejoinBenchmark implements Benchmark {
 
     private static void measure(Path work, Map<String, Object> settings, boolean archive, BenchReport report)
             throws Exception {
-        StringBuilder plan = new StringBuilder();
-        for (int k = 0; k < 5; k++) {
-            plan.append("kill worker at ").append(4 + 10 * k).append("s; ");
-        }
-        plan.append("restart after 1s");
         long launched = System.currentTimeMillis();
         BenchRuns.Run run = BenchRuns.run(BenchRuns.settings(work, "rejoin-" + (archive ? "cds" : "plain"), settings),
-                ChaosPlan.parse(plan.toString()));
+                ChaosPlan.parse(plan()));
         List<Long> registered = new ArrayList<>();
         List<Long> training = new ArrayList<>();
         List<Long> waiting = new ArrayList<>();
@@ -107,6 +121,15 @@ public final class RejoinBenchmark implements Benchmark {
                 (double) coldStart);
         report.note("Class archive " + on + ": restarts that never got a rank before the run ended are left out: "
                 + (run.summary().restarts().size() - training.size()) + " of " + run.summary().restarts().size() + ".");
+    }
+
+    /** Five worker kills 10 s apart, each node restarted 1 s after its death. */
+    private static String plan() {
+        StringBuilder plan = new StringBuilder();
+        for (int k = 0; k < 5; k++) {
+            plan.append("kill worker at ").append(4 + 10 * k).append("s; ");
+        }
+        return plan.append("restart after 1s").toString();
     }
 
     private static void row(BenchReport report, String phase, String archive, List<Long> values) {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code tenax} command. Exit codes: 0 done, 1 the run failed, 2 bad input. */
 @Command(name = "tenax", mixinStandardHelpOptions = true, version = "tenax 0.1.0",
         description = "Fault-tolerant data-parallel training on the JVM.",
-        subcommands = {TrainCommand.class, ControlCommand.class, NodeCommand.class, StatusCommand.class, ReportCommand.class, BenchCommand.class, CertsCommand.class, EvalCommand.class, PredictCommand.class,
+        subcommands = {TrainCommand.class, ControlCommand.class, NodeCommand.class, StatusCommand.class, ReportCommand.class, BenchCommand.class, CertsCommand.class, EvalCommand.class, PredictCommand.class, ModelCommand.class,
                 CommandLine.HelpCommand.class})
 public final class TenaxCli implements Runnable {
     public static final int EXIT_FAILED = 1;

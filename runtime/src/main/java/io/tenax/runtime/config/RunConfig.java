@@ -54,7 +54,8 @@ public record RunConfig(
         Management management,
         Tls tls,
         DeviceChoice.Setting device,
-        boolean classArchive) {
+        boolean classArchive,
+        int standby) {
 
     /** How the ring collective's connections are secured: see {@code tenax.ring.tls}. */
     public enum RingSecurity {
@@ -153,6 +154,10 @@ public record RunConfig(
         }
         if (maxNodes < nodes) {
             throw error("tenax.max-nodes", "must be at least tenax.nodes (" + nodes + ")", maxNodes);
+        }
+        int standby = c.getInt("tenax.standby");
+        if (standby < 0) {
+            throw error("tenax.standby", "must be 0 or more", standby);
         }
         String modelName = c.getString("tenax.training.model");
         ModelKind model;
@@ -261,7 +266,7 @@ public record RunConfig(
                 nodeJvmOptions(c), threads, c.getBoolean("tenax.audit"),
                 management(c), new Tls(c.getBoolean("tenax.tls.enabled"), c.getString("tenax.tls.dir").isEmpty()
                         ? runDir.resolve("certs") : Path.of(c.getString("tenax.tls.dir")).toAbsolutePath()),
-                device, c.getBoolean("tenax.node.class-archive"));
+                device, c.getBoolean("tenax.node.class-archive"), standby);
     }
 
     /**
@@ -448,12 +453,18 @@ public record RunConfig(
         return loaded.trainSize();
     }
 
+    /** The node processes {@code tenax train} starts: the run's and its standbys. */
+    public int processes() {
+        return nodes + standby;
+    }
+
     /**
      * The formation's limits. No more ranks than micro-shards can train: nodes beyond that
      * wait as spares.
      */
     public Formation.Limits limits() {
-        int cap = Math.min(maxNodes, training.microShards());
+        // With standbys the world stays at tenax.nodes, so that the standbys wait as spares.
+        int cap = Math.min(standby > 0 ? nodes : maxNodes, training.microShards());
         return new Formation.Limits(Math.min(nodes, cap), Math.min(minNodes, cap), cap, formationGrace.toMillis(), recoveryGrace.toMillis(),
                 checkpoints.every() > 0);
     }

@@ -168,7 +168,7 @@ public final class LocalLauncher {
                 // The nodes start with the control member and wait for its join endpoint: their
                 // JVMs and libtorch load meanwhile.
                 long controlSince = startControl();
-                for (int i = 1; i <= run.nodes(); i++) {
+                for (int i = 1; i <= run.processes(); i++) { // standbys last: the first to register train
                     startNode("node-" + i);
                 }
                 awaitControl(controlSince);
@@ -212,7 +212,8 @@ public final class LocalLauncher {
         if (!device.warning().isEmpty()) {
             display.note("warning: " + device.warning());
         }
-        display.note("run " + run.runId() + ": " + run.nodes() + (run.nodes() == 1 ? " node" : " nodes") + ", "
+        display.note("run " + run.runId() + ": " + run.nodes() + (run.nodes() == 1 ? " node" : " nodes")
+                + (run.standby() > 0 ? " and " + run.standby() + " standby" : "") + ", "
                 + run.training().model().configName() + ", " + run.totalSteps() + " steps of "
                 + run.training().globalBatch() + " samples; logs in " + run.nodesDir());
     }

@@ -186,4 +186,30 @@ class ModelCommandsTest {
         assertThat(noModel.exit()).isEqualTo(2);
         assertThat(noModel.err()).contains("is not a Tenax model");
     }
+
+    @Test
+    void theYoloV5LayerTablesEndInTheReferenceParameterCounts() {
+        // ultralytics/yolov5, models/yolov5n.yaml and yolov5s.yaml: "YOLOv5n summary: 214 layers, 1872157
+        // parameters" and "YOLOv5s summary: 214 layers, 7235389 parameters" (before BatchNorm is fused).
+        Run n = tenax("model", "yolov5n", "--classes", "80");
+        assertThat(n.exit()).isZero();
+        assertThat(n.out().get(n.out().size() - 1)).isEqualTo("parameters: 1872157");
+        assertThat(n.out()).anyMatch(l -> l.matches("\\s+24\\s+\\[17, 20, 23\\]\\s+1\\s+115005\\s+Detect.*"));
+        assertThat(n.out()).anyMatch(l -> l.matches("\\s+9\\s+-1\\s+1\\s+164608\\s+SPPF.*"));
+        Run s = tenax("model", "yolov5s");
+        assertThat(s.out().get(s.out().size() - 1)).isEqualTo("parameters: 7235389");
+        Run three = tenax("model", "yolov5n", "--classes", "3", "--image-size", "128");
+        assertThat(three.out().get(three.out().size() - 1)).isEqualTo("parameters: " + (1872157 - (255 - 24)
+                * (64 + 128 + 256 + 3))); // Detect's three 1x1 heads (with bias) shrink from 3 x 85 outputs to 3 x 8
+    }
+
+    @Test
+    void aModelCommandWithBadInputSaysWhatToFix() {
+        Run unknown = tenax("model", "yolov9");
+        assertThat(unknown.exit()).isEqualTo(2);
+        assertThat(unknown.err()).contains("unknown model 'yolov9'; choose one of: yolov5n, yolov5s, mlp");
+        Run side = tenax("model", "yolov5n", "--image-size", "100");
+        assertThat(side.exit()).isEqualTo(2);
+        assertThat(side.err()).contains("--image-size must be a multiple of 32 for yolov5n (got 100)");
+    }
 }

@@ -55,6 +55,16 @@ class RunConfigTest {
     }
 
     @Test
+    void standbysWaitAsSparesBesideAWorldOfTenaxNodes() {
+        RunConfig run = read("tenax.nodes = 3, tenax.standby = 1");
+        assertThat(run.processes()).isEqualTo(4);
+        assertThat(run.limits().maxNodes()).as("max-nodes is 64, but standbys must not grow the world").isEqualTo(3);
+        assertThat(read("tenax.nodes = 3").limits().maxNodes()).isGreaterThan(3);
+        assertThatThrownBy(() -> read("tenax.standby = -1")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("tenax.standby");
+    }
+
+    @Test
     void theAutoHeapFollowsTheState() {
         assertThat(NodeHeap.forState(2 << 20)).isEqualTo(1024); // small models: the floor
         assertThat(NodeHeap.forState(128L << 20)).isEqualTo(1152); // 512 + 5 x 128
