@@ -320,6 +320,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     return reconfiguration.decideAndAct(state, List.of(), false);
                 })
                 .onCommand(Tick.class, (state, tick) -> {
+                    decisionQueued = false; // this decides too: a DecideNow the stash dropped does not stick
                     if (state.extendableTo(settings.totalSteps())) {
                         return extend(state);
                     }

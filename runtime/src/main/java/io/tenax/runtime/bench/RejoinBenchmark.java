@@ -45,7 +45,7 @@ public final class RejoinBenchmark implements Benchmark {
                     : "off") + ")");
             measure(work, settings, archive, report);
         }
-        progress.println("rejoin: 5 worker kills with a warm standby (tenax.standby = 1)");
+        progress.println("rejoin: 3 worker kills with a warm standby (tenax.standby = 1)");
         settings.put("tenax.standby", 1);
         // Kills 30 s apart: a killed node's restart (about 20 s on two busy cores) is the next standby.
         settings.put("tenax.steps", RecoveryBenchmark.stepsFor(rate, 95));

@@ -71,7 +71,7 @@ public final class ScaleNode {
     }
 
     private static StateSnapshot state(int mb) {
-        float[] values = new float[(int) ((long) mb << 20) / Float.BYTES];
+        float[] values = new float[(int) (((long) mb << 20) / Float.BYTES)];
         Random random = new Random(mb);
         for (int i = 0; i < values.length; i++) {
             values[i] = random.nextFloat();

@@ -277,19 +277,29 @@ public record RunConfig(
     private static List<String> nodeJvmOptions(Config c) {
         List<String> options = new java.util.ArrayList<>(c.getStringList("tenax.node.jvm-options"));
         String heap = c.getString("tenax.node.heap").trim();
-        if (!heap.equals("auto") && !heap.matches("\\d+[kKmMgG]?")) {
-            throw new ConfigError("tenax.node.heap = '" + heap + "' is neither auto nor a heap size like 3g or"
-                    + " 1536m");
+        if (!heap.equals("auto") && (!heap.matches("\\d+[mMgG]") || megabytes(heap) < 256)) {
+            throw new ConfigError("tenax.node.heap = '" + heap + "' is neither auto nor a heap size of at least"
+                    + " 256m, like 3g or 1536m");
         }
-        if (!heap.equals("auto") && options.stream().noneMatch(o -> o.startsWith("-Xmx"))) {
+        if (!heap.equals("auto") && options.stream().noneMatch(RunConfig::setsHeap)) {
             options.add("-Xmx" + heap);
         }
         return List.copyOf(options);
     }
 
+    private static long megabytes(String size) {
+        long n = Long.parseLong(size.substring(0, size.length() - 1));
+        return Character.toLowerCase(size.charAt(size.length() - 1)) == 'g' ? n * 1024 : n;
+    }
+
+    /** Whether a JVM option sets the heap's maximum. */
+    private static boolean setsHeap(String option) {
+        return option.startsWith("-Xmx") || option.startsWith("-XX:MaxHeapSize=");
+    }
+
     /** Whether the node JVMs' heap is left to {@link NodeHeap} ({@code tenax.node.heap = auto}, no {@code -Xmx}). */
     public boolean autoNodeHeap() {
-        return nodeJvmOptions.stream().noneMatch(o -> o.startsWith("-Xmx"));
+        return nodeJvmOptions.stream().noneMatch(RunConfig::setsHeap);
     }
 
     /** {@code tenax.eval.every}: {@code epoch}, {@code 0} or {@code off} (only at the end), or a number of steps. */

@@ -30,7 +30,7 @@ final class AutoHeap {
                         + " (tenax.node.heap = auto, %d ms to size)", run.training().model().configName(),
                         state / 1048576.0, heap, (System.nanoTime() - t0) / 1_000_000));
                 return heap;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError e) {
                 // The nodes will report what is wrong with the model or its data; the heap is the smallest.
                 LOG.warn("cannot size the node heap for {} ({}); using {} MB", run.training().model().configName(),
                         e.toString(), NodeHeap.forState(0));

@@ -14,8 +14,8 @@ import java.util.zip.CRC32C;
  * and verifying each. It is made once per build: the first node JVM started with no archive
  * for this class path writes it when it exits ({@code -XX:ArchiveClassesAtExit}); every JVM
  * started later uses it. The file's name is a checksum of the class path's entries (their
- * paths, sizes and times), so a rebuilt jar gets a new archive and never a stale one. A JVM
- * that cannot map it starts as it would without.
+ * paths, sizes and times) and of the JVM, so a rebuilt jar or another JDK gets a new archive
+ * and never a stale one. A JVM that cannot map it starts as it would without.
  */
 final class ClassArchive {
     private static final AtomicBoolean DUMPING = new AtomicBoolean();
@@ -23,8 +23,12 @@ final class ClassArchive {
     private ClassArchive() {
     }
 
-    /** The JVM options for a member started from this JVM's class path. */
-    static List<String> options() {
+    /**
+     * The JVM options for a member started from this JVM's class path; {@code mayWrite}: it
+     * may be the JVM that writes the archive when there is none yet (a node, which loads the
+     * trainer's classes too).
+     */
+    static List<String> options(boolean mayWrite) {
         Path archive = path();
         if (archive == null) {
             return List.of();
@@ -33,7 +37,7 @@ final class ClassArchive {
             return List.of("-XX:SharedArchiveFile=" + archive, "-Xlog:cds*=off");
         }
         // One JVM of this process writes it; it is complete once that JVM exited.
-        return DUMPING.compareAndSet(false, true) ? List.of("-XX:ArchiveClassesAtExit=" + archive, "-Xlog:cds*=off")
+        return mayWrite && DUMPING.compareAndSet(false, true) ? List.of("-XX:ArchiveClassesAtExit=" + archive, "-Xlog:cds*=off")
                 : List.of();
     }
 
@@ -45,6 +49,9 @@ final class ClassArchive {
             return null;
         }
         CRC32C crc = new CRC32C();
+        // an archive is only good for the JVM that wrote it
+        crc.update((System.getProperty("java.home") + System.getProperty("java.vm.version"))
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (String entry : entries) {
             Path p = Path.of(entry);
             crc.update(p.toAbsolutePath().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));

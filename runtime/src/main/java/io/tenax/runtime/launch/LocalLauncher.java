@@ -146,6 +146,12 @@ public final class LocalLauncher {
             ControlMember.refuseForeignJournal(run);
         }
         DeviceChoice device = chooseDevice();
+        if (device.gpu() && run.standby() > 0) {
+            // A node's GPU is its number modulo the devices: a standby would share one with a rank.
+            throw new io.tenax.runtime.config.ConfigError("tenax.standby = " + run.standby() + " is for CPU runs:"
+                    + " on GPUs a standby would share a device with a rank, and NCCL takes one rank per GPU; set"
+                    + " tenax.standby = 0 or tenax.device = cpu");
+        }
         Files.writeString(run.runDir().resolve("run.conf"), "\n# resolved by the launcher\ntenax.device = "
                 + (device.gpu() ? "gpu" : "cpu") + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
         EventLog events = new EventLog(run.eventsFile());
@@ -494,7 +500,7 @@ public final class LocalLauncher {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(run.nodeJvmOptions());
         if (run.classArchive()) {
-            command.addAll(ClassArchive.options());
+            command.addAll(ClassArchive.options(!name.equals(CONTROL))); // a node's classes are the ones to archive
         }
         if (run.autoNodeHeap()) {
             command.add("-Xmx" + AutoHeap.megabytes(run) + "m");

@@ -52,6 +52,10 @@ class RunConfigTest {
         assertThat(explicit.nodeJvmOptions()).containsExactly("-Xmx2g"); // the option wins
         assertThatThrownBy(() -> read("tenax.node.heap = lots")).isInstanceOf(ConfigError.class)
                 .hasMessageContaining("tenax.node.heap = 'lots'").hasMessageContaining("3g");
+        assertThatThrownBy(() -> read("tenax.node.heap = 512")).as("512 bytes: the JVM would refuse it")
+                .isInstanceOf(ConfigError.class).hasMessageContaining("at least 256m");
+        assertThatThrownBy(() -> read("tenax.node.heap = 128m")).isInstanceOf(ConfigError.class);
+        assertThat(read("tenax.node.jvm-options = [\"-XX:MaxHeapSize=2g\"]").autoNodeHeap()).isFalse();
     }
 
     @Test

@@ -26,7 +26,7 @@ public final class StateSize {
 
     /** The state's bytes for a model built by {@code task}. */
     public static long bytes(TrainingTask task) {
-        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+        try (NDManager manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
             Block block = task.buildBlock();
             block.initialize(manager, DataType.FLOAT32, new Shape(1).addAll(task.sampleShape()));
             long trainable = 0;
