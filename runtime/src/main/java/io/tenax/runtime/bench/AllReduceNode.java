@@ -271,7 +271,8 @@ public final class AllReduceNode {
         return json.append("]").toString();
     }
 
-    private static void connect(Socket socket, int port) throws Exception {
+    /** Connects {@code socket} to a loopback {@code port}, waiting for its listener for up to about 5 s. */
+    static void connect(Socket socket, int port) throws Exception {
         for (int attempt = 0; ; attempt++) {
             try {
                 socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5000);

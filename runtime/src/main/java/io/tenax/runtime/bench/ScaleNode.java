@@ -148,7 +148,7 @@ public final class ScaleNode {
             Future<Socket> accepted = sender.submit(raw::accept);
             Socket toNext = new Socket();
             toNext.setReceiveBufferSize(1 << 22);
-            connect(toNext, rawPorts[(rank + 1) % n]);
+            AllReduceNode.connect(toNext, rawPorts[(rank + 1) % n]);
             toNext.setTcpNoDelay(true);
             toNext.setSendBufferSize(1 << 22);
             Socket fromPrev = accepted.get();
@@ -277,19 +277,5 @@ public final class ScaleNode {
             }
         }
         return used + "," + max + "," + rss;
-    }
-
-    private static void connect(Socket socket, int port) throws Exception {
-        for (int attempt = 0; ; attempt++) {
-            try {
-                socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5000);
-                return;
-            } catch (java.net.ConnectException e) {
-                if (attempt > 100) {
-                    throw e;
-                }
-                Thread.sleep(50);
-            }
-        }
     }
 }
