@@ -231,8 +231,12 @@ final class GenerationRun implements AutoCloseable {
         }
         StateSnapshot snapshot = r.state().commit(id, true);
         long generation = start.generation();
-        return r.writer().offer(id, start.rank(), start.world().size(), snapshot).whenComplete((receipt, error) ->
-                worker.tell(error == null ? new Worker.ShardWritten(generation, receipt)
-                        : new Worker.ShardFailed(generation, id, error)));
+        return r.writer().offer(id, start.rank(), start.world().size(), snapshot).whenComplete((receipt, error) -> {
+            if (error == null) {
+                r.state().written(id);
+            }
+            worker.tell(error == null ? new Worker.ShardWritten(generation, receipt)
+                    : new Worker.ShardFailed(generation, id, error));
+        });
     }
 }

@@ -26,8 +26,8 @@ import java.util.Objects;
  * the whole cursor) and the RNG (training draws no random numbers after initialisation, so the
  * seed is its whole state).
  *
- * <p>The two newest durable commits and the two newest in-memory snapshots stay in memory, so
- * that a generation that resumes from one of them needs no load. A rank that holds none of
+ * <p>The two newest durable commits (more while the store lags: see {@link #written}) and the
+ * two newest in-memory snapshots stay in memory, so that a generation that resumes from one of them needs no load. A rank that holds none of
  * them asks its live peers ({@link StateTransfer}) before it reads the store, and this node's
  * endpoint serves what it holds to its peers. Used on the training thread, except
  * {@link #held}, which the endpoint calls on its own.
@@ -41,6 +41,8 @@ public final class TrainerState {
     public static final String OPTIMIZER_STEP = "optimizer-step";
     public static final String SEED = "seed";
     private static final int KEPT = 2;
+    /** Durable commits held at most, written or not: a store that falls behind costs no more memory. */
+    private static final int MOST = 8;
 
     /** Where {@link #restore} found the state, as the {@code resumed} event reports it. */
     enum Source {
@@ -69,6 +71,7 @@ public final class TrainerState {
     private final StateSnapshot initial;
     private final Deque<Commit> durable = new ArrayDeque<>();
     private final Deque<Commit> snapshots = new ArrayDeque<>();
+    private long newestWrittenStep = -1;
 
     /** {@code endpoint}: where this node's peers ask for state, and how it asks theirs; null for neither. */
     TrainerState(RankTrainer trainer, CheckpointStore store, RingEndpoint endpoint) {
@@ -92,11 +95,36 @@ public final class TrainerState {
         synchronized (this) {
             Deque<Commit> kept = forTheStore ? durable : snapshots;
             kept.addFirst(new Commit(id, state));
-            while (kept.size() > KEPT) {
-                kept.removeLast();
-            }
+            trim(kept);
         }
         return state;
+    }
+
+    /**
+     * Records that this rank's shard of {@code id} is in the store. Until then a durable commit
+     * is kept beyond the usual two: the run commits a checkpoint once every rank has written it,
+     * so while the store lags behind the steps, the newest committed checkpoint is an older one,
+     * and the next generation resumes from it, ideally from memory.
+     */
+    synchronized void written(CheckpointId id) {
+        newestWrittenStep = Math.max(newestWrittenStep, id.step());
+        trim(durable);
+    }
+
+    /**
+     * Drops the oldest commits beyond {@value #KEPT}; of the durable ones, only those older than
+     * the one before this rank's newest written, since a slower rank may not have written that yet.
+     */
+    private void trim(Deque<Commit> kept) {
+        while (kept.size() > MOST || kept.size() > KEPT && (kept != durable || secondOldestStep() < newestWrittenStep)) {
+            kept.removeLast();
+        }
+    }
+
+    private long secondOldestStep() {
+        java.util.Iterator<Commit> oldestFirst = durable.descendingIterator();
+        oldestFirst.next();
+        return oldestFirst.next().id().step();
     }
 
     /** Whether the newest commit of either kind is {@code id} (so taking it again would be a repeat). */
