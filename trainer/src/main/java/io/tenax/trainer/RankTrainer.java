@@ -244,7 +244,7 @@ public final class RankTrainer implements AutoCloseable {
         try (NDManager batch = manager.newSubManager()) {
             NDArray x = task.inputs(batch, true, ids);
             try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray prediction = block.forward(parameterStore, new NDList(x), true).singletonOrThrow();
+                NDList prediction = block.forward(parameterStore, new NDList(x), true);
                 NDArray scaled = task.lossSum(batch, prediction, ids).div(GraphScalars.of(batch, spec.globalBatch()));
                 collector.backward(scaled);
                 lossValue = scaled.getFloat();
@@ -305,7 +305,7 @@ public final class RankTrainer implements AutoCloseable {
             }
             try (NDManager batch = manager.newSubManager()) {
                 NDArray x = task.inputs(batch, false, ids);
-                metric.add(block.forward(parameterStore, new NDList(x), false).singletonOrThrow(), ids);
+                metric.add(block.forward(parameterStore, new NDList(x), false), ids);
             }
         }
         return new Evaluation(metric.name(), metric.value(), metric.others());

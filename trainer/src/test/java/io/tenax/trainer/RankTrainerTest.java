@@ -185,6 +185,26 @@ class RankTrainerTest {
     }
 
     @Test
+    void yolov5nLearnsCrowdedShapesOnThreeLevelsAndReportsBothMaps() throws Exception {
+        TrainingSpec spec = new TrainingSpec(ModelKind.YOLOV5N, "shapes", 7, 256, 32, 16, 2, 0.002f);
+        try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);
+                RankTrainer trainer = new RankTrainer(spec);
+                TcpRingCollective single = TcpRingCollective.connect(endpoint, 1, 0, List.of(endpoint.address()),
+                        Duration.ofSeconds(5))) {
+            assertThat(trainer.task().sampleShape()).isEqualTo(new ai.djl.ndarray.types.Shape(3, 64, 64));
+            float[] initialBuffers = trainer.buffers();
+            List<Float> losses = new ArrayList<>();
+            new TrainingLoop(trainer, List.of(r -> losses.add(r.loss()))).run(single, 0, 1, 0, 80, () -> false);
+            assertThat(average(losses.subList(70, 80))).isLessThan(average(losses.subList(0, 10)) * 0.85f);
+            assertThat(trainer.buffers()).isNotEqualTo(initialBuffers); // the BatchNorms' statistics moved
+            RankTrainer.Evaluation after = trainer.evaluate();
+            assertThat(after.metric()).isEqualTo("mAP@0.5");
+            assertThat(after.value()).isBetween(0.0, 1.0);
+            assertThat(after.others().get("mAP@0.5:0.95")).isBetween(0.0, after.value());
+        }
+    }
+
+    @Test
     void yoloMiniLearnsShapesAndKeepsItsBatchNormStatisticsInTheState() throws Exception {
         TrainingSpec spec = new TrainingSpec(ModelKind.YOLO_MINI, "shapes", 7, 1024, 128, 32, 4, 0.003f);
         try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);

@@ -12,15 +12,18 @@ import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import io.tenax.trainer.GraphScalars;
+import io.tenax.trainer.TrainingSpec;
 import io.tenax.trainer.data.DataPlan;
-import io.tenax.trainer.data.ImageSet;
-import io.tenax.trainer.data.SyntheticDigits;
 import io.tenax.trainer.model.ModelKind;
+import io.tenax.trainer.task.TrainingTask;
+import io.tenax.trainer.task.Tasks;
 import java.util.Locale;
 
 /**
  * The baseline of the runtime-overhead benchmark: DJL's own {@link Trainer} with its Adam,
- * on the same model, data, sample order and batch as a Tenax run, in one process with no
+ * on the same model, data (digits for a classifier, shapes for a detector), loss, sample order
+ * and batch as a Tenax run, in one process with no
  * actors, no collective and no checkpoints.
  *
  * <p>Usage: {@code PlainDjlLoop <model> <train-size> <global-batch> <steps> <learning-rate> <seed>}
@@ -36,16 +39,18 @@ public final class PlainDjlLoop {
         int steps = Integer.parseInt(args[3]);
         float lr = Float.parseFloat(args[4]);
         long seed = Long.parseLong(args[5]);
-        ImageSet train = SyntheticDigits.generate(seed, trainSize, 10).train();
+        String dataset = kind.isDetector() ? TrainingSpec.SHAPES : TrainingSpec.DIGITS;
+        TrainingTask task = Tasks.create(new TrainingSpec(kind, dataset, seed, trainSize, 10, batch, 1, lr));
         DataPlan plan = new DataPlan(trainSize, batch, 1, seed);
         DataPlan.ShardRange all = new DataPlan.ShardRange(0, 1);
         try (Model model = Model.newInstance("plain-" + kind.configName())) {
-            model.setBlock(kind.build(train.numClasses()));
+            model.setBlock(task.buildBlock());
+            // The loss is the task's own, computed below; the config's is never called.
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(lr)).build())
                     .optDevices(new Device[] {Device.cpu()});
             try (Trainer trainer = model.newTrainer(config)) {
-                trainer.initialize(new Shape(1, train.channels(), train.height(), train.width()));
+                trainer.initialize(new Shape(1).addAll(task.sampleShape()));
                 int warmUp = Math.min(50, steps / 5);
                 long started = 0;
                 float loss = 0;
@@ -55,12 +60,10 @@ public final class PlainDjlLoop {
                     }
                     int[] ids = plan.samples(step, all);
                     try (NDManager m = trainer.getManager().newSubManager()) {
-                        NDArray x = m.create(train.gatherFeatures(ids),
-                                new Shape(ids.length, train.channels(), train.height(), train.width()));
-                        NDArray y = m.create(train.gatherLabels(ids), new Shape(ids.length));
+                        NDArray x = task.inputs(m, true, ids);
                         try (GradientCollector collector = trainer.newGradientCollector()) {
-                            NDArray prediction = trainer.forward(new NDList(x)).singletonOrThrow();
-                            NDArray l = trainer.getLoss().evaluate(new NDList(y), new NDList(prediction));
+                            NDList prediction = trainer.forward(new NDList(x));
+                            NDArray l = task.lossSum(m, prediction, ids).div(GraphScalars.of(m, ids.length));
                             collector.backward(l);
                             loss = l.getFloat();
                         }

@@ -1,6 +1,7 @@
 package io.tenax.runtime.bench;
 
 import io.tenax.runtime.launch.ChaosPlan;
+import io.tenax.trainer.model.ModelKind;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -27,21 +28,34 @@ public final class RuntimeOverheadBenchmark implements Benchmark {
     @Override
     public BenchReport run(Path work, PrintStream progress) throws Exception {
         BenchReport report = new BenchReport(name(), List.of("case", "plain DJL steps/s", "tenax steps/s", "ratio"));
-        for (String model : List.of("mlp", "cnn")) {
-            int steps = model.equals("mlp") ? 2500 : 1000;
+        for (String model : List.of("mlp", "cnn", "yolo-mini", "yolov5n")) {
+            boolean detector = ModelKind.fromConfig(model).isDetector();
+            int steps = switch (model) {
+                case "mlp" -> 2500;
+                case "cnn" -> 1000;
+                case "yolo-mini" -> 400;
+                default -> 150;
+            };
+            int size = detector ? 2048 : 12000;
+            int batch = detector ? 32 : 96;
             progress.println("runtime-overhead: " + model + ", plain DJL loop");
-            double plain = BenchProcess.run(PlainDjlLoop.class, List.of(model, "12000", "96",
-                    Integer.toString(steps), "0.002", "42"), work.resolve("plain-" + model + ".log"), 600)
-                    .path("stepsPerSecond").asDouble();
+            double plain = BenchProcess.run(PlainDjlLoop.class, List.of(model, Integer.toString(size),
+                    Integer.toString(batch), Integer.toString(steps), "0.002", "42"), work.resolve("plain-" + model
+                    + ".log"), 600).path("stepsPerSecond").asDouble();
             for (int every : new int[] {0, 10}) {
                 progress.println("runtime-overhead: " + model + ", tenax, checkpoint every " + every);
                 Map<String, Object> s = new LinkedHashMap<>(Map.of("tenax.nodes", 1, "tenax.training.model", model,
-                        "tenax.training.train-size", 12000, "tenax.training.global-batch", 96,
-                        "tenax.training.learning-rate", 0.002, "tenax.steps", steps, "tenax.checkpoint.every", every));
+                        "tenax.training.dataset", detector ? "shapes" : "digits", "tenax.training.train-size", size,
+                        "tenax.training.global-batch", batch, "tenax.training.learning-rate", 0.002,
+                        "tenax.steps", steps, "tenax.checkpoint.every", every));
+                if (detector) {
+                    s.put("tenax.training.micro-shards", 1);
+                    s.put("tenax.training.eval-size", 64);
+                }
                 double tenax = BenchRuns.run(BenchRuns.settings(work, "overhead-" + model, s), ChaosPlan.NONE)
                         .steadyStepsPerSecond();
-                report.row(model + ", batch 96" + (every == 0 ? ", no checkpoints" : ", checkpoint every 10"), plain,
-                        tenax, tenax / plain);
+                report.row(model + ", batch " + batch + (every == 0 ? ", no checkpoints" : ", checkpoint every 10"),
+                        plain, tenax, tenax / plain);
             }
         }
         report.note("plain: DJL's Trainer with DJL's Adam, one process, timed after 50 warm-up steps; tenax: a node"

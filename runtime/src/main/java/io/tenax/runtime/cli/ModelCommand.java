@@ -51,9 +51,7 @@ public final class ModelCommand implements Callable<Integer> {
             try {
                 kind = ModelKind.fromConfig(name);
             } catch (IllegalArgumentException e) {
-                throw new ConfigError("unknown model '" + name + "'; choose one of: yolov5n, yolov5s, "
-                        + String.join(", ", java.util.Arrays.stream(ModelKind.values()).map(ModelKind::configName)
-                        .toList()));
+                throw new ConfigError("unknown model '" + name + "'; choose one of: " + ModelKind.names());
             }
         }
         boolean detector = yolo != null || kind.isDetector();

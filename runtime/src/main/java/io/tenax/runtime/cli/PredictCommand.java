@@ -1,6 +1,7 @@
 package io.tenax.runtime.cli;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.tenax.runtime.config.ConfigError;
@@ -93,11 +94,11 @@ public final class PredictCommand implements Callable<Integer> {
                 }
                 float[] x = channels == 3 ? rgb : grey(rgb, height * width);
                 try (NDManager batch = loaded.manager().newSubManager()) {
-                    NDArray output = loaded.forward(batch.create(x, new Shape(1, channels, height, width)));
+                    NDList output = loaded.forward(batch.create(x, new Shape(1, channels, height, width)));
                     if (detector) {
                         boxes(input, output, info);
                     } else {
-                        classify(input.toString(), output, info);
+                        classify(input.toString(), output.singletonOrThrow(), info);
                     }
                 }
             }
@@ -141,7 +142,7 @@ public final class PredictCommand implements Callable<Integer> {
                 }
             }
             try (NDManager batch = loaded.manager().newSubManager()) {
-                classify(csv + ":" + (n + 1), loaded.forward(batch.create(x, shape)), info);
+                classify(csv + ":" + (n + 1), loaded.forward(batch.create(x, shape)).singletonOrThrow(), info);
             }
         }
     }
@@ -157,10 +158,9 @@ public final class PredictCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%s\t%s\t%.4f%n", input, info.classes().get(best), p[best]);
     }
 
-    private void boxes(Path input, NDArray output, SavedModel.Info info) throws IOException {
-        Shape s = output.getShape();
-        List<Decoder.Detection> found = new Decoder(info.classes().size(), threshold, 0.45f, 100)
-                .decode(output.toFloatArray(), 1, (int) s.get(2), (int) s.get(3)).get(0);
+    private void boxes(Path input, NDList output, SavedModel.Info info) throws IOException {
+        List<Decoder.Detection> found = info.kind().detector(info.classes().size())
+                .decode(output, threshold, 0.45f, 100).get(0);
         BufferedImage image = ImageIO.read(input.toFile());
         int w = image.getWidth();
         int h = image.getHeight();

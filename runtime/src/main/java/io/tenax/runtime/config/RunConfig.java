@@ -171,8 +171,9 @@ public record RunConfig(
         if (imageSize < 8 || imageSize > 1024) {
             throw error("tenax.training.image-size", "must be between 8 and 1024 pixels", imageSize);
         }
-        if (model.isDetector() && imageSize % 8 != 0) {
-            throw error("tenax.training.image-size", "must be a multiple of 8 for " + model.configName(), imageSize);
+        if (imageSize % model.sideMultiple() != 0) {
+            throw error("tenax.training.image-size", "must be a multiple of " + model.sideMultiple() + " for "
+                    + model.configName(), imageSize);
         }
         int trainSize = positive(c, "tenax.training.train-size");
         int evalSize = positive(c, "tenax.training.eval-size");
@@ -442,7 +443,7 @@ public record RunConfig(
     private static void requireModelFits(String dataset, boolean detection, ModelKind model) {
         if (detection != model.isDetector()) {
             throw new ConfigError("tenax.training.dataset (--dataset) " + dataset + " is a "
-                    + (detection ? "detection set: use --model yolo-mini" : "classification set: use --model mlp or cnn")
+                    + (detection ? "detection set: use --model yolo-mini, yolov5n or yolov5s" : "classification set: use --model mlp or cnn")
                     + " (got --model " + model.configName() + ")");
         }
     }

@@ -38,7 +38,7 @@ class CliErrorsTest {
         Result r = tenax("train", "--model", "resnet9000", "--run-dir", tmp.resolve("a").toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.stderr()).containsExactly(
-                "tenax: tenax.training.model (--model) must be one of: mlp, cnn, yolo-mini (got resnet9000)");
+                "tenax: tenax.training.model (--model) must be one of: mlp, cnn, yolo-mini, yolov5n, yolov5s (got resnet9000)");
     }
 
     /** On a host without a GPU (this one, and CI): one line naming what is missing, before any node starts. */

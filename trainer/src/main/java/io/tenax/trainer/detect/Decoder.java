@@ -73,12 +73,13 @@ public final class Decoder {
                     }
                 }
             }
-            out.add(suppress(candidates));
+            out.add(suppress(candidates, nmsIou, maxPerImage));
         }
         return out;
     }
 
-    private List<Detection> suppress(List<Detection> candidates) {
+    /** Class-aware non-maximum suppression: the best {@code maxPerImage} that overlap no better box of their class. */
+    static List<Detection> suppress(List<Detection> candidates, float nmsIou, int maxPerImage) {
         candidates.sort(Comparator.comparingDouble(Detection::score).reversed());
         List<Detection> kept = new ArrayList<>();
         for (Detection d : candidates) {
@@ -99,7 +100,7 @@ public final class Decoder {
         return kept;
     }
 
-    private static float sigmoid(float x) {
+    static float sigmoid(float x) {
         return (float) (1 / (1 + Math.exp(-x)));
     }
 }

@@ -8,10 +8,12 @@ import java.util.List;
 /**
  * Mean average precision at one IoU threshold, accumulated image by image: per class, the
  * detections of all images ranked by score, each matched greedily to an unmatched ground-truth
- * box of its image; AP is the area under the precision envelope over all recall points
- * (the VOC 2010+ rule), and the mean is over classes with at least one ground-truth box.
+ * box of its image; AP is the mean of the precision envelope at the 101 recall points 0,
+ * 0.01, ..., 1 (COCO's interpolation), and the mean is over classes with at least one
+ * ground-truth box.
  */
 public final class MeanAveragePrecision {
+    private static final int RECALL_POINTS = 101;
     private final int numClasses;
     private final double iouThreshold;
     private final List<List<double[]>> ranked = new ArrayList<>(); // per class: {score, truePositive}
@@ -115,11 +117,18 @@ public final class MeanAveragePrecision {
             precision[i] = Math.max(precision[i], precision[i + 1]);
         }
         double ap = 0;
-        double lastRecall = 0;
-        for (int i = 0; i < n; i++) {
-            ap += (recall[i] - lastRecall) * precision[i];
-            lastRecall = recall[i];
+        int at = 0;
+        for (int r = 0; r < RECALL_POINTS; r++) {
+            double threshold = r / (double) (RECALL_POINTS - 1);
+            while (at < n && recall[at] < threshold - 1e-12) {
+                at++;
+            }
+            if (at == n) {
+                break; // recall never reaches this point: precision 0 from here on
+            }
+            ap += precision[at];
         }
+        ap /= RECALL_POINTS;
         return ap;
     }
 }

@@ -8,6 +8,11 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.pooling.Pool;
 import ai.djl.ndarray.types.Shape;
+import io.tenax.trainer.detect.Detector;
+import io.tenax.trainer.detect.YoloMini;
+import io.tenax.trainer.detect.YoloMiniDetector;
+import io.tenax.trainer.detect.YoloV5;
+import io.tenax.trainer.detect.YoloV5Detector;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -46,24 +51,59 @@ public enum ModelKind {
                     .add(Linear.builder().setUnits(numClasses).build());
         }
     },
-    /** The YOLO-style detector {@link io.tenax.trainer.detect.YoloMini}. */
+    /** The YOLO-style detector {@link YoloMini}. */
     YOLO_MINI {
         @Override
         public Block build(int numClasses) {
-            return io.tenax.trainer.detect.YoloMini.build(numClasses);
+            return YoloMini.build(numClasses);
         }
 
         @Override
-        public boolean isDetector() {
-            return true;
+        public Detector detector(int numClasses) {
+            return new YoloMiniDetector(numClasses);
+        }
+    },
+    /** {@link YoloV5} at the depth and width multiples of {@code yolov5n.yaml}: 0.33 and 0.25. */
+    YOLOV5N {
+        @Override
+        public Block build(int numClasses) {
+            return YoloV5.build(YoloV5.Size.N, numClasses);
+        }
+
+        @Override
+        public Detector detector(int numClasses) {
+            return new YoloV5Detector(numClasses);
+        }
+    },
+    /** {@link YoloV5} at the depth and width multiples of {@code yolov5s.yaml}: 0.33 and 0.50. */
+    YOLOV5S {
+        @Override
+        public Block build(int numClasses) {
+            return YoloV5.build(YoloV5.Size.S, numClasses);
+        }
+
+        @Override
+        public Detector detector(int numClasses) {
+            return new YoloV5Detector(numClasses);
         }
     };
 
     public abstract Block build(int numClasses);
 
+    /** The detector's head (loss and decoding) for {@code numClasses}; null for a classifier. */
+    public Detector detector(int numClasses) {
+        return null;
+    }
+
     /** Whether the model detects boxes rather than classifying whole samples. */
     public boolean isDetector() {
-        return false;
+        return detector(1) != null;
+    }
+
+    /** What image sides must be a multiple of: the detector's largest stride, else 1. */
+    public int sideMultiple() {
+        Detector head = detector(1);
+        return head == null ? 1 : head.stride();
     }
 
     /** The configuration name, e.g. {@code mlp} or {@code yolo-mini}. */

@@ -216,15 +216,15 @@ public final class SavedModel {
             return model.getNDManager();
         }
 
-        /** The model's output for a batch {@code (N, C, H, W)}: logits, or the detector's grid. */
-        public NDArray forward(NDArray batch) {
+        /** The model's outputs for a batch {@code (N, C, H, W)}: logits, or the detector's grids. */
+        public NDList forward(NDArray batch) {
             Shape expected = new Shape(info.inputShape().stream().mapToLong(Long::longValue).toArray());
             Shape given = batch.getShape().slice(1);
             if (!given.equals(expected)) {
                 throw new IllegalArgumentException("this model takes inputs of shape " + expected + " (C, H, W), not "
                         + given);
             }
-            return model.getBlock().forward(parameters, new NDList(batch), false).singletonOrThrow();
+            return model.getBlock().forward(parameters, new NDList(batch), false);
         }
 
         @Override

@@ -53,9 +53,9 @@ public final class ClassificationTask implements TrainingTask {
     }
 
     @Override
-    public NDArray lossSum(NDManager manager, NDArray prediction, int[] ids) {
+    public NDArray lossSum(NDManager manager, NDList prediction, int[] ids) {
         NDArray labels = manager.create(train.gatherLabels(ids), new Shape(ids.length));
-        return loss.evaluate(new NDList(labels), new NDList(prediction)).mul(GraphScalars.of(manager, ids.length));
+        return loss.evaluate(new NDList(labels), prediction).mul(GraphScalars.of(manager, ids.length));
     }
 
     @Override
@@ -70,8 +70,8 @@ public final class ClassificationTask implements TrainingTask {
             }
 
             @Override
-            public void add(NDArray prediction, int[] ids) {
-                long[] predicted = prediction.argMax(1).toLongArray();
+            public void add(NDList prediction, int[] ids) {
+                long[] predicted = prediction.singletonOrThrow().argMax(1).toLongArray();
                 for (int i = 0; i < ids.length; i++) {
                     if (predicted[i] == eval.label(ids[i])) {
                         correct++;

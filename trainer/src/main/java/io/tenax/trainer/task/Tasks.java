@@ -27,15 +27,18 @@ public final class Tasks {
             }
             case TrainingSpec.SHAPES -> {
                 requireDetector(model, "shapes");
-                SyntheticShapes.Splits s = SyntheticShapes.generate(spec.seed(), spec.trainSize(), spec.evalSize());
-                return new DetectionTask(s.train(), s.eval());
+                // YOLOv5 has five levels of stride 2 and wants a harder set than yolo-mini's.
+                SyntheticShapes.Splits s = model == ModelKind.YOLO_MINI
+                        ? SyntheticShapes.generate(spec.seed(), spec.trainSize(), spec.evalSize())
+                        : SyntheticShapes.generateCrowded(spec.seed(), spec.trainSize(), spec.evalSize());
+                return new DetectionTask(model, s.train(), s.eval());
             }
             default -> {
                 DatasetLoader.Loaded loaded = DatasetLoader.load(Path.of(spec.dataset()), spec.imageSize(),
                         spec.seed());
                 if (loaded instanceof DatasetLoader.Detection d) {
                     requireDetector(model, spec.dataset());
-                    return new DetectionTask(d.train(), d.eval());
+                    return new DetectionTask(model, d.train(), d.eval());
                 }
                 DatasetLoader.Classification c = (DatasetLoader.Classification) loaded;
                 requireClassifier(model, spec.dataset());
@@ -58,7 +61,7 @@ public final class Tasks {
     private static void requireDetector(ModelKind model, String dataset) {
         if (!model.isDetector()) {
             throw new IllegalArgumentException(dataset + " is a detection set and " + model.configName()
-                    + " a classifier: use --model yolo-mini");
+                    + " a classifier: use --model yolo-mini, yolov5n or yolov5s");
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.tenax.trainer.task;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.ndarray.types.Shape;
@@ -23,8 +24,8 @@ public interface TrainingTask {
     /** The model's input for samples {@code ids} of a split, as one batch. */
     NDArray inputs(NDManager manager, boolean train, int[] ids);
 
-    /** The loss of training samples {@code ids}, summed over them: a scalar. */
-    NDArray lossSum(NDManager manager, NDArray prediction, int[] ids);
+    /** The loss of training samples {@code ids}, summed over them: a scalar. {@code prediction}: the model's outputs. */
+    NDArray lossSum(NDManager manager, NDList prediction, int[] ids);
 
     /** The classes' names, in the order of the model's outputs. */
     java.util.List<String> classNames();
@@ -37,8 +38,8 @@ public interface TrainingTask {
         /** e.g. {@code accuracy} or {@code mAP@0.5}. */
         String name();
 
-        /** Adds the model's output for held-out samples {@code ids}. */
-        void add(NDArray prediction, int[] ids);
+        /** Adds the model's outputs for held-out samples {@code ids}. */
+        void add(NDList prediction, int[] ids);
 
         double value();
 

@@ -35,8 +35,9 @@ class MeanAveragePrecisionTest {
         // the second image: one hit, then the same box again
         map.add(List.of(det(0, 0.5f, 0.5f, 0.2f, 0.2f, 0.8f), det(0, 0.5f, 0.5f, 0.2f, 0.2f, 0.7f)),
                 new float[][] {{0, 0.5f, 0.5f, 0.2f, 0.2f}});
-        // ranked: miss (0.9), hit (0.8), duplicate (0.7); recall reaches 0.5 at precision 0.5
-        assertThat(map.value()).isCloseTo(0.25, within(1e-9));
+        // ranked: miss (0.9), hit (0.8), duplicate (0.7); recall reaches 0.5 at precision 0.5, so 51 of
+        // the 101 recall points 0, 0.01, ..., 1 have precision 0.5 and the rest 0
+        assertThat(map.value()).isCloseTo(51 * 0.5 / 101, within(1e-9));
     }
 
     @Test

@@ -57,7 +57,7 @@ class SavedModelTest {
                         new NDList(task.inputs(manager, false, ids)), false).singletonOrThrow();
                 assertThat(logits.getShape().getShape()).containsExactly(size, 10);
                 TrainingTask.Metric metric = task.newMetric();
-                metric.add(logits, ids);
+                metric.add(new NDList(logits), ids);
                 assertThat(metric.value()).as("plain DJL predicts what Tenax evaluated").isEqualTo(tenax.value());
             }
         }
