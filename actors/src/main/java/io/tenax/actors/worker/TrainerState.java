@@ -41,8 +41,11 @@ public final class TrainerState {
     public static final String OPTIMIZER_STEP = "optimizer-step";
     public static final String SEED = "seed";
     private static final int KEPT = 2;
-    /** Durable commits held at most, written or not: a store that falls behind costs no more memory. */
-    private static final int MOST = 8;
+    /**
+     * Durable commits held at most, written or not: one more than {@link #KEPT}, so that a store
+     * one checkpoint behind costs one more copy of the state and a store further behind no more.
+     */
+    private static final int MOST = 3;
 
     /** Where {@link #restore} found the state, as the {@code resumed} event reports it. */
     enum Source {
