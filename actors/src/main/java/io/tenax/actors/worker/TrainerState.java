@@ -27,7 +27,8 @@ import java.util.Objects;
  * seed is its whole state).
  *
  * <p>The two newest durable commits (more while the store lags: see {@link #written}) and the
- * two newest in-memory snapshots stay in memory, so that a generation that resumes from one of them needs no load. A rank that holds none of
+ * two newest in-memory snapshots stay in memory, so that a generation that resumes from one
+ * of them needs no load. A rank that holds none of
  * them asks its live peers ({@link StateTransfer}) before it reads the store, and this node's
  * endpoint serves what it holds to its peers. Used on the training thread, except
  * {@link #held}, which the endpoint calls on its own.
@@ -119,7 +120,8 @@ public final class TrainerState {
      * the one before this rank's newest written, since a slower rank may not have written that yet.
      */
     private void trim(Deque<Commit> kept) {
-        while (kept.size() > MOST || kept.size() > KEPT && (kept != durable || secondOldestStep() < newestWrittenStep)) {
+        while (kept.size() > MOST
+                || kept.size() > KEPT && (kept != durable || secondOldestStep() < newestWrittenStep)) {
             kept.removeLast();
         }
     }

@@ -40,27 +40,20 @@ public final class ModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        YoloV5.Size yolo = null;
-        for (YoloV5.Size s : YoloV5.Size.values()) {
-            if (s.configName().equals(name)) {
-                yolo = s;
-            }
+        ModelKind kind;
+        try {
+            kind = ModelKind.fromConfig(name);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("unknown model '" + name + "'; choose one of: " + ModelKind.names());
         }
-        ModelKind kind = null;
-        if (yolo == null) {
-            try {
-                kind = ModelKind.fromConfig(name);
-            } catch (IllegalArgumentException e) {
-                throw new ConfigError("unknown model '" + name + "'; choose one of: " + ModelKind.names());
-            }
-        }
-        boolean detector = yolo != null || kind.isDetector();
-        int n = classes != null ? classes : yolo != null ? 80 : detector ? 3 : 10;
-        int side = imageSize != null ? imageSize : yolo != null ? 640 : detector ? 64 : 28;
+        boolean yolo = kind == ModelKind.YOLOV5N || kind == ModelKind.YOLOV5S;
+        boolean detector = kind.isDetector();
+        int n = classes != null ? classes : yolo ? 80 : detector ? 3 : 10;
+        int side = imageSize != null ? imageSize : yolo ? 640 : detector ? 64 : 28;
         if (n < 1) {
             throw new ConfigError("--classes must be at least 1 (got " + n + ")");
         }
-        int multiple = yolo != null ? YoloV5.STRIDES[YoloV5.STRIDES.length - 1] : detector ? 8 : 4;
+        int multiple = detector ? kind.sideMultiple() : 4;
         if (side < multiple || side % multiple != 0) {
             throw new ConfigError("--image-size must be a multiple of " + multiple + " for " + name + " (got " + side
                     + ")");
@@ -69,14 +62,12 @@ public final class ModelCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
             PrintStream out = System.out;
             long total;
-            if (yolo != null) {
-                YoloV5.Net net = YoloV5.build(yolo, n);
-                net.initialize(manager, DataType.FLOAT32, input);
+            Block block = kind.build(n);
+            block.initialize(manager, DataType.FLOAT32, input);
+            if (block instanceof YoloV5.Net net) {
                 total = table(out, net.layers().stream().map(l -> new Row(l.index(), l.from(), l.repeats(),
                         l.module(), l.arguments(), l.block())).toList());
             } else {
-                Block block = kind.build(n);
-                block.initialize(manager, DataType.FLOAT32, input);
                 List<Row> rows = new ArrayList<>();
                 int i = 0;
                 for (Pair<String, Block> child : block.getChildren()) {
