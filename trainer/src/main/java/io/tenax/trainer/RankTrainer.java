@@ -16,7 +16,8 @@ import ai.djl.util.Pair;
 import io.tenax.trainer.collective.Collective;
 import io.tenax.trainer.data.DataPlan;
 import io.tenax.trainer.data.DataPlan.ShardRange;
-import io.tenax.trainer.optim.Adam;
+import io.tenax.trainer.optim.Ema;
+import io.tenax.trainer.optim.Optimizer;
 import io.tenax.trainer.task.Tasks;
 import io.tenax.trainer.task.TrainingTask;
 import java.nio.ByteBuffer;
@@ -27,13 +28,15 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
  * One rank's model, data and optimizer. A step computes the gradient of the rank's share of
  * the global batch, sums it with every other rank's through a {@link Collective}, and applies
- * the same Adam update on every rank.
+ * the same optimizer update (Adam or SGD) on every rank.
  *
  * <p>The trainable parameters live twice: in DJL tensors for forward and backward, and in one
  * flat Java array that the optimizer updates and writes back through zero-copy views. Each
@@ -44,6 +47,9 @@ import java.util.Objects;
  * each forward pass's change to them, weighted by its share of the global batch, travels
  * with the gradient, and every rank applies the summed change. A rank's own forward passes
  * never leave a trace in them.
+ *
+ * <p>With an EMA of the weights ({@link TrainingSpec.Recipe#ema()}), evaluation and the saved
+ * model use the average, and the average is part of the state ({@link #optimizerState()}).
  *
  * <p>In deterministic mode every micro-shard gets its own forward and backward pass and the
  * micro-shards' vectors are summed in micro-shard order ({@link Collective#orderedSum}), so
@@ -82,7 +88,9 @@ public final class RankTrainer implements AutoCloseable {
     private long lastCollectiveNanos;
     private float[][] terms = new float[0][];
     private final float[] zeros; // as long as the largest tensor, to clear gradients without allocating
-    private final Adam optimizer;
+    private final Optimizer optimizer;
+    /** The weights' moving average; null without one. */
+    private final Ema ema;
 
     public RankTrainer(TrainingSpec spec) {
         this(spec, Tasks.create(spec));
@@ -137,7 +145,9 @@ public final class RankTrainer implements AutoCloseable {
         read(trainableViews, flatParameters);
         read(bufferViews, flatBuffers);
         checkViewsWriteThrough();
-        this.optimizer = new Adam(trainable, spec.learningRate());
+        TrainingSpec.Recipe recipe = spec.recipe();
+        this.optimizer = recipe.optimizer().create(trainable, spec.learningRate(), recipe.momentum());
+        this.ema = recipe.ema() ? new Ema(recipe.emaDecay(), recipe.emaTau(), flatParameters, flatBuffers) : null;
         this.decayed = new boolean[trainable];
         int at = 0;
         for (Parameter parameter : trainables) { // weights decay; biases and normalisation's gamma and beta do not
@@ -183,11 +193,12 @@ public final class RankTrainer implements AutoCloseable {
      * any rank asked ({@link #pauseAgreed()}), and all stop at the same step boundary.
      */
     public float step(long step, ShardRange shards, Collective collective, boolean requestPause) {
+        int epoch = plan.epochOf(step);
         if (spec.deterministic()) {
             ensureTerms(shards.count());
             for (int s = 0; s < shards.count(); s++) {
                 int shard = shards.from() + s;
-                computeTerm(plan.samples(step, new ShardRange(shard, shard + 1)), terms[s]);
+                computeTerm(epoch, plan.samples(step, new ShardRange(shard, shard + 1)), terms[s]);
             }
             if (shards.count() > 0) {
                 terms[0][pauseSlot] = requestPause ? 1f : 0f;
@@ -196,7 +207,7 @@ public final class RankTrainer implements AutoCloseable {
             collective.orderedSum(terms, shards.count(), reduced);
             lastCollectiveNanos = System.nanoTime() - began;
         } else {
-            computeTerm(plan.samples(step, shards), reduced);
+            computeTerm(epoch, plan.samples(step, shards), reduced);
             reduced[pauseSlot] = requestPause ? 1f : 0f;
             long began = System.nanoTime();
             collective.allReduceSum(reduced);
@@ -210,6 +221,9 @@ public final class RankTrainer implements AutoCloseable {
             flatBuffers[i] += reduced[flatParameters.length + i];
         }
         writeBuffers();
+        if (ema != null) {
+            ema.update(flatParameters, flatBuffers, optimizer.stepCount());
+        }
         return reduced[lossSlot];
     }
 
@@ -235,17 +249,17 @@ public final class RankTrainer implements AutoCloseable {
     }
 
     /** Fills {@code out} with the gradient, the weighted buffer change and the loss of {@code ids}. */
-    private void computeTerm(int[] ids, float[] out) {
+    private void computeTerm(int epoch, int[] ids, float[] out) {
         if (ids.length == 0) {
             Arrays.fill(out, 0f);
             return;
         }
         float lossValue;
         try (NDManager batch = manager.newSubManager()) {
-            NDArray x = task.inputs(batch, true, ids);
+            TrainingTask.Batch samples = task.trainingBatch(batch, epoch, ids);
             try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDList prediction = block.forward(parameterStore, new NDList(x), true);
-                NDArray scaled = task.lossSum(batch, prediction, ids).div(GraphScalars.of(batch, spec.globalBatch()));
+                NDList prediction = block.forward(parameterStore, new NDList(samples.inputs()), true);
+                NDArray scaled = samples.lossSum(prediction).div(GraphScalars.of(batch, spec.globalBatch()));
                 collector.backward(scaled);
                 lossValue = scaled.getFloat();
             }
@@ -292,8 +306,42 @@ public final class RankTrainer implements AutoCloseable {
         out[pauseSlot] = 0f;
     }
 
-    /** The held-out metric of the current parameters. */
+    /** The held-out metric of the current parameters, or of their EMA where the run keeps one. */
     public Evaluation evaluate() {
+        try {
+            return withEvaluatedWeights(this::evaluateLive);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // evaluating does no I/O
+        }
+    }
+
+    private interface WeightsAction<T> {
+        T run() throws java.io.IOException;
+    }
+
+    /**
+     * Runs {@code action} with the EMA's weights in the model's tensors, where the run keeps an
+     * EMA, and puts the trained weights back after it.
+     */
+    private <T> T withEvaluatedWeights(WeightsAction<T> action) throws java.io.IOException {
+        if (ema == null) {
+            return action.run();
+        }
+        write(ema.parameters(), trainableViews);
+        write(ema.buffers(), bufferViews);
+        if (staged) {
+            push(trainableViews, trainableArrays);
+            push(bufferViews, bufferArrays);
+        }
+        try {
+            return action.run();
+        } finally {
+            writeParameters();
+            writeBuffers();
+        }
+    }
+
+    private Evaluation evaluateLive() {
         TrainingTask.Metric metric = task.newMetric();
         int size = task.size(false);
         int batchSize = 250;
@@ -326,15 +374,18 @@ public final class RankTrainer implements AutoCloseable {
     }
 
     /**
-     * Writes the model's parameters in DJL's own format ({@code Model.save}) as
-     * {@code dir/NAME-0000.params}; {@code dir} must not hold a model yet.
+     * Writes the model's parameters (the EMA's, where the run keeps one) in DJL's own format
+     * ({@code Model.save}) as {@code dir/NAME-0000.params}; {@code dir} must not hold a model yet.
      */
     public void saveParameters(java.nio.file.Path dir, String name) throws java.io.IOException {
-        if (staged) {
-            push(trainableViews, trainableArrays);
-            push(bufferViews, bufferArrays);
-        }
-        model.save(dir, name);
+        withEvaluatedWeights(() -> {
+            if (staged) {
+                push(trainableViews, trainableArrays);
+                push(bufferViews, bufferArrays);
+            }
+            model.save(dir, name);
+            return null;
+        });
     }
 
     /** What the run trains on: the task builds the block and reads the held-out split. */
@@ -352,27 +403,69 @@ public final class RankTrainer implements AutoCloseable {
         return flatBuffers.clone();
     }
 
-    /** A deep copy of the optimizer's state. */
-    public Adam.State optimizerState() {
-        return optimizer.snapshot();
+    /**
+     * A deep copy of what the next steps depend on besides the parameters and buffers: the
+     * optimizer's sections and step count, and the EMA's weights ({@link Ema#PARAMETERS},
+     * {@link Ema#BUFFERS}) where the run keeps one.
+     */
+    public Optimizer.State optimizerState() {
+        Optimizer.State state = optimizer.snapshot();
+        if (ema == null) {
+            return state;
+        }
+        Map<String, float[]> sections = new LinkedHashMap<>(state.sections());
+        sections.put(Ema.PARAMETERS, ema.parameters().clone());
+        sections.put(Ema.BUFFERS, ema.buffers().clone());
+        return new Optimizer.State(state.step(), sections);
     }
 
     /**
      * Replaces the whole training state: parameters and buffers (written into the model's
-     * tensors) and optimizer. After this the trainer continues exactly as the one the state
-     * came from.
+     * tensors), optimizer and EMA. After this the trainer continues exactly as the one the
+     * state came from.
      */
-    public void restore(float[] parameters, float[] buffers, Adam.State optimizerState) {
-        if (parameters.length != flatParameters.length || buffers.length != flatBuffers.length) {
-            throw new IllegalArgumentException("state has " + parameters.length + " parameters and "
-                    + buffers.length + " buffer values, this " + spec.model().configName() + " has "
-                    + flatParameters.length + " and " + flatBuffers.length);
+    public void restore(float[] parameters, float[] buffers, Optimizer.State optimizerState) {
+        checkSizes(parameters, buffers);
+        if (ema != null) {
+            float[] p = optimizerState.sections().get(Ema.PARAMETERS);
+            float[] b = optimizerState.sections().get(Ema.BUFFERS);
+            if (p == null || b == null) {
+                throw new IllegalArgumentException("the state holds no EMA of the weights, and this run keeps one:"
+                        + " it was saved by a run without one; set tenax.training.ema = off to resume it");
+            }
+            ema.set(p, b);
+        } else if (optimizerState.sections().containsKey(Ema.PARAMETERS)) {
+            throw new IllegalArgumentException("the state holds an EMA of the weights, and this run keeps none:"
+                    + " set tenax.training.ema = on to resume it");
         }
         optimizer.restore(optimizerState);
         System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
         System.arraycopy(buffers, 0, flatBuffers, 0, buffers.length);
         writeParameters();
         writeBuffers();
+    }
+
+    /**
+     * Makes {@code parameters} and {@code buffers} the model's, and its EMA's where the run
+     * keeps one, leaving the optimizer as it is: the start of a fine-tuning run.
+     */
+    public void initialise(float[] parameters, float[] buffers) {
+        checkSizes(parameters, buffers);
+        System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
+        System.arraycopy(buffers, 0, flatBuffers, 0, buffers.length);
+        if (ema != null) {
+            ema.set(parameters, buffers);
+        }
+        writeParameters();
+        writeBuffers();
+    }
+
+    private void checkSizes(float[] parameters, float[] buffers) {
+        if (parameters.length != flatParameters.length || buffers.length != flatBuffers.length) {
+            throw new IllegalArgumentException("state has " + parameters.length + " parameters and "
+                    + buffers.length + " buffer values, this " + spec.model().configName() + " has "
+                    + flatParameters.length + " and " + flatBuffers.length);
+        }
     }
 
     private void writeParameters() {
@@ -403,11 +496,19 @@ public final class RankTrainer implements AutoCloseable {
         }
     }
 
-    /** SHA-256 of the parameters' and buffers' bytes: equal digests mean bitwise-equal replicas. */
+    /**
+     * SHA-256 of the parameters' and buffers' bytes, and the EMA's where the run keeps one:
+     * equal digests mean bitwise-equal replicas.
+     */
     public String parameterDigest() {
-        ByteBuffer bytes = ByteBuffer.allocate((flatParameters.length + flatBuffers.length) * Float.BYTES)
+        int averaged = ema == null ? 0 : flatParameters.length + flatBuffers.length;
+        ByteBuffer bytes = ByteBuffer.allocate((flatParameters.length + flatBuffers.length + averaged) * Float.BYTES)
                 .order(ByteOrder.LITTLE_ENDIAN);
         bytes.asFloatBuffer().put(flatParameters).put(flatBuffers);
+        if (ema != null) {
+            bytes.asFloatBuffer().position(flatParameters.length + flatBuffers.length).put(ema.parameters())
+                    .put(ema.buffers());
+        }
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes.array()));
         } catch (NoSuchAlgorithmException e) {

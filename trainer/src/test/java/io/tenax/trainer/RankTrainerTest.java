@@ -185,6 +185,43 @@ class RankTrainerTest {
     }
 
     @Test
+    void theYolov5RecipeOfSgdEmaAndAugmentationResumesBitwiseAndEvaluatesTheAverage() throws Exception {
+        TrainingSpec spec = new TrainingSpec(ModelKind.YOLO_MINI, "shapes", 7, 256, 32, 16, 4, 0.001f)
+                .withRecipe(new TrainingSpec.Recipe(io.tenax.trainer.optim.Optimizer.Kind.SGD, 0.937f, 0.99f, 5f,
+                        io.tenax.trainer.data.Augmentation.YOLOV5));
+        try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);
+                RankTrainer trainer = new RankTrainer(spec);
+                TcpRingCollective single = TcpRingCollective.connect(endpoint, 1, 0, List.of(endpoint.address()),
+                        Duration.ofSeconds(5))) {
+            assertThat(io.tenax.trainer.model.StateSize.bytes(spec)).as("momentum, and the EMA's copy of both")
+                    .isEqualTo((3L * trainer.parameterCount() + 2L * trainer.buffers().length) * Float.BYTES);
+            TrainingLoop loop = new TrainingLoop(trainer, List.of());
+            loop.run(single, 0, 1, 0, 20, () -> false); // 16 steps an epoch: the augmentation's epoch changes
+            var saved = trainer.optimizerState();
+            assertThat(trainer.parameters()).as("SGD at this rate stays finite").doesNotContain(Float.NaN);
+            assertThat(saved.sections().keySet()).containsExactly("sgd.momentum", "ema.parameters", "ema.buffers");
+            assertThat(saved.sections().get("ema.parameters")).isNotEqualTo(trainer.parameters());
+            float[] params = trainer.parameters();
+            float[] buffers = trainer.buffers();
+            String before = trainer.parameterDigest();
+            trainer.evaluate();
+            assertThat(trainer.parameterDigest()).as("evaluating the average puts the weights back")
+                    .isEqualTo(before);
+            loop.run(single, 0, 1, 20, 30, () -> false);
+            String straight = trainer.parameterDigest();
+            loop.run(single, 0, 1, 30, 33, () -> false); // work that a failure throws away
+            trainer.restore(params, buffers, saved);
+            loop.run(single, 0, 1, 20, 30, () -> false);
+            assertThat(trainer.parameterDigest()).isEqualTo(straight);
+
+            var withoutEma = new io.tenax.trainer.optim.Optimizer.State(saved.step(),
+                    java.util.Map.of("sgd.momentum", saved.sections().get("sgd.momentum")));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> trainer.restore(params, buffers, withoutEma))
+                    .hasMessageContaining("no EMA").hasMessageContaining("tenax.training.ema = off");
+        }
+    }
+
+    @Test
     void yolov5nLearnsCrowdedShapesOnThreeLevelsAndReportsBothMaps() throws Exception {
         TrainingSpec spec = new TrainingSpec(ModelKind.YOLOV5N, "shapes", 7, 256, 32, 16, 2, 0.002f);
         try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);

@@ -8,7 +8,7 @@ import io.tenax.checkpoint.StateSnapshot;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.collective.RingEndpoint;
 import io.tenax.trainer.collective.StateTransfer;
-import io.tenax.trainer.optim.Adam;
+import io.tenax.trainer.optim.Optimizer;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -21,7 +21,8 @@ import java.util.Objects;
 /**
  * A trainer's saved state, after Horovod's elastic state: {@link #commit} copies it to host
  * memory, {@link #restore} brings the trainer back to a commit. One handler per kind of state:
- * the parameters, the BatchNorm statistics, the optimizer's moments and step, the data cursor
+ * the parameters, the BatchNorm statistics, the optimizer's state and step (with the EMA of the
+ * weights where the run keeps one), the data cursor
  * (the next global step: the sample order is a pure function of seed and epoch, so the step is
  * the whole cursor) and the RNG (training draws no random numbers after initialisation, so the
  * seed is its whole state).
@@ -36,8 +37,6 @@ import java.util.Objects;
 public final class TrainerState {
     public static final String PARAMETERS = "parameters";
     public static final String BUFFERS = "buffers";
-    public static final String ADAM_M = "adam.m";
-    public static final String ADAM_V = "adam.v";
     public static final String NEXT_STEP = "next-step";
     public static final String OPTIMIZER_STEP = "optimizer-step";
     public static final String SEED = "seed";
@@ -205,8 +204,7 @@ public final class TrainerState {
             throw new IllegalArgumentException("checkpoint was trained with seed " + state.scalar(SEED)
                     + ", this run uses " + trainer.spec().seed());
         }
-        trainer.restore(state.section(PARAMETERS), state.section(BUFFERS), new Adam.State(
-                state.scalar(OPTIMIZER_STEP), state.section(ADAM_M), state.section(ADAM_V)));
+        restoreInto(trainer, state);
         if (state.scalar(NEXT_STEP) != expectedStep) {
             throw new IllegalStateException(from + " resumes at step " + state.scalar(NEXT_STEP) + ", not "
                     + expectedStep);
@@ -261,14 +259,25 @@ public final class TrainerState {
         return state;
     }
 
+    /**
+     * Brings {@code trainer} to checkpoint state {@code state}: its parameters and buffers, and
+     * every other section as the optimizer's state.
+     */
+    public static void restoreInto(RankTrainer trainer, StateSnapshot state) {
+        Map<String, float[]> optimizer = new LinkedHashMap<>(state.sections());
+        optimizer.remove(PARAMETERS);
+        optimizer.remove(BUFFERS);
+        trainer.restore(state.section(PARAMETERS), state.section(BUFFERS), new Optimizer.State(
+                state.scalar(OPTIMIZER_STEP), optimizer));
+    }
+
     private StateSnapshot capture(long nextStep) {
-        Adam.State adam = trainer.optimizerState();
+        Optimizer.State optimizer = trainer.optimizerState();
         Map<String, float[]> sections = new LinkedHashMap<>();
         sections.put(PARAMETERS, trainer.parameters());
         sections.put(BUFFERS, trainer.buffers());
-        sections.put(ADAM_M, adam.m());
-        sections.put(ADAM_V, adam.v());
-        return new StateSnapshot(sections, Map.of(NEXT_STEP, nextStep, OPTIMIZER_STEP, adam.step(),
+        sections.putAll(optimizer.sections());
+        return new StateSnapshot(sections, Map.of(NEXT_STEP, nextStep, OPTIMIZER_STEP, optimizer.step(),
                 SEED, trainer.spec().seed()));
     }
 }

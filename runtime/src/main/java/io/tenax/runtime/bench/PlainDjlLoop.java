@@ -60,10 +60,10 @@ public final class PlainDjlLoop {
                     }
                     int[] ids = plan.samples(step, all);
                     try (NDManager m = trainer.getManager().newSubManager()) {
-                        NDArray x = task.inputs(m, true, ids);
+                        TrainingTask.Batch samples = task.trainingBatch(m, plan.epochOf(step), ids);
                         try (GradientCollector collector = trainer.newGradientCollector()) {
-                            NDList prediction = trainer.forward(new NDList(x));
-                            NDArray l = task.lossSum(m, prediction, ids).div(GraphScalars.of(m, ids.length));
+                            NDList prediction = trainer.forward(new NDList(samples.inputs()));
+                            NDArray l = samples.lossSum(prediction).div(GraphScalars.of(m, ids.length));
                             collector.backward(l);
                             loss = l.getFloat();
                         }

@@ -7,7 +7,9 @@ import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValueFactory;
 import io.tenax.actors.coordinator.Formation;
 import io.tenax.trainer.TrainingSpec;
+import io.tenax.trainer.data.Augmentation;
 import io.tenax.trainer.optim.LearningRateSchedule;
+import io.tenax.trainer.optim.Optimizer;
 import io.tenax.trainer.data.DatasetException;
 import io.tenax.trainer.data.DatasetLoader;
 import io.tenax.trainer.device.DeviceChoice;
@@ -231,7 +233,8 @@ public record RunConfig(
         java.nio.file.Path initFrom = initFrom(c, model);
         TrainingSpec spec = new TrainingSpec(model, dataset, seed, trainSize, evalSize, globalBatch, microShards,
                 (float) lr, c.getBoolean("tenax.training.deterministic"), imageSize,
-                new LearningRateSchedule(decay, warmup, lrf, steps), (float) weightDecay, initFrom);
+                new LearningRateSchedule(decay, warmup, lrf, steps), (float) weightDecay, initFrom,
+                recipe(c, model));
         String journalKind = c.getString("tenax.journal.kind");
         if (!journalKind.equals("h2") && !journalKind.equals("postgres")) {
             throw error("tenax.journal.kind", "must be h2 or postgres", journalKind);
@@ -528,6 +531,56 @@ public record RunConfig(
     }
 
     /** {@code tenax.training.init-from}: a saved model of the run's architecture, or null. */
+    /** The optimizer, the EMA and the augmentation; auto means YOLOv5's for the YOLOv5 models. */
+    private static TrainingSpec.Recipe recipe(Config c, ModelKind model) {
+        Optimizer.Kind optimizer;
+        try {
+            optimizer = Optimizer.Kind.fromConfig(c.getString("tenax.training.optimizer"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("tenax.training.optimizer " + e.getMessage());
+        }
+        double momentum = c.getDouble("tenax.training.momentum");
+        if (!(momentum >= 0) || momentum >= 1) {
+            throw error("tenax.training.momentum", "must be in [0, 1)", momentum);
+        }
+        boolean yolov5 = model == ModelKind.YOLOV5N || model == ModelKind.YOLOV5S;
+        String ema = c.getString("tenax.training.ema");
+        boolean emaOn = switch (ema) {
+            case "on", "true", "yes" -> true;
+            case "off", "false", "no" -> false;
+            case "auto" -> yolov5;
+            default -> throw error("tenax.training.ema", "must be on, off or auto", ema);
+        };
+        double emaDecay = c.getDouble("tenax.training.ema-decay");
+        if (!(emaDecay > 0) || emaDecay >= 1) {
+            throw error("tenax.training.ema-decay", "must be in (0, 1)", emaDecay);
+        }
+        double emaTau = c.getDouble("tenax.training.ema-tau");
+        if (!(emaTau > 0) || emaTau > 1e9) {
+            throw error("tenax.training.ema-tau", "must be a positive number of steps", emaTau);
+        }
+        String augment = c.getString("tenax.training.augment");
+        double mosaic = c.getDouble("tenax.training.mosaic");
+        if (!(mosaic >= 0) || mosaic > 1) {
+            throw error("tenax.training.mosaic", "must be a probability in [0, 1]", mosaic);
+        }
+        boolean augmentOn = switch (augment) {
+            case "yolov5" -> true;
+            case "none" -> false;
+            case "auto" -> yolov5;
+            default -> throw error("tenax.training.augment", "must be yolov5, none or auto", augment);
+        };
+        Augmentation a = Augmentation.YOLOV5;
+        Augmentation augmentation = augmentOn ? new Augmentation(a.hsvH(), a.hsvS(), a.hsvV(), a.flipLr(), a.scale(),
+                a.translate(), (float) mosaic) : Augmentation.NONE;
+        if (augmentOn && !model.isDetector()) {
+            throw error("tenax.training.augment", "augments detection samples; " + model.configName()
+                    + " is a classifier: use none or auto", augment);
+        }
+        return new TrainingSpec.Recipe(optimizer, (float) momentum, emaOn ? (float) emaDecay : 0f, (float) emaTau,
+                augmentation);
+    }
+
     private static java.nio.file.Path initFrom(Config c, ModelKind model) {
         String given = c.getString("tenax.training.init-from");
         if (given.isEmpty()) {

@@ -118,7 +118,9 @@ public final class RunSetup {
             "tenax.training.global-batch", "tenax.training.micro-shards", "tenax.training.learning-rate",
             "tenax.training.deterministic", "tenax.training.image-size", "tenax.training.lr-schedule",
             "tenax.training.warmup-epochs", "tenax.training.lrf", "tenax.training.weight-decay",
-            "tenax.training.init-from", "tenax.run-id",
+            "tenax.training.init-from", "tenax.training.optimizer", "tenax.training.momentum",
+            "tenax.training.ema", "tenax.training.ema-decay", "tenax.training.ema-tau", "tenax.training.augment",
+            "tenax.training.mosaic", "tenax.run-id",
             "tenax.checkpoint.dir", "tenax.journal.kind", "tenax.journal.url");
 
     /**

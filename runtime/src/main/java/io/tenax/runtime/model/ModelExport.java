@@ -10,7 +10,6 @@ import io.tenax.runtime.config.RunConfig;
 import io.tenax.trainer.RankTrainer;
 import io.tenax.trainer.model.BestModel;
 import io.tenax.trainer.model.SavedModel;
-import io.tenax.trainer.optim.Adam;
 import io.tenax.trainer.task.Tasks;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -118,9 +117,7 @@ public final class ModelExport {
     static SavedModel.Info export(RunConfig run, StateSnapshot state, Path dir) throws IOException {
         try (RankTrainer trainer = new RankTrainer(run.training(), Tasks.create(run.training()), Device.cpu(),
                 false)) {
-            trainer.restore(state.section(TrainerState.PARAMETERS), state.section(TrainerState.BUFFERS),
-                    new Adam.State(state.scalar(TrainerState.OPTIMIZER_STEP), state.section(TrainerState.ADAM_M),
-                            state.section(TrainerState.ADAM_V)));
+            TrainerState.restoreInto(trainer, state);
             return SavedModel.write(dir, trainer, run.runId(), state.scalar(TrainerState.NEXT_STEP),
                     trainer.evaluate());
         }

@@ -90,6 +90,34 @@ class RunConfigTest {
     }
 
     @Test
+    void theYolov5ModelsGetTheEmaAndTheAugmentationByDefaultAndBadRecipesAreNamed() {
+        var yolo = read("tenax.training.model = yolov5n, tenax.training.dataset = shapes,"
+                + " tenax.training.image-size = 64").training().recipe();
+        assertThat(yolo.ema()).isTrue();
+        assertThat(yolo.emaDecay()).isEqualTo(0.9999f);
+        assertThat(yolo.augmentation()).isEqualTo(io.tenax.trainer.data.Augmentation.YOLOV5);
+        assertThat(yolo.optimizer()).isEqualTo(io.tenax.trainer.optim.Optimizer.Kind.ADAM);
+        var mlp = read("").training().recipe();
+        assertThat(mlp.ema()).isFalse();
+        assertThat(mlp.augmentation().isNone()).isTrue();
+        var sgd = read("tenax.training.optimizer = sgd, tenax.training.momentum = 0.9, tenax.training.ema = on")
+                .training().recipe();
+        assertThat(sgd.optimizer()).isEqualTo(io.tenax.trainer.optim.Optimizer.Kind.SGD);
+        assertThat(sgd.momentum()).isEqualTo(0.9f);
+        assertThat(sgd.ema()).isTrue();
+        assertThat(read("tenax.training.model = yolo-mini, tenax.training.dataset = shapes, tenax.training.augment"
+                + " = yolov5, tenax.training.mosaic = 0.5").training().recipe().augmentation().mosaic()).isEqualTo(0.5f);
+        assertThatThrownBy(() -> read("tenax.training.optimizer = lion")).isInstanceOf(ConfigError.class)
+                .hasMessage("tenax.training.optimizer must be adam or sgd (got lion)");
+        assertThatThrownBy(() -> read("tenax.training.augment = yolov5")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("mlp is a classifier");
+        assertThatThrownBy(() -> read("tenax.training.ema = maybe")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("on, off or auto");
+        assertThatThrownBy(() -> read("tenax.training.momentum = 1")).isInstanceOf(ConfigError.class)
+                .hasMessageContaining("tenax.training.momentum");
+    }
+
+    @Test
     void deterministicModeAndTheAuditAreRead() {
         RunConfig run = read("tenax.training.deterministic = on, tenax.audit = on");
         assertThat(run.training().deterministic()).isTrue();

@@ -265,7 +265,7 @@ public final class SavedModel {
             for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : loaded.model.getBlock().getParameters()) {
                 (p.getValue().requiresGradient() ? trainable : buffers).add(p.getValue().getArray().toFloatArray());
             }
-            trainer.restore(concat(trainable), concat(buffers), trainer.optimizerState());
+            trainer.initialise(concat(trainable), concat(buffers));
         }
     }
 

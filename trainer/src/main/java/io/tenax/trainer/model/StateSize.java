@@ -7,12 +7,13 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import io.tenax.trainer.TrainingSpec;
-import io.tenax.trainer.task.TrainingTask;
 import io.tenax.trainer.task.Tasks;
+import io.tenax.trainer.task.TrainingTask;
 
 /**
  * The size of a run's training state as a checkpoint holds it: the trainable parameters with
- * Adam's two moments, and the buffers (BatchNorm's statistics), 4 bytes each. Found by
+ * the optimizer's state (Adam's two moments, SGD's momentum), the buffers (BatchNorm's
+ * statistics), and the EMA's copy of both where the run keeps one, 4 bytes each. Found by
  * building the model's block, as a trainer does, without training it.
  */
 public final class StateSize {
@@ -21,11 +22,14 @@ public final class StateSize {
 
     /** The state's bytes for {@code spec}: builds its task (data included) and block. */
     public static long bytes(TrainingSpec spec) {
-        return bytes(Tasks.create(spec));
+        long[] counts = counts(Tasks.create(spec));
+        TrainingSpec.Recipe recipe = spec.recipe();
+        long copies = recipe.ema() ? 2 : 1;
+        return ((copies + recipe.optimizer().floatsPerParameter()) * counts[0] + copies * counts[1]) * Float.BYTES;
     }
 
-    /** The state's bytes for a model built by {@code task}. */
-    public static long bytes(TrainingTask task) {
+    /** {trainable parameters, buffer values} of the model {@code task} builds. */
+    private static long[] counts(TrainingTask task) {
         try (NDManager manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
             Block block = task.buildBlock();
             block.initialize(manager, DataType.FLOAT32, new Shape(1).addAll(task.sampleShape()));
@@ -39,7 +43,7 @@ public final class StateSize {
                     buffers += n;
                 }
             }
-            return (3 * trainable + buffers) * Float.BYTES;
+            return new long[] {trainable, buffers};
         }
     }
 }

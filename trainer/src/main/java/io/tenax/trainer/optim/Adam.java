@@ -1,14 +1,15 @@
 package io.tenax.trainer.optim;
 
-import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * Adam over one flat parameter vector, in plain Java float arithmetic so that every rank
- * and every JVM computes bitwise the same update from the same gradient. Its whole state
- * (both moments and the step count) is exposed through {@link #snapshot()} and
- * {@link #restore(State)}.
+ * Adam over one flat parameter vector, with decoupled weight decay (AdamW). Its state is the
+ * step count and both moments, the sections {@value #M} and {@value #V}.
  */
-public final class Adam {
+public final class Adam implements Optimizer {
+    public static final String M = "adam.m";
+    public static final String V = "adam.v";
     private final float learningRate;
     private final float beta1;
     private final float beta2;
@@ -42,6 +43,7 @@ public final class Adam {
      * One update at rate {@code rate}, with decoupled weight decay ({@code params -= rate ×
      * weightDecay × params}, AdamW) of the entries {@code decayed} marks (null: none).
      */
+    @Override
     public void step(float[] params, float[] grads, float rate, float weightDecay, boolean[] decayed) {
         if (params.length != m.length || grads.length < m.length) {
             throw new IllegalArgumentException("expected " + m.length + " parameters and gradients, got "
@@ -70,40 +72,26 @@ public final class Adam {
         }
     }
 
+    @Override
     public long stepCount() {
         return step;
     }
 
     /** A deep copy of the state; costs two copies of the parameter vector. */
+    @Override
     public State snapshot() {
-        return new State(step, m.clone(), v.clone());
+        Map<String, float[]> sections = new LinkedHashMap<>();
+        sections.put(M, m.clone());
+        sections.put(V, v.clone());
+        return new State(step, sections);
     }
 
+    @Override
     public void restore(State state) {
-        if (state.m().length != m.length || state.v().length != v.length) {
-            throw new IllegalArgumentException("optimizer state has " + state.m().length
-                    + " entries, this model has " + m.length);
-        }
+        float[] moments = state.section(M, m.length, "adam");
+        float[] squares = state.section(V, v.length, "adam");
         this.step = state.step();
-        this.m = state.m().clone();
-        this.v = state.v().clone();
-    }
-
-    /** Adam's full state. Arrays are owned by the record's creator; copy before mutating. */
-    public record State(long step, float[] m, float[] v) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof State s && s.step == step && Arrays.equals(s.m, m) && Arrays.equals(s.v, v);
-        }
-
-        @Override
-        public int hashCode() {
-            return Long.hashCode(step) * 31 + Arrays.hashCode(m);
-        }
-
-        @Override
-        public String toString() {
-            return "Adam.State[step=" + step + ", size=" + m.length + "]";
-        }
+        this.m = moments.clone();
+        this.v = squares.clone();
     }
 }

@@ -52,10 +52,22 @@ public final class ClassificationTask implements TrainingTask {
                 set.width()));
     }
 
+    /** Samples as they are stored: classification augments nothing. */
     @Override
-    public NDArray lossSum(NDManager manager, NDList prediction, int[] ids) {
-        NDArray labels = manager.create(train.gatherLabels(ids), new Shape(ids.length));
-        return loss.evaluate(new NDList(labels), prediction).mul(GraphScalars.of(manager, ids.length));
+    public Batch trainingBatch(NDManager manager, int epoch, int[] ids) {
+        NDArray x = inputs(manager, true, ids);
+        return new Batch() {
+            @Override
+            public NDArray inputs() {
+                return x;
+            }
+
+            @Override
+            public NDArray lossSum(NDList prediction) {
+                NDArray labels = manager.create(train.gatherLabels(ids), new Shape(ids.length));
+                return loss.evaluate(new NDList(labels), prediction).mul(GraphScalars.of(manager, ids.length));
+            }
+        };
     }
 
     @Override

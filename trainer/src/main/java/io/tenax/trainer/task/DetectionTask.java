@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import io.tenax.trainer.data.Augmentation;
 import io.tenax.trainer.data.DetectionSet;
 import io.tenax.trainer.detect.Decoder;
 import io.tenax.trainer.detect.Detector;
@@ -16,7 +17,7 @@ import java.util.Objects;
 /**
  * Object detection with a detector model; the metric is mAP at IoU 0.5 on the held-out split,
  * with mAP@0.5:0.95 beside it, of detections down to a score of 0.001 as YOLOv5's validation
- * keeps them.
+ * keeps them. Training samples are augmented as {@link Augmentation} says, if at all.
  */
 public final class DetectionTask implements TrainingTask {
     static final float EVAL_SCORE = 0.001f;
@@ -27,9 +28,20 @@ public final class DetectionTask implements TrainingTask {
     private final DetectionSet train;
     private final DetectionSet eval;
     private final Detector head;
+    private final Augmentation augmentation;
+    private final long seed;
 
+    /** Without augmentation. */
     public DetectionTask(ModelKind model, DetectionSet train, DetectionSet eval) {
+        this(model, train, eval, Augmentation.NONE, 0);
+    }
+
+    /** {@code seed} seeds the augmentation, with the epoch and the sample. */
+    public DetectionTask(ModelKind model, DetectionSet train, DetectionSet eval, Augmentation augmentation,
+            long seed) {
         this.model = Objects.requireNonNull(model, "model");
+        this.augmentation = Objects.requireNonNull(augmentation, "augmentation");
+        this.seed = seed;
         this.train = Objects.requireNonNull(train, "train");
         this.eval = Objects.requireNonNull(eval, "eval");
         this.head = model.detector(train.numClasses());
@@ -70,12 +82,35 @@ public final class DetectionTask implements TrainingTask {
     }
 
     @Override
-    public NDArray lossSum(NDManager manager, NDList prediction, int[] ids) {
+    public Batch trainingBatch(NDManager manager, int epoch, int[] ids) {
         float[][][] boxes = new float[ids.length][][];
-        for (int i = 0; i < ids.length; i++) {
-            boxes[i] = train.boxes(ids[i]);
+        float[] pixels;
+        if (augmentation.isNone()) {
+            pixels = train.gatherImages(ids);
+            for (int i = 0; i < ids.length; i++) {
+                boxes[i] = train.boxes(ids[i]);
+            }
+        } else {
+            int n = train.sampleSize();
+            pixels = new float[ids.length * n];
+            for (int i = 0; i < ids.length; i++) {
+                Augmentation.Sample s = augmentation.apply(train, seed, epoch, ids[i]);
+                System.arraycopy(s.pixels(), 0, pixels, i * n, n);
+                boxes[i] = s.boxes();
+            }
         }
-        return head.lossSum(manager, prediction, boxes);
+        NDArray x = manager.create(pixels, new Shape(ids.length, train.channels(), train.height(), train.width()));
+        return new Batch() {
+            @Override
+            public NDArray inputs() {
+                return x;
+            }
+
+            @Override
+            public NDArray lossSum(NDList prediction) {
+                return head.lossSum(manager, prediction, boxes);
+            }
+        };
     }
 
     @Override

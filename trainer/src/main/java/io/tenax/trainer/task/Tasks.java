@@ -22,6 +22,7 @@ public final class Tasks {
         switch (spec.dataset()) {
             case TrainingSpec.DIGITS -> {
                 requireClassifier(model, "digits");
+                requireNoAugmentation(spec);
                 SyntheticDigits.Splits s = SyntheticDigits.generate(spec.seed(), spec.trainSize(), spec.evalSize());
                 return new ClassificationTask(model, s.train(), s.eval());
             }
@@ -31,17 +32,18 @@ public final class Tasks {
                 SyntheticShapes.Splits s = model == ModelKind.YOLO_MINI
                         ? SyntheticShapes.generate(spec.seed(), spec.trainSize(), spec.evalSize())
                         : SyntheticShapes.generateCrowded(spec.seed(), spec.trainSize(), spec.evalSize());
-                return new DetectionTask(model, s.train(), s.eval());
+                return new DetectionTask(model, s.train(), s.eval(), spec.recipe().augmentation(), spec.seed());
             }
             default -> {
                 DatasetLoader.Loaded loaded = DatasetLoader.load(Path.of(spec.dataset()), spec.imageSize(),
                         spec.seed());
                 if (loaded instanceof DatasetLoader.Detection d) {
                     requireDetector(model, spec.dataset());
-                    return new DetectionTask(model, d.train(), d.eval());
+                    return new DetectionTask(model, d.train(), d.eval(), spec.recipe().augmentation(), spec.seed());
                 }
                 DatasetLoader.Classification c = (DatasetLoader.Classification) loaded;
                 requireClassifier(model, spec.dataset());
+                requireNoAugmentation(spec);
                 if (model == ModelKind.CNN && (c.train().height() < 4 || c.train().width() < 4)) {
                     throw new IllegalArgumentException("cnn needs images; " + spec.dataset()
                             + " holds feature vectors: use --model mlp");
@@ -55,6 +57,13 @@ public final class Tasks {
         if (model.isDetector()) {
             throw new IllegalArgumentException(model.configName() + " is a detector and " + dataset
                     + " a classification set: use --dataset shapes or a detection set, or --model mlp or cnn");
+        }
+    }
+
+    private static void requireNoAugmentation(TrainingSpec spec) {
+        if (!spec.recipe().augmentation().isNone()) {
+            throw new IllegalArgumentException("augmentation is for detection sets; " + spec.model().configName()
+                    + " on " + spec.dataset() + " is classification: set tenax.training.augment = none");
         }
     }
 

@@ -21,11 +21,22 @@ public interface TrainingTask {
     /** Samples in the training split ({@code train = true}) or the held-out split. */
     int size(boolean train);
 
-    /** The model's input for samples {@code ids} of a split, as one batch. */
+    /** The model's input for samples {@code ids} of a split as they are stored, as one batch. */
     NDArray inputs(NDManager manager, boolean train, int[] ids);
 
-    /** The loss of training samples {@code ids}, summed over them: a scalar. {@code prediction}: the model's outputs. */
-    NDArray lossSum(NDManager manager, NDList prediction, int[] ids);
+    /**
+     * Training samples {@code ids} as a step of epoch {@code epoch} sees them: augmented where
+     * the task augments, as a pure function of (seed, epoch, sample).
+     */
+    Batch trainingBatch(NDManager manager, int epoch, int[] ids);
+
+    /** One training batch: the model's input, and the loss of the model's outputs for it. */
+    interface Batch {
+        NDArray inputs();
+
+        /** The loss of the batch's samples, summed over them: a scalar. {@code prediction}: the model's outputs. */
+        NDArray lossSum(NDList prediction);
+    }
 
     /** The classes' names, in the order of the model's outputs. */
     java.util.List<String> classNames();

@@ -27,6 +27,30 @@ import org.junit.jupiter.api.io.TempDir;
 class SavedModelTest {
 
     @Test
+    void withAnEmaTheSavedModelAndItsEvaluationAreTheAverage(@TempDir Path tmp) throws Exception {
+        TrainingSpec plain = new TrainingSpec(ModelKind.MLP, "digits", 42, 3000, 500, 96, 12, 0.002f);
+        TrainingSpec spec = plain.withRecipe(TrainingSpec.Recipe.DEFAULT.withEma(0.9f, 1f));
+        Path dir = tmp.resolve("model");
+        float[] average;
+        RankTrainer.Evaluation evaluated;
+        try (RingEndpoint endpoint = RingEndpoint.bind("test", "127.0.0.1", 0);
+                RankTrainer trainer = new RankTrainer(spec);
+                TcpRingCollective single = TcpRingCollective.connect(endpoint, 1, 0, List.of(endpoint.address()),
+                        Duration.ofSeconds(5))) {
+            new TrainingLoop(trainer, List.of()).run(single, 0, 1, 0, 30, () -> false);
+            average = trainer.optimizerState().sections().get(io.tenax.trainer.optim.Ema.PARAMETERS);
+            assertThat(average).isNotEqualTo(trainer.parameters());
+            evaluated = trainer.evaluate();
+            SavedModel.write(dir, trainer, "run-x", 30, evaluated);
+        }
+        try (RankTrainer loaded = new RankTrainer(plain)) {
+            SavedModel.initialise(loaded, dir);
+            assertThat(loaded.parameters()).as("the saved weights are the average").isEqualTo(average);
+            assertThat(loaded.evaluate()).as("and so was what the trainer evaluated").isEqualTo(evaluated);
+        }
+    }
+
+    @Test
     void aSavedModelLoadsWithPlainDjlAndPredictsWhatTenaxEvaluated(@TempDir Path tmp) throws Exception {
         TrainingSpec spec = new TrainingSpec(ModelKind.MLP, "digits", 42, 3000, 500, 96, 12, 0.002f);
         Path dir = tmp.resolve("model");
