@@ -18,5 +18,16 @@ public interface Detector {
     NDArray lossSum(NDManager manager, NDList prediction, float[][][] boxes);
 
     /** Per image of the batch, its detections above {@code scoreThreshold} after class-aware NMS, best first. */
-    List<List<Decoder.Detection>> decode(NDList prediction, float scoreThreshold, float nmsIou, int maxPerImage);
+    default List<List<Decoder.Detection>> decode(NDList prediction, float scoreThreshold, float nmsIou,
+            int maxPerImage) {
+        return decode(prediction, scoreThreshold, nmsIou, maxPerImage, false);
+    }
+
+    /**
+     * As {@link #decode(NDList, float, float, int)}; with {@code multiLabel}, a box is a
+     * candidate once for every class whose score is above the threshold, as YOLOv5's
+     * validation decodes (heads without per-class scores ignore it).
+     */
+    List<List<Decoder.Detection>> decode(NDList prediction, float scoreThreshold, float nmsIou, int maxPerImage,
+            boolean multiLabel);
 }

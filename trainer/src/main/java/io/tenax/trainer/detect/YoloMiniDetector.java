@@ -28,7 +28,7 @@ public final class YoloMiniDetector implements Detector {
 
     @Override
     public List<List<Decoder.Detection>> decode(NDList prediction, float scoreThreshold, float nmsIou,
-            int maxPerImage) {
+            int maxPerImage, boolean multiLabel) { // one class per box: yolo-mini's softmax picks it
         NDArray grid = prediction.singletonOrThrow();
         Shape s = grid.getShape();
         return new Decoder(numClasses, scoreThreshold, nmsIou, maxPerImage).decode(grid.toFloatArray(),

@@ -10,8 +10,9 @@ import java.util.List;
 /**
  * {@link YoloV5}'s Detect head: {@link YoloV5Loss} for training, and YOLOv5's decoding for
  * inference: every output through the sigmoid, the centre {@code (2σ − 0.5 + cell) × stride},
- * the size {@code (2σ)² × anchor}, the score objectness × class probability of the best class,
- * then class-aware NMS.
+ * the size {@code (2σ)² × anchor}, the score objectness × class probability of the best class
+ * (or, multi-label as YOLOv5's validation has it, of every class above the threshold), then
+ * class-aware NMS.
  */
 public final class YoloV5Detector implements Detector {
     private final int numClasses;
@@ -35,7 +36,7 @@ public final class YoloV5Detector implements Detector {
 
     @Override
     public List<List<Decoder.Detection>> decode(NDList prediction, float scoreThreshold, float nmsIou,
-            int maxPerImage) {
+            int maxPerImage, boolean multiLabel) {
         int batch = (int) prediction.get(0).getShape().get(0);
         int per = 5 + numClasses;
         List<List<Decoder.Detection>> candidates = new ArrayList<>(batch);
@@ -63,21 +64,23 @@ public final class YoloV5Detector implements Detector {
                             if (objectness <= scoreThreshold) {
                                 continue;
                             }
-                            int best = 0;
-                            for (int c = 1; c < numClasses; c++) {
-                                if (raw[at + (5 + c) * plane] > raw[at + (5 + best) * plane]) {
-                                    best = c;
-                                }
-                            }
-                            float score = objectness * Decoder.sigmoid(raw[at + (5 + best) * plane]);
-                            if (score <= scoreThreshold) {
-                                continue;
-                            }
                             float cx = (2 * Decoder.sigmoid(raw[at]) - 0.5f + x) * stride / width;
                             float cy = (2 * Decoder.sigmoid(raw[at + plane]) - 0.5f + y) * stride / height;
                             float w = square(2 * Decoder.sigmoid(raw[at + 2 * plane])) * anchors[2 * a] / width;
                             float h = square(2 * Decoder.sigmoid(raw[at + 3 * plane])) * anchors[2 * a + 1] / height;
-                            candidates.get(b).add(new Decoder.Detection(new float[] {best, cx, cy, w, h}, score));
+                            int best = 0;
+                            for (int c = 0; c < numClasses; c++) {
+                                if (multiLabel) {
+                                    add(candidates.get(b), c, objectness * Decoder.sigmoid(raw[at + (5 + c) * plane]),
+                                            scoreThreshold, cx, cy, w, h);
+                                } else if (raw[at + (5 + c) * plane] > raw[at + (5 + best) * plane]) {
+                                    best = c;
+                                }
+                            }
+                            if (!multiLabel) {
+                                add(candidates.get(b), best, objectness * Decoder.sigmoid(raw[at + (5 + best) * plane]),
+                                        scoreThreshold, cx, cy, w, h);
+                            }
                         }
                     }
                 }
@@ -88,6 +91,13 @@ public final class YoloV5Detector implements Detector {
             out.add(Decoder.suppress(c, nmsIou, maxPerImage));
         }
         return out;
+    }
+
+    private static void add(List<Decoder.Detection> into, int cls, float score, float threshold, float cx, float cy,
+            float w, float h) {
+        if (score > threshold) {
+            into.add(new Decoder.Detection(new float[] {cls, cx, cy, w, h}, score));
+        }
     }
 
     private static float square(float x) {

@@ -16,8 +16,8 @@ import java.util.Objects;
 
 /**
  * Object detection with a detector model; the metric is mAP at IoU 0.5 on the held-out split,
- * with mAP@0.5:0.95 beside it, of detections down to a score of 0.001 as YOLOv5's validation
- * keeps them. Training samples are augmented as {@link Augmentation} says, if at all.
+ * with mAP@0.5:0.95 beside it, of detections down to a score of 0.001, multi-label, as YOLOv5's
+ * validation keeps them. Training samples are augmented as {@link Augmentation} says, if at all.
  */
 public final class DetectionTask implements TrainingTask {
     static final float EVAL_SCORE = 0.001f;
@@ -125,7 +125,7 @@ public final class DetectionTask implements TrainingTask {
             @Override
             public void add(NDList prediction, int[] ids) {
                 List<List<Decoder.Detection>> detections = head.decode(prediction, EVAL_SCORE, EVAL_NMS_IOU,
-                        EVAL_MAX_DETECTIONS);
+                        EVAL_MAX_DETECTIONS, true);
                 for (int i = 0; i < ids.length; i++) {
                     map.add(detections.get(i), eval.boxes(ids[i]));
                 }

@@ -89,4 +89,30 @@ class YoloV5LossTest {
             assertThat(io.tenax.trainer.data.Boxes.iou(best, boxes[0][0])).isGreaterThan(0.8f);
         }
     }
+
+    @Test
+    void multiLabelDecodingMakesACandidateOfEveryClassAboveTheThreshold() {
+        // All logits 0: objectness 0.5, every class 0.5, so each box scores 0.25 for each class.
+        int classes = 3;
+        YoloV5Detector head = new YoloV5Detector(classes);
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            NDList raw = new NDList();
+            int cells = 0;
+            for (int level = 0; level < 3; level++) {
+                int g = 64 / YoloV5.STRIDES[level];
+                raw.add(m.zeros(new Shape(1, 3 * (5 + classes), g, g)));
+                cells += 3 * g * g;
+            }
+            List<Decoder.Detection> single = head.decode(raw, 0.2f, 1f, 10_000).get(0);
+            List<Decoder.Detection> multi = head.decode(raw, 0.2f, 1f, 10_000, true).get(0);
+            assertThat(single).hasSize(cells).allSatisfy(d -> assertThat(d.box()[0]).isZero());
+            assertThat(multi).hasSize(classes * cells);
+            for (int c = 0; c < classes; c++) {
+                float cls = c;
+                assertThat(multi).filteredOn(d -> d.box()[0] == cls).hasSize(cells)
+                        .allSatisfy(d -> assertThat(d.score()).isEqualTo(0.25f));
+            }
+            assertThat(head.decode(raw, 0.25f, 1f, 10_000, true).get(0)).as("at the threshold: none").isEmpty();
+        }
+    }
 }
