@@ -45,10 +45,7 @@ public final class Adam implements Optimizer {
      */
     @Override
     public void step(float[] params, float[] grads, float rate, float weightDecay, boolean[] decayed) {
-        if (params.length != m.length || grads.length < m.length) {
-            throw new IllegalArgumentException("expected " + m.length + " parameters and gradients, got "
-                    + params.length + " and " + grads.length);
-        }
+        Optimizer.checkSizes(m.length, params, grads);
         step++;
         float correction1 = (float) (1 - StrictMath.pow(beta1, step));
         float correction2 = (float) (1 - StrictMath.pow(beta2, step));

@@ -28,6 +28,14 @@ public interface Optimizer {
     /** Replaces the state with a copy of {@code state}, which must have this optimizer's sections and sizes. */
     void restore(State state);
 
+    /** Refuses parameters and gradients that are not of an optimizer's {@code size}. */
+    static void checkSizes(int size, float[] params, float[] grads) {
+        if (params.length != size || grads.length < size) {
+            throw new IllegalArgumentException("expected " + size + " parameters and gradients, got "
+                    + params.length + " and " + grads.length);
+        }
+    }
+
     /** The optimizers Tenax has. */
     enum Kind {
         /** Adam with decoupled weight decay (AdamW). */

@@ -26,10 +26,7 @@ public final class Sgd implements Optimizer {
 
     @Override
     public void step(float[] params, float[] grads, float rate, float weightDecay, boolean[] decayed) {
-        if (params.length != buffer.length || grads.length < buffer.length) {
-            throw new IllegalArgumentException("expected " + buffer.length + " parameters and gradients, got "
-                    + params.length + " and " + grads.length);
-        }
+        Optimizer.checkSizes(buffer.length, params, grads);
         step++;
         boolean decay = weightDecay > 0 && decayed != null;
         for (int i = 0; i < params.length; i++) {

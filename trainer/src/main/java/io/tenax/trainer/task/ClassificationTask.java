@@ -55,19 +55,9 @@ public final class ClassificationTask implements TrainingTask {
     /** Samples as they are stored: classification augments nothing. */
     @Override
     public Batch trainingBatch(NDManager manager, int epoch, int[] ids) {
-        NDArray x = inputs(manager, true, ids);
-        return new Batch() {
-            @Override
-            public NDArray inputs() {
-                return x;
-            }
-
-            @Override
-            public NDArray lossSum(NDList prediction) {
-                NDArray labels = manager.create(train.gatherLabels(ids), new Shape(ids.length));
-                return loss.evaluate(new NDList(labels), prediction).mul(GraphScalars.of(manager, ids.length));
-            }
-        };
+        NDArray labels = manager.create(train.gatherLabels(ids), new Shape(ids.length));
+        return new Batch(inputs(manager, true, ids), prediction -> loss.evaluate(new NDList(labels), prediction)
+                .mul(GraphScalars.of(manager, ids.length)));
     }
 
     @Override

@@ -100,17 +100,7 @@ public final class DetectionTask implements TrainingTask {
             }
         }
         NDArray x = manager.create(pixels, new Shape(ids.length, train.channels(), train.height(), train.width()));
-        return new Batch() {
-            @Override
-            public NDArray inputs() {
-                return x;
-            }
-
-            @Override
-            public NDArray lossSum(NDList prediction) {
-                return head.lossSum(manager, prediction, boxes);
-            }
-        };
+        return new Batch(x, prediction -> head.lossSum(manager, prediction, boxes));
     }
 
     @Override

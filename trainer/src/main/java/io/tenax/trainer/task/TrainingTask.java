@@ -30,12 +30,16 @@ public interface TrainingTask {
      */
     Batch trainingBatch(NDManager manager, int epoch, int[] ids);
 
-    /** One training batch: the model's input, and the loss of the model's outputs for it. */
-    interface Batch {
-        NDArray inputs();
-
-        /** The loss of the batch's samples, summed over them: a scalar. {@code prediction}: the model's outputs. */
-        NDArray lossSum(NDList prediction);
+    /**
+     * One training batch: the model's input, and the loss of the model's outputs for it.
+     *
+     * @param inputs the model's input
+     * @param loss   the batch's samples' loss, summed over them (a scalar), of the model's outputs
+     */
+    record Batch(NDArray inputs, java.util.function.Function<NDList, NDArray> loss) {
+        public NDArray lossSum(NDList prediction) {
+            return loss.apply(prediction);
+        }
     }
 
     /** The classes' names, in the order of the model's outputs. */
