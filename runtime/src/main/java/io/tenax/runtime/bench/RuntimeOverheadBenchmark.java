@@ -42,24 +42,32 @@ public final class RuntimeOverheadBenchmark implements Benchmark {
             double plain = BenchProcess.run(PlainDjlLoop.class, List.of(model, Integer.toString(size),
                     Integer.toString(batch), Integer.toString(steps), "0.002", "42"), work.resolve("plain-" + model
                     + ".log"), 600).path("stepsPerSecond").asDouble();
-            for (int every : new int[] {0, 10}) {
-                progress.println("runtime-overhead: " + model + ", tenax, checkpoint every " + every);
+            // The plain loop trains without augmentation or EMA; so does Tenax, except in the last
+            // yolov5n row, which prices YOLOv5's recipe (augmentation and EMA) against the same loop.
+            boolean yolov5 = model.equals("yolov5n");
+            for (int every : yolov5 ? new int[] {0, 10, -1} : new int[] {0, 10}) {
+                boolean recipe = every < 0;
+                progress.println("runtime-overhead: " + model + ", tenax, " + (recipe ? "YOLOv5's recipe"
+                        : "checkpoint every " + every));
                 Map<String, Object> s = new LinkedHashMap<>(Map.of("tenax.nodes", 1, "tenax.training.model", model,
                         "tenax.training.dataset", detector ? "shapes" : "digits", "tenax.training.train-size", size,
                         "tenax.training.global-batch", batch, "tenax.training.learning-rate", 0.002,
-                        "tenax.steps", steps, "tenax.checkpoint.every", every));
+                        "tenax.steps", steps, "tenax.checkpoint.every", Math.max(0, every),
+                        "tenax.training.augment", recipe ? "yolov5" : "none", "tenax.training.ema", recipe ? "on" : "off"));
                 if (detector) {
                     s.put("tenax.training.micro-shards", 1);
                     s.put("tenax.training.eval-size", 64);
                 }
-                double tenax = BenchRuns.run(BenchRuns.settings(work, "overhead-" + model, s), ChaosPlan.NONE)
-                        .steadyStepsPerSecond();
-                report.row(model + ", batch " + batch + (every == 0 ? ", no checkpoints" : ", checkpoint every 10"),
-                        plain, tenax, tenax / plain);
+                double tenax = BenchRuns.run(BenchRuns.settings(work, "overhead-" + model + (recipe ? "-recipe" : ""),
+                        s), ChaosPlan.NONE).steadyStepsPerSecond();
+                report.row(model + ", batch " + batch + (recipe ? ", augmentation and EMA, no checkpoints"
+                        : every == 0 ? ", no checkpoints" : ", checkpoint every 10"), plain, tenax, tenax / plain);
             }
         }
         report.note("plain: DJL's Trainer with DJL's Adam, one process, timed after 50 warm-up steps; tenax: a node"
                 + " process, steady state between its first and last progress report. Both with one PyTorch thread.");
+        report.note("Tenax trains without augmentation or EMA, as the plain loop does, except in the row that"
+                + " says so: it adds YOLOv5's augmentation (mosaic, scale and shift, HSV, flip) and the EMA.");
         report.note("Per step Tenax also copies the gradients out of the tensors, runs the (1-rank) collective and"
                 + " Adam in Java, and writes the parameters back through zero-copy views.");
         return report;
