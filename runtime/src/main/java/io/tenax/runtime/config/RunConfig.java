@@ -560,25 +560,35 @@ public record RunConfig(
             throw error("tenax.training.ema-tau", "must be a positive number of steps", emaTau);
         }
         String augment = c.getString("tenax.training.augment");
-        double mosaic = c.getDouble("tenax.training.mosaic");
-        if (!(mosaic >= 0) || mosaic > 1) {
-            throw error("tenax.training.mosaic", "must be a probability in [0, 1]", mosaic);
-        }
         boolean augmentOn = switch (augment) {
             case "yolov5" -> true;
             case "none" -> false;
             case "auto" -> yolov5;
             default -> throw error("tenax.training.augment", "must be yolov5, none or auto", augment);
         };
-        Augmentation a = Augmentation.YOLOV5;
-        Augmentation augmentation = augmentOn ? new Augmentation(a.hsvH(), a.hsvS(), a.hsvV(), a.flipLr(), a.scale(),
-                a.translate(), (float) mosaic) : Augmentation.NONE;
+        Augmentation augmentation = augmentOn ? augmentation(c) : Augmentation.NONE;
         if (augmentOn && !model.isDetector()) {
             throw error("tenax.training.augment", "augments detection samples; " + model.configName()
                     + " is a classifier: use none or auto", augment);
         }
         return new TrainingSpec.Recipe(optimizer, (float) momentum, emaOn ? (float) emaDecay : 0f, (float) emaTau,
                 augmentation);
+    }
+
+    /** {@code tenax.training.augmentation}: each a fraction, at most 1 (translate 0.5, scale 0.99). */
+    private static Augmentation augmentation(Config c) {
+        String[] keys = {"hsv-h", "hsv-s", "hsv-v", "flip-lr", "scale", "translate", "mosaic"};
+        double[] most = {1, 1, 1, 1, 0.99, 0.5, 1};
+        float[] v = new float[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            String key = "tenax.training.augmentation." + keys[i];
+            double value = c.getDouble(key);
+            if (!(value >= 0) || value > most[i]) {
+                throw error(key, "must be in [0, " + most[i] + "]", value);
+            }
+            v[i] = (float) value;
+        }
+        return new Augmentation(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
     }
 
     private static java.nio.file.Path initFrom(Config c, ModelKind model) {

@@ -120,7 +120,10 @@ public final class RunSetup {
             "tenax.training.warmup-epochs", "tenax.training.lrf", "tenax.training.weight-decay",
             "tenax.training.init-from", "tenax.training.optimizer", "tenax.training.momentum",
             "tenax.training.ema", "tenax.training.ema-decay", "tenax.training.ema-tau", "tenax.training.augment",
-            "tenax.training.mosaic", "tenax.run-id",
+            "tenax.training.augmentation.hsv-h", "tenax.training.augmentation.hsv-s",
+            "tenax.training.augmentation.hsv-v", "tenax.training.augmentation.flip-lr",
+            "tenax.training.augmentation.scale", "tenax.training.augmentation.translate",
+            "tenax.training.augmentation.mosaic", "tenax.run-id",
             "tenax.checkpoint.dir", "tenax.journal.kind", "tenax.journal.url");
 
     /**

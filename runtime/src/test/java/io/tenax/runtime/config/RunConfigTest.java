@@ -105,8 +105,13 @@ class RunConfigTest {
         assertThat(sgd.optimizer()).isEqualTo(io.tenax.trainer.optim.Optimizer.Kind.SGD);
         assertThat(sgd.momentum()).isEqualTo(0.9f);
         assertThat(sgd.ema()).isTrue();
-        assertThat(read("tenax.training.model = yolo-mini, tenax.training.dataset = shapes, tenax.training.augment"
-                + " = yolov5, tenax.training.mosaic = 0.5").training().recipe().augmentation().mosaic()).isEqualTo(0.5f);
+        var mild = read("tenax.training.model = yolo-mini, tenax.training.dataset = shapes, tenax.training.augment"
+                + " = yolov5, tenax.training.augmentation { mosaic = 0, scale = 0.2 }").training().recipe()
+                .augmentation();
+        assertThat(mild).isEqualTo(new io.tenax.trainer.data.Augmentation(0.015f, 0.7f, 0.4f, 0.5f, 0.2f, 0.1f, 0f));
+        assertThatThrownBy(() -> read("tenax.training.model = yolo-mini, tenax.training.dataset = shapes,"
+                + " tenax.training.augmentation.translate = 0.7")).isInstanceOf(ConfigError.class)
+                .hasMessage("tenax.training.augmentation.translate must be in [0, 0.5] (got 0.7)");
         assertThatThrownBy(() -> read("tenax.training.optimizer = lion")).isInstanceOf(ConfigError.class)
                 .hasMessage("tenax.training.optimizer must be adam or sgd (got lion)");
         assertThatThrownBy(() -> read("tenax.training.augment = yolov5")).isInstanceOf(ConfigError.class)
