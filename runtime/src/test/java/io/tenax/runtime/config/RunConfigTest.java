@@ -110,7 +110,7 @@ class RunConfigTest {
                 .augmentation();
         assertThat(mild).isEqualTo(new io.tenax.trainer.data.Augmentation(0.015f, 0.7f, 0.4f, 0.5f, 0.2f, 0.1f, 0f));
         assertThatThrownBy(() -> read("tenax.training.model = yolo-mini, tenax.training.dataset = shapes,"
-                + " tenax.training.augmentation.translate = 0.7")).isInstanceOf(ConfigError.class)
+                + " tenax.training.augment = yolov5, tenax.training.augmentation.translate = 0.7")).isInstanceOf(ConfigError.class)
                 .hasMessage("tenax.training.augmentation.translate must be in [0, 0.5] (got 0.7)");
         assertThatThrownBy(() -> read("tenax.training.optimizer = lion")).isInstanceOf(ConfigError.class)
                 .hasMessage("tenax.training.optimizer must be adam or sgd (got lion)");
