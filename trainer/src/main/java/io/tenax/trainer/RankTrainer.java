@@ -426,19 +426,23 @@ public final class RankTrainer implements AutoCloseable {
      */
     public void restore(float[] parameters, float[] buffers, Optimizer.State optimizerState) {
         checkSizes(parameters, buffers);
-        if (ema != null) {
-            float[] p = optimizerState.sections().get(Ema.PARAMETERS);
-            float[] b = optimizerState.sections().get(Ema.BUFFERS);
-            if (p == null || b == null) {
-                throw new IllegalArgumentException("the state holds no EMA of the weights, and this run keeps one:"
-                        + " it was saved by a run without one; set tenax.training.ema = off to resume it");
-            }
-            ema.set(p, b);
-        } else if (optimizerState.sections().containsKey(Ema.PARAMETERS)) {
-            throw new IllegalArgumentException("the state holds an EMA of the weights, and this run keeps none:"
-                    + " set tenax.training.ema = on to resume it");
+        float[] averaged = optimizerState.sections().get(Ema.PARAMETERS);
+        float[] averagedBuffers = optimizerState.sections().get(Ema.BUFFERS);
+        if (ema != null && (averaged == null || averagedBuffers == null)) {
+            throw new IllegalArgumentException("the state holds no EMA of the weights, and this run keeps one: it was"
+                    + " saved by a run with tenax.training.ema = off");
         }
-        optimizer.restore(optimizerState);
+        if (ema == null && averaged != null) {
+            throw new IllegalArgumentException("the state holds an EMA of the weights, and this run keeps none: it was"
+                    + " saved by a run with tenax.training.ema = on");
+        }
+        if (ema != null) {
+            checkSizes(averaged, averagedBuffers);
+        }
+        optimizer.restore(optimizerState); // checks its own sections before it changes anything
+        if (ema != null) {
+            ema.set(averaged, averagedBuffers);
+        }
         System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
         System.arraycopy(buffers, 0, flatBuffers, 0, buffers.length);
         writeParameters();

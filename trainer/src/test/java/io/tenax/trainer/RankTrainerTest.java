@@ -218,6 +218,7 @@ class RankTrainerTest {
                     java.util.Map.of("sgd.momentum", saved.sections().get("sgd.momentum")));
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> trainer.restore(params, buffers, withoutEma))
                     .hasMessageContaining("no EMA").hasMessageContaining("tenax.training.ema = off");
+            assertThat(trainer.parameterDigest()).as("a refused restore changes nothing").isEqualTo(straight);
         }
     }
 

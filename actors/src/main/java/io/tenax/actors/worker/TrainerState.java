@@ -90,8 +90,9 @@ public final class TrainerState {
     /**
      * Copies the trainer's state at the step boundary before {@code id.step()} into host memory
      * and keeps it as {@code id}, among the durable commits (the caller writes it to the store)
-     * or the in-memory snapshots. Costs three copies of the parameter vector (parameters and the
-     * two moments) plus the statistics.
+     * or the in-memory snapshots. Costs one copy of the state ({@code StateSize}): the parameters
+     * with the optimizer's state (Adam's two moments, SGD's momentum), the statistics, and the
+     * EMA's copy of both where the run keeps one.
      */
     StateSnapshot commit(CheckpointId id, boolean forTheStore) {
         StateSnapshot state = capture(id.step());

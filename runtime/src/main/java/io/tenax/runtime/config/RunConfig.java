@@ -530,7 +530,6 @@ public record RunConfig(
                 .render(ConfigRenderOptions.defaults().setOriginComments(false).setJson(false));
     }
 
-    /** {@code tenax.training.init-from}: a saved model of the run's architecture, or null. */
     /** The optimizer, the EMA and the augmentation; auto means YOLOv5's for the YOLOv5 models. */
     private static TrainingSpec.Recipe recipe(Config c, ModelKind model) {
         Optimizer.Kind optimizer;
@@ -591,6 +590,7 @@ public record RunConfig(
         return new Augmentation(v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
     }
 
+    /** {@code tenax.training.init-from}: a saved model of the run's architecture, or null. */
     private static java.nio.file.Path initFrom(Config c, ModelKind model) {
         String given = c.getString("tenax.training.init-from");
         if (given.isEmpty()) {

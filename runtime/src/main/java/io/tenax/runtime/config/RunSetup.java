@@ -102,11 +102,22 @@ public final class RunSetup {
         }
     }
 
+    /**
+     * What a run.conf written before the optimizer, EMA and augmentation settings existed
+     * trained with: Adam, no EMA, no augmentation, whatever today's defaults for its model.
+     */
+    private static final Config BEFORE_RECIPES = ConfigFactory.parseString(
+            "tenax.training { optimizer = adam, ema = off, augment = none }");
+
     /** A run.conf over the modules' defaults, resolved. */
     private static Config readRunConf(Path conf) {
         try {
-            return ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults().setAllowMissing(false))
-                    .withFallback(ConfigFactory.defaultReference()).resolve();
+            Config file = ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+            if (file.hasPath("tenax.training") && !file.hasPath("tenax.training.ema")
+                    && !file.hasPath("tenax.training.augment")) {
+                file = file.withFallback(BEFORE_RECIPES);
+            }
+            return file.withFallback(ConfigFactory.defaultReference()).resolve();
         } catch (ConfigException e) {
             throw new ConfigError("cannot read " + conf + ": " + e.getMessage().replace('\n', ' '));
         }

@@ -242,7 +242,8 @@ public final class NodeMain {
 
     /** A heap below what {@link io.tenax.runtime.config.NodeHeap} asks for the model's state may run out mid-run: say so now. */
     private static void warnIfHeapIsShort(String node, RankTrainer trainer) {
-        long state = (3L * trainer.parameterCount() + trainer.buffers().length) * Float.BYTES;
+        long state = io.tenax.trainer.model.StateSize.bytes(trainer.spec().recipe(), trainer.parameterCount(),
+                trainer.buffers().length);
         long needed = io.tenax.runtime.config.NodeHeap.needed(state);
         long max = Runtime.getRuntime().maxMemory() >> 20;
         if (max < needed * 9 / 10) {

@@ -123,6 +123,22 @@ class RunConfigTest {
     }
 
     @Test
+    void aRunConfWrittenBeforeTheRecipeSettingsReopensAsItTrained(@org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path dir) throws Exception {
+        // A yolov5n run's run.conf from before the optimizer, EMA and augmentation keys: it trained
+        // with Adam, no EMA and no augmentation, and must go on so, whatever today's defaults are.
+        java.nio.file.Files.writeString(dir.resolve("run.conf"), "tenax { run-id = old, run-dir = \"" + dir
+                + "\", training { model = yolov5n, dataset = shapes, image-size = 64 } }");
+        var recipe = RunSetup.reopen(dir).training().recipe();
+        assertThat(recipe.ema()).isFalse();
+        assertThat(recipe.augmentation().isNone()).isTrue();
+        assertThat(recipe.optimizer()).isEqualTo(io.tenax.trainer.optim.Optimizer.Kind.ADAM);
+        java.nio.file.Files.writeString(dir.resolve("run.conf"), "tenax { run-id = new, run-dir = \"" + dir
+                + "\", training { model = yolov5n, dataset = shapes, image-size = 64, ema = auto, augment = auto } }");
+        assertThat(RunSetup.reopen(dir).training().recipe().ema()).as("a new run.conf keeps its settings").isTrue();
+    }
+
+    @Test
     void deterministicModeAndTheAuditAreRead() {
         RunConfig run = read("tenax.training.deterministic = on, tenax.audit = on");
         assertThat(run.training().deterministic()).isTrue();

@@ -71,8 +71,9 @@ public record Augmentation(float hsvH, float hsvS, float hsvV, float flipLr, flo
 
     /** Sample {@code index} of {@code set} as epoch {@code epoch} of a run seeded {@code seed} sees it. */
     public Sample apply(DetectionSet set, long seed, int epoch, int index) {
-        SplittableRandom rng = new SplittableRandom(seed * 0x632BE59BD9B4E019L + epoch * 0x9E3779B97F4A7C15L
-                + index * 0xBF58476D1CE4E5B9L + 0x94D049BB133111EBL);
+        // Mixed, not summed: a seed that moved by SplittableRandom's own step would replay the
+        // previous epoch's draws one place later.
+        SplittableRandom rng = new SplittableRandom(mix(mix(mix(seed) + epoch) + index));
         int w = set.width();
         int h = set.height();
         Canvas canvas = mosaic > 0 && rng.nextDouble() < mosaic ? mosaic(set, rng, index) : single(set, index);
@@ -85,6 +86,13 @@ public record Augmentation(float hsvH, float hsvS, float hsvV, float flipLr, flo
             flip(out, set.channels(), w, h);
         }
         return out;
+    }
+
+    /** A 64-bit finaliser (Stafford's mix 13): every input bit moves every output bit. */
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     /** Uniform in {@code [-range, range]}. */

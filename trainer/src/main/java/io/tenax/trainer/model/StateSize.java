@@ -23,9 +23,13 @@ public final class StateSize {
     /** The state's bytes for {@code spec}: builds its task (data included) and block. */
     public static long bytes(TrainingSpec spec) {
         long[] counts = counts(Tasks.create(spec));
-        TrainingSpec.Recipe recipe = spec.recipe();
+        return bytes(spec.recipe(), counts[0], counts[1]);
+    }
+
+    /** The state's bytes for a model of {@code trainable} parameters and {@code buffers} buffer values. */
+    public static long bytes(TrainingSpec.Recipe recipe, long trainable, long buffers) {
         long copies = recipe.ema() ? 2 : 1;
-        return ((copies + recipe.optimizer().floatsPerParameter()) * counts[0] + copies * counts[1]) * Float.BYTES;
+        return ((copies + recipe.optimizer().floatsPerParameter()) * trainable + copies * buffers) * Float.BYTES;
     }
 
     /** {trainable parameters, buffer values} of the model {@code task} builds. */
