@@ -216,11 +216,10 @@ public final class RankTrainer implements AutoCloseable {
         pauseAgreed = reduced[pauseSlot] > 0;
         optimizer.step(flatParameters, reduced, spec.schedule().rate(spec.learningRate(), optimizer.stepCount()),
                 spec.weightDecay(), decayed);
-        writeParameters();
         for (int i = 0; i < flatBuffers.length; i++) {
             flatBuffers[i] += reduced[flatParameters.length + i];
         }
-        writeBuffers();
+        load(flatParameters, flatBuffers);
         if (ema != null) {
             ema.update(flatParameters, flatBuffers, optimizer.stepCount());
         }
@@ -327,17 +326,11 @@ public final class RankTrainer implements AutoCloseable {
         if (ema == null) {
             return action.run();
         }
-        write(ema.parameters(), trainableViews);
-        write(ema.buffers(), bufferViews);
-        if (staged) {
-            push(trainableViews, trainableArrays);
-            push(bufferViews, bufferArrays);
-        }
+        load(ema.parameters(), ema.buffers());
         try {
             return action.run();
         } finally {
-            writeParameters();
-            writeBuffers();
+            load(flatParameters, flatBuffers);
         }
     }
 
@@ -378,11 +371,7 @@ public final class RankTrainer implements AutoCloseable {
      * ({@code Model.save}) as {@code dir/NAME-0000.params}; {@code dir} must not hold a model yet.
      */
     public void saveParameters(java.nio.file.Path dir, String name) throws java.io.IOException {
-        withEvaluatedWeights(() -> {
-            if (staged) {
-                push(trainableViews, trainableArrays);
-                push(bufferViews, bufferArrays);
-            }
+        withEvaluatedWeights(() -> { // the tensors hold the views' values: every load pushes in staged mode
             model.save(dir, name);
             return null;
         });
@@ -445,8 +434,7 @@ public final class RankTrainer implements AutoCloseable {
         }
         System.arraycopy(parameters, 0, flatParameters, 0, parameters.length);
         System.arraycopy(buffers, 0, flatBuffers, 0, buffers.length);
-        writeParameters();
-        writeBuffers();
+        load(flatParameters, flatBuffers);
     }
 
     /**
@@ -460,8 +448,7 @@ public final class RankTrainer implements AutoCloseable {
         if (ema != null) {
             ema.set(parameters, buffers);
         }
-        writeParameters();
-        writeBuffers();
+        load(flatParameters, flatBuffers);
     }
 
     private void checkSizes(float[] parameters, float[] buffers) {
@@ -472,16 +459,12 @@ public final class RankTrainer implements AutoCloseable {
         }
     }
 
-    private void writeParameters() {
-        write(flatParameters, trainableViews);
+    /** Writes {@code parameters} and {@code buffers} into the model's views, and tensors when staged. */
+    private void load(float[] parameters, float[] buffers) {
+        write(parameters, trainableViews);
+        write(buffers, bufferViews);
         if (staged) {
             push(trainableViews, trainableArrays);
-        }
-    }
-
-    private void writeBuffers() {
-        write(flatBuffers, bufferViews);
-        if (staged) {
             push(bufferViews, bufferArrays);
         }
     }

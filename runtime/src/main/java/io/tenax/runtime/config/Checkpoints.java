@@ -81,13 +81,7 @@ public record Checkpoints(int every, int keep, Path dir, Duration writeDelay, S3
         if (!region.matches("[a-z0-9-]+")) {
             throw RunConfig.error("tenax.checkpoint.s3.region", "must be a region name such as us-east-1", region);
         }
-        String pathStyle = c.getString("tenax.checkpoint.s3.path-style").strip().toLowerCase(java.util.Locale.ROOT);
-        boolean path = switch (pathStyle) {
-            case "auto" -> !endpoint.isEmpty();
-            case "on", "true", "yes" -> true;
-            case "off", "false", "no" -> false;
-            default -> throw RunConfig.error("tenax.checkpoint.s3.path-style", "must be auto, on or off", pathStyle);
-        };
+        boolean path = RunConfig.onOffAuto(c, "tenax.checkpoint.s3.path-style", !endpoint.isEmpty());
         int attempts = RunConfig.positive(c, "tenax.checkpoint.s3.max-attempts");
         Duration timeout = RunConfig.duration(c, "tenax.checkpoint.s3.request-timeout");
         long part = c.getBytes("tenax.checkpoint.s3.part-size");

@@ -543,13 +543,7 @@ public record RunConfig(
             throw error("tenax.training.momentum", "must be in [0, 1)", momentum);
         }
         boolean yolov5 = model == ModelKind.YOLOV5N || model == ModelKind.YOLOV5S;
-        String ema = c.getString("tenax.training.ema");
-        boolean emaOn = switch (ema) {
-            case "on", "true", "yes" -> true;
-            case "off", "false", "no" -> false;
-            case "auto" -> yolov5;
-            default -> throw error("tenax.training.ema", "must be on, off or auto", ema);
-        };
+        boolean emaOn = onOffAuto(c, "tenax.training.ema", yolov5);
         double emaDecay = c.getDouble("tenax.training.ema-decay");
         if (!(emaDecay > 0) || emaDecay >= 1) {
             throw error("tenax.training.ema-decay", "must be in (0, 1)", emaDecay);
@@ -572,6 +566,17 @@ public record RunConfig(
         }
         return new TrainingSpec.Recipe(optimizer, (float) momentum, emaOn ? (float) emaDecay : 0f, (float) emaTau,
                 augmentation);
+    }
+
+    /** Setting {@code key}: on (true, yes), off (false, no), or auto, which is {@code auto}. */
+    static boolean onOffAuto(Config c, String key, boolean auto) {
+        String value = c.getString(key).strip().toLowerCase(java.util.Locale.ROOT);
+        return switch (value) {
+            case "on", "true", "yes" -> true;
+            case "off", "false", "no" -> false;
+            case "auto" -> auto;
+            default -> throw error(key, "must be on, off or auto", value);
+        };
     }
 
     /** {@code tenax.training.augmentation}: each a fraction, at most 1 (translate 0.5, scale 0.99). */
